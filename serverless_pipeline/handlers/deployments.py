@@ -1,0 +1,78 @@
+"""CodeDeploy for a Lambda alias: the AppSpec, starting a deployment, reading its state."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from .settings import Environment
+
+# Every status in which a deployment still holds its deployment group.
+ACTIVE_STATUSES = ("Created", "Queued", "InProgress", "Baking", "Ready")
+FAILED_STATUSES = ("Failed", "Stopped")
+
+
+def appspec(function_name: str, alias: str, current: str, target: str) -> str:
+    """The AppSpec that shifts `alias` of `function_name` from version `current` to `target`."""
+    document = {
+        "version": 0.0,
+        "Resources": [
+            {
+                function_name: {
+                    "Type": "AWS::Lambda::Function",
+                    "Properties": {
+                        "Name": function_name,
+                        "Alias": alias,
+                        "CurrentVersion": current,
+                        "TargetVersion": target,
+                    },
+                }
+            }
+        ],
+    }
+    return json.dumps(document, sort_keys=True)
+
+
+def active(codedeploy: Any, environment: Environment) -> list[str]:
+    """Ids of the deployments of this environment's group that have not finished."""
+    response = codedeploy.list_deployments(
+        applicationName=environment.application,
+        deploymentGroupName=environment.deployment_group,
+        includeOnlyStatuses=list(ACTIVE_STATUSES),
+    )
+    ids: list[str] = response.get("deployments", [])
+    return ids
+
+
+def start(
+    codedeploy: Any, environment: Environment, current: str, target: str, release_id: str
+) -> str:
+    content = appspec(environment.function_name, environment.alias, current, target)
+    response = codedeploy.create_deployment(
+        applicationName=environment.application,
+        deploymentGroupName=environment.deployment_group,
+        description=f"release {release_id}",
+        revision={
+            "revisionType": "AppSpecContent",
+            "appSpecContent": {
+                "content": content,
+                "sha256": hashlib.sha256(content.encode()).hexdigest(),
+            },
+        },
+    )
+    deployment_id: str = response["deploymentId"]
+    return deployment_id
+
+
+def describe(codedeploy: Any, deployment_id: str) -> tuple[str, str]:
+    """(status, what CodeDeploy says went wrong, or '')."""
+    info = codedeploy.get_deployment(deploymentId=deployment_id)["deploymentInfo"]
+    error = info.get("errorInformation") or {}
+    message = " ".join(str(error.get(k, "")) for k in ("code", "message")).strip()
+    return info["status"], message
+
+
+def stop(codedeploy: Any, deployment_id: str) -> None:
+    """Stop a deployment without CodeDeploy's own redeploy; rollback sets the alias itself."""
+    codedeploy.stop_deployment(deploymentId=deployment_id, autoRollbackEnabled=False)

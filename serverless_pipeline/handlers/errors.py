@@ -1,0 +1,76 @@
+"""The handlers' one exception hierarchy.
+
+Lambda reports a Python exception to Step Functions under its class name, and the state machine's
+Catch and Retry clauses match on that name. The class names below are therefore public contract:
+renaming one changes which Catch clause handles it.
+"""
+
+
+class PipelineError(Exception):
+    """Base of every error a handler raises on purpose; anything else is a bug."""
+
+
+class InvalidEvent(PipelineError):
+    """The event does not have the shape the handler accepts; nothing was changed."""
+
+
+class ConfigurationError(PipelineError):
+    """The function's own environment (set by the constructs) is missing or malformed."""
+
+
+class ArtifactNotFound(PipelineError):
+    """The release artifact is not where the event says it is."""
+
+
+class ChecksumMismatch(PipelineError):
+    """The artifact's bytes are not the ones the build produced."""
+
+
+class ArtifactTooLarge(PipelineError):
+    """The artifact exceeds a Lambda deployment-package limit or this pipeline's limits."""
+
+
+class ArtifactCorrupt(PipelineError):
+    """The artifact is not a readable zip archive."""
+
+
+class UnsafeArtifact(PipelineError):
+    """The archive holds entries that could escape or abuse the extraction directory."""
+
+
+class HandlerNotFound(PipelineError):
+    """The configured handler module or function is not in the release."""
+
+
+class SourceDoesNotCompile(PipelineError):
+    """A Python file of the release has a syntax error."""
+
+
+class InvalidTestManifest(PipelineError):
+    """The release's test manifest is missing, malformed or oversized."""
+
+
+class TestCasesFailed(PipelineError):
+    """At least one of the release's own test cases did not produce its expected result."""
+
+    __test__ = False  # not a pytest test class
+
+
+class EnvironmentNotOnRelease(PipelineError):
+    """The environment does not serve the release that is being tested through it."""
+
+
+class DeploymentInProgress(PipelineError):
+    """Another deployment of the same deployment group is running; two releases never race."""
+
+
+class DeploymentFailed(PipelineError):
+    """CodeDeploy ended the deployment as Failed or Stopped (and rolled the alias back)."""
+
+
+class DeploymentTimedOut(PipelineError):
+    """The deployment did not finish before its deadline; it was stopped."""
+
+
+class RollbackFailed(PipelineError):
+    """At least one environment could not be restored; the message names each one."""

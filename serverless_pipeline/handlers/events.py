@@ -1,0 +1,95 @@
+"""Typed views of the events the state machine sends, parsed before anything is touched.
+
+Every field is checked for presence, type and form, and the error names the field, the bad value
+and what is accepted, so a malformed event fails at invocation with nothing changed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import InvalidEvent
+
+RELEASE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+EXECUTION_NAME = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
+SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
+BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+ENVIRONMENTS = ("staging", "production")
+
+
+def _field(event: Mapping[str, Any], key: str, where: str) -> Any:
+    if key not in event:
+        raise InvalidEvent(f"{where}{key} is missing")
+    return event[key]
+
+
+def require_mapping(value: Any, where: str) -> Mapping[str, Any]:
+    """Fail unless value is a JSON object; `where` names it in the message."""
+    if not isinstance(value, Mapping):
+        raise InvalidEvent(f"{where} must be a JSON object, got {type(value).__name__} {value!r:.80}")
+    return value
+
+
+def require_str(
+    event: Mapping[str, Any], key: str, pattern: re.Pattern[str], accepted: str, where: str = ""
+) -> str:
+    """The string at `key`, checked against `pattern`; `accepted` describes valid values."""
+    value = _field(event, key, where)
+    if not isinstance(value, str) or not pattern.fullmatch(value):
+        raise InvalidEvent(f"{where}{key} is {value!r:.100}; expected {accepted}")
+    return value
+
+
+def require_environment(event: Mapping[str, Any]) -> str:
+    value = _field(event, "environment", "")
+    if value not in ENVIRONMENTS:
+        raise InvalidEvent(f"environment is {value!r:.80}; expected one of {', '.join(ENVIRONMENTS)}")
+    return str(value)
+
+
+@dataclass(frozen=True)
+class Release:
+    """Where the build put one release and what its bytes hash to."""
+
+    id: str
+    bucket: str
+    key: str
+    sha256: str
+    version_id: str | None = None
+
+    def to_event(self) -> dict[str, str]:
+        event = {"id": self.id, "bucket": self.bucket, "key": self.key, "sha256": self.sha256}
+        if self.version_id is not None:
+            event["version_id"] = self.version_id
+        return event
+
+
+def parse_release(event: Mapping[str, Any]) -> Release:
+    """The `release` object of an event; its key must live under releases/<id>/."""
+    release = require_mapping(_field(event, "release", ""), "release")
+    release_id = require_str(
+        release, "id", RELEASE_ID, "1-128 letters, digits, '.', '_' or '-'", "release."
+    )
+    bucket = require_str(release, "bucket", BUCKET_NAME, "an S3 bucket name", "release.")
+    key = _field(release, "key", "release.")
+    prefix = f"releases/{release_id}/"
+    if not isinstance(key, str) or not key.startswith(prefix) or ".." in key or len(key) > 1024:
+        raise InvalidEvent(
+            f"release.key is {key!r:.100}; expected an object key under {prefix!r} "
+            "(the release id must match the artifact)"
+        )
+    sha256 = require_str(release, "sha256", SHA256_HEX, "64 lowercase hex digits", "release.")
+    version_id = release.get("version_id")
+    if version_id is not None and (not isinstance(version_id, str) or not version_id):
+        raise InvalidEvent(f"release.version_id is {version_id!r:.80}; expected a non-empty string")
+    return Release(release_id, bucket, key, sha256, version_id)
+
+
+def parse_execution(event: Mapping[str, Any]) -> str:
+    """The Step Functions execution name, which keys this execution's deployment records."""
+    return require_str(
+        event, "execution", EXECUTION_NAME, "a Step Functions execution name (1-80 of A-Za-z0-9_-)"
+    )

@@ -1,0 +1,85 @@
+"""RunTests and RunTestsInStaging: the release's own test cases against its code.
+
+Stage "candidate" runs the code from the artifact, before any environment is touched. Stage
+"staging" invokes the staging function through its live alias, after checking that the alias
+really serves this release, so a pass proves the release works with staging's configuration.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from . import archive, artifacts, settings
+from .case_runner import judge, run_candidate
+from .errors import EnvironmentNotOnRelease, InvalidEvent, TestCasesFailed
+from .events import Release, parse_release, require_mapping
+from .lambda_versions import release_of
+
+
+def handler(event: Any, context: Any) -> dict[str, Any]:
+    config = settings.load()
+    event = require_mapping(event, "event")
+    stage = event.get("stage")
+    if stage not in archive.TEST_STAGES:
+        raise InvalidEvent(f"stage is {stage!r:.80}; expected one of {', '.join(archive.TEST_STAGES)}")
+    release = parse_release(event)
+    data = artifacts.fetch(boto3.client("s3"), release, config.artifact_bucket)
+    bundle = archive.open_archive(data)
+    cases = [c for c in archive.load_manifest(bundle, config.test_manifest) if stage in c.stages]
+    if stage == "candidate":
+        with tempfile.TemporaryDirectory() as root:
+            archive.extract(bundle, Path(root))
+            outcomes = [
+                run_candidate(Path(root), config.app_handler, case, config.test_case_timeout_seconds)
+                for case in cases
+            ]
+    else:
+        outcomes = _run_in_staging(release, config, cases)
+    results = [
+        {"name": case.name, "passed": (reason := judge(case, outcome)) is None, "reason": reason}
+        for case, outcome in zip(cases, outcomes, strict=True)
+    ]
+    failed = [r for r in results if not r["passed"]]
+    print(json.dumps({"stage": stage, "release_id": release.id, "results": results}))
+    if failed:
+        summary = "; ".join(f"{r['name']}: {r['reason']}" for r in failed)
+        raise TestCasesFailed(f"{len(failed)} of {len(results)} {stage} cases failed: {summary}")
+    return {"release_id": release.id, "stage": stage, "passed": len(results), "cases": results}
+
+
+def _run_in_staging(
+    release: Release, config: settings.Settings, cases: list[archive.TestCase]
+) -> list[dict[str, Any]]:
+    staging = config.environment("staging")
+    client = boto3.client("lambda")
+    alias = client.get_alias(FunctionName=staging.function_name, Name=staging.alias)
+    version = alias["FunctionVersion"]
+    serving = release_of(client, staging.function_name, version)
+    shifting = alias.get("RoutingConfig", {}).get("AdditionalVersionWeights")
+    if serving != release.id or shifting:
+        raise EnvironmentNotOnRelease(
+            f"{staging.function_name}:{staging.alias} serves version {version} "
+            f"(release {serving}, extra weights {shifting or 'none'}), not release {release.id}"
+        )
+    return [_invoke(client, staging.function_name, staging.alias, case) for case in cases]
+
+
+def _invoke(client: Any, function_name: str, alias: str, case: archive.TestCase) -> dict[str, Any]:
+    response = client.invoke(
+        FunctionName=function_name, Qualifier=alias, Payload=json.dumps(case.event).encode()
+    )
+    payload = response["Payload"].read()
+    try:
+        body = json.loads(payload) if payload else None
+    except json.JSONDecodeError:
+        body = payload.decode(errors="replace")
+    if response.get("FunctionError"):
+        if isinstance(body, dict):
+            return {"errorType": body.get("errorType"), "errorMessage": body.get("errorMessage")}
+        return {"errorType": "Unhandled", "errorMessage": str(body)}
+    return {"result": body}

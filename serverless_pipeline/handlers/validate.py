@@ -1,0 +1,25 @@
+"""ValidateCode: the release artifact is sound before any code of it runs anywhere."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+
+from . import archive, artifacts, settings
+from .events import parse_release, require_mapping
+
+
+def handler(event: Any, context: Any) -> dict[str, Any]:
+    config = settings.load()
+    release = parse_release(require_mapping(event, "event"))
+    data = artifacts.fetch(boto3.client("s3"), release, config.artifact_bucket)
+    report = archive.inspect(data, config.app_handler, config.test_manifest)
+    return {
+        "release_id": release.id,
+        "bytes": len(data),
+        "entries": report.entries,
+        "unzipped_bytes": report.unzipped_bytes,
+        "python_files": report.python_files,
+        "test_cases": report.test_cases,
+    }
