@@ -1,0 +1,99 @@
+"""PipelineConfig: everything the example stack (and `ServerlessPipelineStack`) is built from."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from . import defaults
+from .constructs.application import ApplicationProps
+from .constructs.pipeline import BuildSettings, ConnectionSource, S3Source
+from .validation import REGION, REGION_ACCEPTED, Problems
+
+
+@dataclass(frozen=True)
+class LocalBackend:
+    """State in a local file; the path is relative so the output does not name this machine."""
+
+    path: str = "terraform.tfstate"
+
+
+@dataclass(frozen=True)
+class S3Backend:
+    """State in an S3 bucket, encrypted, with S3-native locking."""
+
+    bucket: str
+    key: str
+    region: str
+    kms_key_id: str | None = None
+    """KMS key for the state object; omitted: the bucket's default encryption (SSE-S3)."""
+
+
+@dataclass(frozen=True)
+class CloudBackend:
+    """State and runs in HCP Terraform / Terraform Cloud: the synthesized stack runs there as is."""
+
+    organization: str
+    workspace: str
+    hostname: str = "app.terraform.io"
+
+
+Backend = LocalBackend | S3Backend | CloudBackend
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """One pipeline for one application."""
+
+    name: str
+    """Prefix of every resource name; 3-20 lowercase letters, digits or '-'."""
+    region: str
+    """AWS region of the stack's provider."""
+    application: ApplicationProps
+    """The application being deployed."""
+    source: S3Source | ConnectionSource = field(default_factory=S3Source)
+    """Where releases come from; omitted: an S3 upload to source/app.zip."""
+    build: BuildSettings = field(default_factory=BuildSettings)
+    """How each release is built; omitted: BuildSettings' defaults."""
+    backend: Backend = field(default_factory=LocalBackend)
+    """Terraform state; omitted: a local file."""
+    tags: Mapping[str, str] = field(default_factory=dict)
+    """Default tags of every resource (the provider's default_tags)."""
+    test_manifest: str = "release-tests.json"
+    """Path of the test manifest inside each release zip."""
+    poll_interval_seconds: int = defaults.POLL_INTERVAL_SECONDS
+    """Seconds between checks of a running deployment."""
+    deployment_timeout_seconds: int = defaults.DEPLOYMENT_TIMEOUT_SECONDS
+    """How long one CodeDeploy deployment may run before it counts as failed."""
+    log_retention_days: int = defaults.LOG_RETENTION_DAYS
+    """Retention of every log group the pipeline creates."""
+    force_destroy_buckets: bool = False
+    """Let `terraform destroy` delete non-empty buckets; off by default."""
+
+    def validate(self) -> None:
+        """Checks that belong to the stack as a whole (constructs check their own props)."""
+        problems = Problems("PipelineConfig")
+        problems.pattern("region", self.region, REGION, REGION_ACCEPTED)
+        backend = self.backend
+        if isinstance(backend, S3Backend):
+            problems.pattern("backend.region", backend.region, REGION, REGION_ACCEPTED)
+            problems.pattern("backend.bucket", backend.bucket, r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]",
+                             "an S3 bucket name")
+            if not backend.key or backend.key.startswith("/"):
+                problems.add(f"backend.key is {backend.key!r}; expected a relative object key")
+        elif isinstance(backend, CloudBackend):
+            problems.pattern("backend.organization", backend.organization, r"[A-Za-z0-9_-]{1,40}",
+                             "a Terraform Cloud organization name")
+            problems.pattern("backend.workspace", backend.workspace, r"[A-Za-z0-9_-]{1,90}",
+                             "a Terraform Cloud workspace name")
+        elif isinstance(backend, LocalBackend):
+            if backend.path.startswith("/"):
+                problems.add(f"backend.path is {backend.path!r}; expected a relative path")
+        else:
+            problems.add(f"backend is {backend!r}; expected LocalBackend, S3Backend or CloudBackend")
+        for key, value in self.tags.items():
+            if not 1 <= len(key) <= 128 or key.lower().startswith("aws:"):
+                problems.add(f"tags key {key!r} is not allowed; 1-128 characters, not aws:")
+            if len(value) > 256:
+                problems.add(f"tags[{key!r}] is longer than 256 characters")
+        problems.raise_if_any()

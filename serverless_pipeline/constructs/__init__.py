@@ -1,0 +1,1 @@
+"""The cdktf constructs. Each module holds one construct and its props type."""

@@ -1,0 +1,304 @@
+"""ServerlessApplication: the Lambda application the pipeline deploys, one function per
+environment, each behind a `live` alias that CodeDeploy shifts."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from cdktf import TerraformResourceLifecycle
+from cdktf_cdktf_provider_aws.codedeploy_app import CodedeployApp
+from cdktf_cdktf_provider_aws.codedeploy_deployment_group import (
+    CodedeployDeploymentGroup,
+    CodedeployDeploymentGroupAutoRollbackConfiguration,
+    CodedeployDeploymentGroupDeploymentStyle,
+)
+from cdktf_cdktf_provider_aws.lambda_alias import LambdaAlias
+from constructs import Construct
+
+from .. import defaults
+from ..assets import zip_bytes
+from ..validation import (
+    FUNCTION_NAME,
+    FUNCTION_NAME_ACCEPTED,
+    HANDLER,
+    HANDLER_ACCEPTED,
+    NAME_PREFIX,
+    NAME_PREFIX_ACCEPTED,
+    Problems,
+)
+from .artifact_buckets import ENVIRONMENTS, ArtifactBuckets
+from .aws_context import AwsContext
+from .encryption import PipelineKey
+from .functions import PythonFunction, zip_asset
+from .iam import ServiceRole, Statement
+
+ENV_VAR_NAME = r"[a-zA-Z][a-zA-Z0-9_]+"
+RESERVED_ENV_VARS = frozenset(
+    {"AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
+     "AWS_SESSION_TOKEN", "AWS_LAMBDA_FUNCTION_NAME", "_HANDLER", "LAMBDA_TASK_ROOT"}
+)
+
+
+@dataclass(frozen=True)
+class EnvironmentSettings:
+    """What differs between staging and production."""
+
+    deployment_config: str
+    """CodeDeploy predefined Lambda config that shifts the alias, e.g.
+    CodeDeployDefault.LambdaCanary10Percent5Minutes."""
+    variables: Mapping[str, str] = field(default_factory=dict)
+    """Environment variables of this environment's function; omitted: none."""
+
+
+@dataclass(frozen=True)
+class ApplicationProps:
+    """Props of `ServerlessApplication`."""
+
+    name: str
+    """Application name: functions <name>-staging and <name>-production, CodeDeploy app <name>."""
+    handler: str = "app.handler"
+    """The release's handler, module.function; validate checks every release has it."""
+    runtime: str = defaults.LAMBDA_RUNTIME
+    """Lambda runtime of the application functions."""
+    memory_mb: int = 256
+    """Memory of each application function, 128-10240 MB."""
+    timeout_seconds: int = 30
+    """Timeout of each application function, 1-900 s."""
+    alias: str = "live"
+    """The alias that serves traffic and that CodeDeploy shifts."""
+    staging: EnvironmentSettings = field(
+        default_factory=lambda: EnvironmentSettings(defaults.STAGING_DEPLOYMENT_CONFIG)
+    )
+    """Staging settings; omitted: all-at-once deployments, no variables."""
+    production: EnvironmentSettings = field(
+        default_factory=lambda: EnvironmentSettings(defaults.PRODUCTION_DEPLOYMENT_CONFIG)
+    )
+    """Production settings; omitted: 10% canary for 5 minutes, no variables."""
+    log_retention_days: int = defaults.LOG_RETENTION_DAYS
+    """Retention of the functions' log groups."""
+
+    def settings(self, environment: str) -> EnvironmentSettings:
+        return self.staging if environment == "staging" else self.production
+
+
+def validate_props(props: ApplicationProps) -> None:
+    problems = Problems("ServerlessApplication")
+    problems.pattern("name", props.name, NAME_PREFIX, NAME_PREFIX_ACCEPTED)
+    problems.pattern("handler", props.handler, HANDLER, HANDLER_ACCEPTED)
+    problems.pattern("alias", props.alias, r"(?!^[0-9]+$)[a-zA-Z0-9-_]{1,128}", "an alias name")
+    problems.one_of("runtime", props.runtime, defaults.SUPPORTED_RUNTIMES)
+    problems.within("memory_mb", props.memory_mb, 128, 10240, "MB")
+    problems.within("timeout_seconds", props.timeout_seconds, 1, 900, "seconds")
+    problems.one_of("log_retention_days", props.log_retention_days, defaults.LOG_RETENTION_CHOICES)
+    for environment in ENVIRONMENTS:
+        settings = props.settings(environment)
+        problems.one_of(
+            f"{environment}.deployment_config",
+            settings.deployment_config,
+            defaults.LAMBDA_DEPLOYMENT_CONFIGS,
+        )
+        for variable in settings.variables:
+            problems.pattern(
+                f"{environment}.variables key", variable, ENV_VAR_NAME,
+                "a letter then letters, digits or '_'",
+            )
+            if variable in RESERVED_ENV_VARS:
+                problems.add(f"{environment}.variables sets {variable}, which Lambda reserves")
+    problems.pattern(
+        "name", f"{props.name}-production", FUNCTION_NAME, FUNCTION_NAME_ACCEPTED
+    )
+    problems.raise_if_any()
+
+
+def placeholder_code(handler: str) -> bytes:
+    """The code a new function starts with: the handler answers that nothing is released yet.
+    The pipeline replaces it, and Terraform ignores the code from then on."""
+    module, _, function = handler.rpartition(".")
+    source = (
+        f"def {function}(event, context):\n"
+        "    raise RuntimeError('No release has been deployed to this function yet.')\n"
+    )
+    return zip_bytes([(module.replace(".", "/") + ".py", source.encode())])
+
+
+class ServerlessApplication(Construct):
+    """A staging and a production function, each with a `live` alias, and a CodeDeploy
+    application with one deployment group per environment (auto-rollback on failure).
+
+    Terraform does not fight the pipeline: the functions' code and the aliases' version and
+    routing are ignored after creation, since the pipeline changes them on every release.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        props: ApplicationProps,
+        *,
+        key: PipelineKey,
+        context: AwsContext,
+    ) -> None:
+        super().__init__(scope, id)
+        validate_props(props)
+        self.props = props
+        self._context = context
+        code = placeholder_code(props.handler)
+        asset = zip_asset(self, "placeholder-code", "placeholder.zip", code)
+        self.codedeploy_app = CodedeployApp(
+            self, "codedeploy", name=props.name, compute_platform="Lambda"
+        )
+        self.functions: dict[str, PythonFunction] = {}
+        self.aliases: dict[str, LambdaAlias] = {}
+        self.deployment_groups: dict[str, CodedeployDeploymentGroup] = {}
+        for environment in ENVIRONMENTS:
+            settings = props.settings(environment)
+            function = PythonFunction(
+                self,
+                environment,
+                function_name=self.function_name(environment),
+                description=f"{props.name} ({environment}), deployed by its pipeline",
+                code=code,
+                asset=asset,
+                handler=props.handler,
+                runtime=props.runtime,
+                memory_mb=props.memory_mb,
+                timeout_seconds=props.timeout_seconds,
+                environment=settings.variables,
+                statements=[],
+                key=key,
+                log_retention_days=props.log_retention_days,
+                publish=True,
+                ignore_code_changes=True,
+            )
+            self.functions[environment] = function
+            self.aliases[environment] = LambdaAlias(
+                self,
+                f"{environment}-alias",
+                name=props.alias,
+                function_name=function.name,
+                function_version=function.function.version,
+                description=f"Serves {environment} traffic; moved by CodeDeploy",
+                lifecycle=TerraformResourceLifecycle(
+                    ignore_changes=["function_version", "routing_config"]
+                ),
+            )
+            deployer = ServiceRole(
+                self,
+                f"{environment}-deployer",
+                name=f"{self.function_name(environment)}-codedeploy",
+                service="codedeploy.amazonaws.com",
+                description=f"CodeDeploy shifts {self.function_name(environment)}'s alias",
+                statements=[
+                    Statement(
+                        "ShiftAlias",
+                        ["lambda:GetAlias", "lambda:UpdateAlias",
+                         "lambda:GetProvisionedConcurrencyConfig"],
+                        self.function_arns(environment),
+                    )
+                ],
+            )
+            self.deployment_groups[environment] = CodedeployDeploymentGroup(
+                self,
+                f"{environment}-deployment-group",
+                app_name=self.codedeploy_app.name,
+                deployment_group_name=self.deployment_group_name(environment),
+                service_role_arn=deployer.arn,
+                deployment_config_name=settings.deployment_config,
+                deployment_style=CodedeployDeploymentGroupDeploymentStyle(
+                    deployment_type="BLUE_GREEN", deployment_option="WITH_TRAFFIC_CONTROL"
+                ),
+                auto_rollback_configuration=CodedeployDeploymentGroupAutoRollbackConfiguration(
+                    enabled=True, events=["DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_REQUEST"]
+                ),
+            )
+
+    def function_name(self, environment: str) -> str:
+        return f"{self.props.name}-{environment}"
+
+    def deployment_group_name(self, environment: str) -> str:
+        return f"{self.props.name}-{environment}"
+
+    def function_arns(self, environment: str) -> list[str]:
+        """The function's ARN and its qualified (version and alias) ARNs."""
+        arn = self._context.arn("lambda", f"function:{self.function_name(environment)}")
+        return [arn, f"{arn}:*"]
+
+    def deployment_group_arn(self, environment: str) -> str:
+        return self._context.arn(
+            "codedeploy",
+            f"deploymentgroup:{self.props.name}/{self.deployment_group_name(environment)}",
+        )
+
+    def handler_settings(self, buckets: ArtifactBuckets) -> str:
+        """The ENVIRONMENTS variable of the handler functions: where each environment lives."""
+        return json.dumps(
+            {
+                environment: {
+                    "function_name": self.function_name(environment),
+                    "alias": self.props.alias,
+                    "bucket": buckets.bucket_for(environment).bucket,
+                    "application": self.props.name,
+                    "deployment_group": self.deployment_group_name(environment),
+                }
+                for environment in ENVIRONMENTS
+            },
+            sort_keys=True,
+        )
+
+    def grant_promote(self) -> list[Statement]:
+        """Publish releases to both functions and drive their deployment groups."""
+        functions = [arn for env in ENVIRONMENTS for arn in self.function_arns(env)]
+        groups = [self.deployment_group_arn(env) for env in ENVIRONMENTS]
+        configs = sorted({self.props.settings(env).deployment_config for env in ENVIRONMENTS})
+        return [
+            Statement(
+                "PublishReleases",
+                ["lambda:GetAlias", "lambda:GetFunction", "lambda:GetFunctionConfiguration",
+                 "lambda:PublishVersion", "lambda:UpdateFunctionCode"],
+                functions,
+            ),
+            Statement(
+                "DeployReleases",
+                ["codedeploy:CreateDeployment", "codedeploy:GetDeployment",
+                 "codedeploy:ListDeployments"],
+                groups,
+            ),
+            Statement(
+                "RegisterRevisions",
+                ["codedeploy:GetApplicationRevision", "codedeploy:RegisterApplicationRevision"],
+                [self._context.arn("codedeploy", f"application:{self.props.name}")],
+            ),
+            Statement(
+                "ReadDeploymentConfigs",
+                ["codedeploy:GetDeploymentConfig"],
+                [self._context.arn("codedeploy", f"deploymentconfig:{c}") for c in configs],
+            ),
+        ]
+
+    def grant_rollback(self) -> list[Statement]:
+        """Stop deployments and move both aliases back."""
+        return [
+            Statement(
+                "RestoreAliases",
+                ["lambda:GetAlias", "lambda:GetFunctionConfiguration", "lambda:UpdateAlias"],
+                [arn for env in ENVIRONMENTS for arn in self.function_arns(env)],
+            ),
+            Statement(
+                "StopDeployments",
+                ["codedeploy:GetDeployment", "codedeploy:ListDeployments",
+                 "codedeploy:StopDeployment"],
+                [self.deployment_group_arn(env) for env in ENVIRONMENTS],
+            ),
+        ]
+
+    def grant_test_staging(self) -> list[Statement]:
+        """Invoke staging through its alias after reading which release it serves."""
+        return [
+            Statement(
+                "TestThroughStagingAlias",
+                ["lambda:GetAlias", "lambda:GetFunctionConfiguration", "lambda:InvokeFunction"],
+                self.function_arns("staging"),
+            )
+        ]

@@ -1,0 +1,300 @@
+"""ArtifactBuckets: where builds land and where each environment keeps its releases."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cdktf_cdktf_provider_aws.data_aws_iam_policy_document import (
+    DataAwsIamPolicyDocument,
+    DataAwsIamPolicyDocumentStatement,
+    DataAwsIamPolicyDocumentStatementCondition,
+    DataAwsIamPolicyDocumentStatementPrincipals,
+)
+from cdktf_cdktf_provider_aws.s3_bucket import S3Bucket
+from cdktf_cdktf_provider_aws.s3_bucket_lifecycle_configuration import (
+    S3BucketLifecycleConfiguration,
+    S3BucketLifecycleConfigurationRule,
+    S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload,
+    S3BucketLifecycleConfigurationRuleExpiration,
+    S3BucketLifecycleConfigurationRuleFilter,
+    S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration,
+)
+from cdktf_cdktf_provider_aws.s3_bucket_logging import S3BucketLoggingA
+from cdktf_cdktf_provider_aws.s3_bucket_notification import S3BucketNotification
+from cdktf_cdktf_provider_aws.s3_bucket_ownership_controls import (
+    S3BucketOwnershipControls,
+    S3BucketOwnershipControlsRule,
+)
+from cdktf_cdktf_provider_aws.s3_bucket_policy import S3BucketPolicy
+from cdktf_cdktf_provider_aws.s3_bucket_public_access_block import S3BucketPublicAccessBlock
+from cdktf_cdktf_provider_aws.s3_bucket_server_side_encryption_configuration import (
+    S3BucketServerSideEncryptionConfigurationA,
+    S3BucketServerSideEncryptionConfigurationRuleA,
+    S3BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultA,
+)
+from cdktf_cdktf_provider_aws.s3_bucket_versioning import (
+    S3BucketVersioningA,
+    S3BucketVersioningVersioningConfiguration,
+)
+from constructs import Construct
+
+from .. import defaults
+from ..validation import BUCKET_NAME, BUCKET_NAME_ACCEPTED, NAME_PREFIX, NAME_PREFIX_ACCEPTED, Problems
+from .aws_context import AwsContext
+from .encryption import PipelineKey
+from .iam import Statement
+
+ENVIRONMENTS = ("staging", "production")
+
+
+@dataclass(frozen=True)
+class ArtifactBucketsProps:
+    """Props of `ArtifactBuckets`."""
+
+    name_prefix: str
+    """Prefix of the generated bucket names (<prefix>-artifacts-..., <prefix>-staging-...)."""
+    artifact_bucket_name: str | None = None
+    """Exact name of the artifact bucket; omitted: a unique name from the prefix."""
+    staging_bucket_name: str | None = None
+    """Exact name of the staging release bucket; omitted: a unique name from the prefix."""
+    production_bucket_name: str | None = None
+    """Exact name of the production release bucket; omitted: a unique name from the prefix."""
+    noncurrent_version_expiration_days: int = defaults.NONCURRENT_VERSION_EXPIRATION_DAYS
+    """Days an overwritten object version is kept (rollback history); default 90."""
+    access_log_expiration_days: int = defaults.ACCESS_LOG_EXPIRATION_DAYS
+    """Days server access logs are kept; default 365."""
+    force_destroy: bool = False
+    """Let `terraform destroy` delete non-empty buckets. Off: releases are history."""
+
+
+class ArtifactBuckets(Construct):
+    """The artifact bucket (build output), one release bucket per environment (the live release
+    and its history, where rollback finds the last known good one) and their access-log bucket.
+
+    Every bucket is versioned, blocks public access, disables ACLs, accepts only TLS 1.2+, and
+    expires old versions and abandoned uploads. Data buckets use SSE-KMS with the pipeline key;
+    the access-log bucket uses SSE-S3 because S3 server access logging cannot write to SSE-KMS.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        props: ArtifactBucketsProps,
+        *,
+        key: PipelineKey,
+        context: AwsContext,
+    ) -> None:
+        super().__init__(scope, id)
+        problems = Problems("ArtifactBuckets")
+        problems.pattern("name_prefix", props.name_prefix, NAME_PREFIX, NAME_PREFIX_ACCEPTED)
+        names = {
+            "artifact_bucket_name": props.artifact_bucket_name,
+            "staging_bucket_name": props.staging_bucket_name,
+            "production_bucket_name": props.production_bucket_name,
+        }
+        for prop, value in names.items():
+            problems.pattern(prop, value, BUCKET_NAME, BUCKET_NAME_ACCEPTED)
+        chosen = [v for v in names.values() if v is not None]
+        if len(set(chosen)) != len(chosen):
+            problems.add(f"bucket names must differ; got {', '.join(sorted(chosen))}")
+        problems.within(
+            "noncurrent_version_expiration_days", props.noncurrent_version_expiration_days, 1, 3650
+        )
+        problems.within("access_log_expiration_days", props.access_log_expiration_days, 1, 3650)
+        problems.raise_if_any()
+
+        self._props = props
+        self._context = context
+        self.access_log_bucket = self._bucket("access-logs", None, key=None, log_bucket=None)
+        self.artifact_bucket = self._bucket(
+            "artifacts", props.artifact_bucket_name, key=key, log_bucket=self.access_log_bucket
+        )
+        self.staging_bucket = self._bucket(
+            "staging", props.staging_bucket_name, key=key, log_bucket=self.access_log_bucket
+        )
+        self.production_bucket = self._bucket(
+            "production", props.production_bucket_name, key=key, log_bucket=self.access_log_bucket
+        )
+        # EventBridge receives the artifact bucket's object events, so an S3 source upload starts
+        # the pipeline without polling.
+        S3BucketNotification(
+            self, "artifacts-events", bucket=self.artifact_bucket.id, eventbridge=True
+        )
+
+    def bucket_for(self, environment: str) -> S3Bucket:
+        """The release bucket of `environment` (staging or production)."""
+        if environment not in ENVIRONMENTS:
+            raise ValueError(f"environment is {environment!r}; expected one of staging, production")
+        return self.staging_bucket if environment == "staging" else self.production_bucket
+
+    def grant_read_releases(self) -> Statement:
+        """Read release artifacts (releases/*) from the artifact bucket."""
+        return Statement(
+            "ReadReleaseArtifacts",
+            ["s3:GetObject", "s3:GetObjectVersion"],
+            [f"{self.artifact_bucket.arn}/releases/*"],
+        )
+
+    def grant_environment_records(self) -> Statement:
+        """Read and write releases and deployment records in both environment buckets."""
+        return Statement(
+            "ManageEnvironmentReleases",
+            ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"],
+            [f"{bucket.arn}/{prefix}/*" for bucket in (self.staging_bucket, self.production_bucket)
+             for prefix in ("releases", "executions")],
+        )
+
+    def grant_list_environment_records(self) -> Statement:
+        """ListBucket on the environment buckets, so a missing record reads as 404, not 403."""
+        return Statement(
+            "ListEnvironmentBuckets",
+            ["s3:ListBucket"],
+            [self.staging_bucket.arn, self.production_bucket.arn],
+        )
+
+    def _bucket(
+        self, role: str, name: str | None, *, key: PipelineKey | None, log_bucket: S3Bucket | None
+    ) -> S3Bucket:
+        props = self._props
+        bucket = S3Bucket(
+            self,
+            role,
+            bucket=name,
+            bucket_prefix=None if name else f"{props.name_prefix}-{role}-",
+            force_destroy=props.force_destroy,
+        )
+        S3BucketVersioningA(
+            self,
+            f"{role}-versioning",
+            bucket=bucket.id,
+            versioning_configuration=S3BucketVersioningVersioningConfiguration(status="Enabled"),
+        )
+        by_default = (
+            S3BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultA(
+                sse_algorithm="aws:kms", kms_master_key_id=key.arn
+            )
+            if key
+            else S3BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultA(
+                sse_algorithm="AES256"
+            )
+        )
+        S3BucketServerSideEncryptionConfigurationA(
+            self,
+            f"{role}-encryption",
+            bucket=bucket.id,
+            rule=[
+                S3BucketServerSideEncryptionConfigurationRuleA(
+                    apply_server_side_encryption_by_default=by_default,
+                    bucket_key_enabled=key is not None,
+                )
+            ],
+        )
+        S3BucketPublicAccessBlock(
+            self,
+            f"{role}-public-access",
+            bucket=bucket.id,
+            block_public_acls=True,
+            block_public_policy=True,
+            ignore_public_acls=True,
+            restrict_public_buckets=True,
+        )
+        S3BucketOwnershipControls(
+            self,
+            f"{role}-ownership",
+            bucket=bucket.id,
+            rule=S3BucketOwnershipControlsRule(object_ownership="BucketOwnerEnforced"),
+        )
+        S3BucketPolicy(self, f"{role}-policy", bucket=bucket.id, policy=self._policy(role, bucket))
+        rules = [
+            S3BucketLifecycleConfigurationRule(
+                id="expire-noncurrent-versions",
+                status="Enabled",
+                filter=[S3BucketLifecycleConfigurationRuleFilter(prefix="")],
+                noncurrent_version_expiration=[
+                    S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration(
+                        noncurrent_days=props.noncurrent_version_expiration_days
+                    )
+                ],
+                abort_incomplete_multipart_upload=[
+                    S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload(
+                        days_after_initiation=defaults.ABORT_INCOMPLETE_UPLOAD_DAYS
+                    )
+                ],
+            )
+        ]
+        if log_bucket is None:
+            rules.append(
+                S3BucketLifecycleConfigurationRule(
+                    id="expire-access-logs",
+                    status="Enabled",
+                    filter=[S3BucketLifecycleConfigurationRuleFilter(prefix="")],
+                    expiration=[
+                        S3BucketLifecycleConfigurationRuleExpiration(
+                            days=props.access_log_expiration_days
+                        )
+                    ],
+                )
+            )
+        S3BucketLifecycleConfiguration(self, f"{role}-lifecycle", bucket=bucket.id, rule=rules)
+        if log_bucket is not None:
+            S3BucketLoggingA(
+                self,
+                f"{role}-logging",
+                bucket=bucket.id,
+                target_bucket=log_bucket.id,
+                target_prefix=f"{role}/",
+            )
+        return bucket
+
+    def _policy(self, role: str, bucket: S3Bucket) -> str:
+        everyone = [DataAwsIamPolicyDocumentStatementPrincipals(type="*", identifiers=["*"])]
+        objects = [bucket.arn, f"{bucket.arn}/*"]
+        statements = [
+            DataAwsIamPolicyDocumentStatement(
+                sid="DenyInsecureTransport",
+                effect="Deny",
+                principals=everyone,
+                actions=["s3:*"],
+                resources=objects,
+                condition=[
+                    DataAwsIamPolicyDocumentStatementCondition(
+                        test="Bool", variable="aws:SecureTransport", values=["false"]
+                    )
+                ],
+            ),
+            DataAwsIamPolicyDocumentStatement(
+                sid="DenyTlsBelow12",
+                effect="Deny",
+                principals=everyone,
+                actions=["s3:*"],
+                resources=objects,
+                condition=[
+                    DataAwsIamPolicyDocumentStatementCondition(
+                        test="NumericLessThan", variable="s3:TlsVersion", values=["1.2"]
+                    )
+                ],
+            ),
+        ]
+        if role == "access-logs":
+            statements.append(
+                DataAwsIamPolicyDocumentStatement(
+                    sid="S3ServerAccessLogsFromThisAccount",
+                    effect="Allow",
+                    principals=[
+                        DataAwsIamPolicyDocumentStatementPrincipals(
+                            type="Service", identifiers=["logging.s3.amazonaws.com"]
+                        )
+                    ],
+                    actions=["s3:PutObject"],
+                    resources=[f"{bucket.arn}/*"],
+                    condition=[
+                        DataAwsIamPolicyDocumentStatementCondition(
+                            test="StringEquals",
+                            variable="aws:SourceAccount",
+                            values=[self._context.account_id],
+                        )
+                    ],
+                )
+            )
+        return DataAwsIamPolicyDocument(self, f"{role}-policy-document", statement=statements).json

@@ -1,0 +1,109 @@
+"""The pipeline's customer-managed KMS key and the log groups it encrypts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
+from cdktf_cdktf_provider_aws.data_aws_iam_policy_document import (
+    DataAwsIamPolicyDocument,
+    DataAwsIamPolicyDocumentStatement,
+    DataAwsIamPolicyDocumentStatementCondition,
+    DataAwsIamPolicyDocumentStatementPrincipals,
+)
+from cdktf_cdktf_provider_aws.kms_alias import KmsAlias
+from cdktf_cdktf_provider_aws.kms_key import KmsKey
+from constructs import Construct
+
+from .. import defaults
+from ..validation import NAME_PREFIX, NAME_PREFIX_ACCEPTED, Problems
+from .aws_context import AwsContext
+
+
+@dataclass(frozen=True)
+class PipelineKeyProps:
+    """Props of `PipelineKey`."""
+
+    name_prefix: str
+    """Prefix of the key alias (alias/<prefix>-pipeline)."""
+    deletion_window_days: int = defaults.KMS_DELETION_WINDOW_DAYS
+    """Days a scheduled deletion can still be cancelled; 7-30, default 30."""
+
+
+class PipelineKey(Construct):
+    """A customer-managed key with rotation, usable by the account's IAM policies and, for log
+    groups of this account and region only, by CloudWatch Logs."""
+
+    def __init__(
+        self, scope: Construct, id: str, props: PipelineKeyProps, context: AwsContext
+    ) -> None:
+        super().__init__(scope, id)
+        problems = Problems("PipelineKey")
+        problems.pattern("name_prefix", props.name_prefix, NAME_PREFIX, NAME_PREFIX_ACCEPTED)
+        problems.within("deletion_window_days", props.deletion_window_days, 7, 30, "days")
+        problems.raise_if_any()
+        logs_arn = context.arn("logs", "log-group:*")
+        policy = DataAwsIamPolicyDocument(
+            self,
+            "policy",
+            statement=[
+                DataAwsIamPolicyDocumentStatement(
+                    sid="AccountAdministersKeyThroughIam",
+                    actions=["kms:*"],
+                    resources=["*"],
+                    principals=[
+                        DataAwsIamPolicyDocumentStatementPrincipals(
+                            type="AWS",
+                            identifiers=[f"arn:{context.partition}:iam::{context.account_id}:root"],
+                        )
+                    ],
+                ),
+                DataAwsIamPolicyDocumentStatement(
+                    sid="CloudWatchLogsEncryptsThisAccountsLogGroups",
+                    actions=[
+                        "kms:Decrypt",
+                        "kms:DescribeKey",
+                        "kms:Encrypt",
+                        "kms:GenerateDataKey*",
+                        "kms:ReEncrypt*",
+                    ],
+                    resources=["*"],
+                    principals=[
+                        DataAwsIamPolicyDocumentStatementPrincipals(
+                            type="Service", identifiers=[f"logs.{context.region}.amazonaws.com"]
+                        )
+                    ],
+                    condition=[
+                        DataAwsIamPolicyDocumentStatementCondition(
+                            test="ArnLike",
+                            variable="kms:EncryptionContext:aws:logs:arn",
+                            values=[logs_arn],
+                        )
+                    ],
+                ),
+            ],
+        )
+        self.key = KmsKey(
+            self,
+            "key",
+            description=f"Encrypts the {props.name_prefix} deployment pipeline's data and logs",
+            enable_key_rotation=True,
+            deletion_window_in_days=props.deletion_window_days,
+            policy=policy.json,
+        )
+        self.alias = KmsAlias(
+            self, "alias", name=f"alias/{props.name_prefix}-pipeline", target_key_id=self.key.key_id
+        )
+
+    @property
+    def arn(self) -> str:
+        return self.key.arn
+
+
+def encrypted_log_group(
+    scope: Construct, id: str, *, name: str, key: PipelineKey, retention_days: int
+) -> CloudwatchLogGroup:
+    """A log group encrypted with the pipeline key, with a finite retention."""
+    return CloudwatchLogGroup(
+        scope, id, name=name, retention_in_days=retention_days, kms_key_id=key.arn
+    )

@@ -1,0 +1,117 @@
+"""One Python Lambda function with its own encrypted log group, role, X-Ray and JSON logs."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from cdktf import AssetType, TerraformAsset, TerraformResourceLifecycle
+from cdktf_cdktf_provider_aws.lambda_function import (
+    LambdaFunction,
+    LambdaFunctionEnvironment,
+    LambdaFunctionLoggingConfig,
+    LambdaFunctionTracingConfig,
+)
+from constructs import Construct
+
+from ..assets import lambda_hash, write_once
+from .encryption import PipelineKey, encrypted_log_group
+from .iam import XRAY_WRITE, ServiceRole, Statement, use_key, write_logs
+
+ASSET_DIRECTORY = Path(tempfile.gettempdir()) / "serverless-pipeline-assets"
+
+
+def zip_asset(scope: Construct, id: str, name: str, data: bytes) -> TerraformAsset:
+    """A file asset of deterministic zip bytes, so that identical code synthesizes identically."""
+    path = write_once(ASSET_DIRECTORY, name, data)
+    return TerraformAsset(scope, id, path=str(path), type=AssetType.FILE)
+
+
+class PythonFunction(Construct):
+    """A function whose log group exists (with retention and KMS) before the function writes."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        function_name: str,
+        description: str,
+        code: bytes,
+        asset: TerraformAsset,
+        handler: str,
+        runtime: str,
+        memory_mb: int,
+        timeout_seconds: int,
+        environment: Mapping[str, str],
+        statements: Sequence[Statement],
+        key: PipelineKey,
+        log_retention_days: int,
+        publish: bool = False,
+        ignore_code_changes: bool = False,
+    ) -> None:
+        super().__init__(scope, id)
+        self.log_group = encrypted_log_group(
+            self,
+            "logs",
+            name=f"/aws/lambda/{function_name}",
+            key=key,
+            retention_days=log_retention_days,
+        )
+        self.role = ServiceRole(
+            self,
+            "role",
+            name=f"{function_name}-fn",
+            service="lambda.amazonaws.com",
+            description=f"Runs the {function_name} function",
+            statements=[
+                write_logs(self.log_group.arn),
+                XRAY_WRITE,
+                use_key(key.arn, decrypt_only=True),
+                *statements,
+            ],
+        )
+        lifecycle = (
+            TerraformResourceLifecycle(
+                ignore_changes=["filename", "source_code_hash", "s3_bucket", "s3_key",
+                                "s3_object_version"]
+            )
+            if ignore_code_changes
+            else None
+        )
+        self.function = LambdaFunction(
+            self,
+            "function",
+            function_name=function_name,
+            description=description,
+            role=self.role.arn,
+            runtime=runtime,
+            handler=handler,
+            filename=asset.path,
+            source_code_hash=lambda_hash(code),
+            memory_size=memory_mb,
+            timeout=timeout_seconds,
+            publish=publish,
+            kms_key_arn=key.arn,
+            environment=LambdaFunctionEnvironment(variables=dict(environment))
+            if environment
+            else None,
+            tracing_config=LambdaFunctionTracingConfig(mode="Active"),
+            logging_config=LambdaFunctionLoggingConfig(
+                log_format="JSON",
+                log_group=self.log_group.name,
+                application_log_level="INFO",
+                system_log_level="WARN",
+            ),
+            depends_on=[self.log_group, self.role.policy],
+            lifecycle=lifecycle,
+        )
+
+    @property
+    def arn(self) -> str:
+        return self.function.arn
+
+    @property
+    def name(self) -> str:
+        return self.function.function_name

@@ -1,0 +1,150 @@
+"""HandlerFunctions: the validate, run_tests, promote and rollback Lambdas of the pipeline."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from constructs import Construct
+
+from .. import defaults
+from ..assets import directory_files, zip_bytes
+from ..validation import NAME_PREFIX, NAME_PREFIX_ACCEPTED, Problems
+from .application import ServerlessApplication
+from .artifact_buckets import ArtifactBuckets
+from .encryption import PipelineKey
+from .functions import PythonFunction, zip_asset
+from .iam import Statement
+
+HANDLERS_DIRECTORY = Path(__file__).resolve().parent.parent / "handlers"
+HANDLER_NAMES = ("validate", "run_tests", "promote", "rollback")
+
+
+def handlers_package() -> bytes:
+    """The handlers package as a deterministic zip; Lambda imports it as `handlers`."""
+    return zip_bytes(directory_files(HANDLERS_DIRECTORY, "handlers"))
+
+
+@dataclass(frozen=True)
+class HandlerFunctionsProps:
+    """Props of `HandlerFunctions`."""
+
+    name_prefix: str
+    """Function names are <prefix>-validate, <prefix>-run-tests, <prefix>-promote, ..."""
+    test_manifest: str = "release-tests.json"
+    """Path of the test manifest inside each release zip."""
+    runtime: str = defaults.LAMBDA_RUNTIME
+    """Lambda runtime of the handlers."""
+    memory_mb: int = defaults.HANDLER_MEMORY_MB
+    """Memory of each handler, 128-10240 MB; validate and run_tests hold a release in memory."""
+    timeout_seconds: int = defaults.HANDLER_TIMEOUT_SECONDS
+    """Timeout of each handler, 1-900 s."""
+    deployment_timeout_seconds: int = defaults.DEPLOYMENT_TIMEOUT_SECONDS
+    """How long one CodeDeploy deployment may run before it counts as failed."""
+    test_case_timeout_seconds: int = 30
+    """How long one test case of a release may run."""
+    log_retention_days: int = defaults.LOG_RETENTION_DAYS
+    """Retention of the handlers' log groups."""
+
+
+class HandlerFunctions(Construct):
+    """One function per handler, all from one deterministic zip of `serverless_pipeline/handlers`,
+    each with a role that allows exactly its job."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        props: HandlerFunctionsProps,
+        *,
+        key: PipelineKey,
+        buckets: ArtifactBuckets,
+        application: ServerlessApplication,
+    ) -> None:
+        super().__init__(scope, id)
+        problems = Problems("HandlerFunctions")
+        problems.pattern("name_prefix", props.name_prefix, NAME_PREFIX, NAME_PREFIX_ACCEPTED)
+        problems.pattern(
+            "test_manifest", props.test_manifest, r"[A-Za-z0-9_][A-Za-z0-9_./-]{0,200}\.json",
+            "a relative path to a .json file inside the release",
+        )
+        if ".." in props.test_manifest.split("/"):
+            problems.add(f"test_manifest is {props.test_manifest!r}; '..' is not allowed")
+        problems.one_of("runtime", props.runtime, defaults.SUPPORTED_RUNTIMES)
+        problems.within("memory_mb", props.memory_mb, 128, 10240, "MB")
+        problems.within("timeout_seconds", props.timeout_seconds, 1, 900, "seconds")
+        problems.within(
+            "deployment_timeout_seconds", props.deployment_timeout_seconds, 60, 86400, "seconds"
+        )
+        problems.within(
+            "test_case_timeout_seconds", props.test_case_timeout_seconds, 1, 300, "seconds"
+        )
+        problems.one_of(
+            "log_retention_days", props.log_retention_days, defaults.LOG_RETENTION_CHOICES
+        )
+        problems.raise_if_any()
+
+        code = handlers_package()
+        asset = zip_asset(self, "code", "handlers.zip", code)
+        environment = {
+            "ARTIFACT_BUCKET": buckets.artifact_bucket.bucket,
+            "APP_HANDLER": application.props.handler,
+            "TEST_MANIFEST": props.test_manifest,
+            "ENVIRONMENTS": application.handler_settings(buckets),
+            "DEPLOYMENT_TIMEOUT_SECONDS": str(props.deployment_timeout_seconds),
+            "TEST_CASE_TIMEOUT_SECONDS": str(props.test_case_timeout_seconds),
+        }
+        read = buckets.grant_read_releases()
+        records = [buckets.grant_environment_records(), buckets.grant_list_environment_records()]
+        grants: dict[str, list[Statement]] = {
+            "validate": [read],
+            "run_tests": [read, *application.grant_test_staging()],
+            "promote": [read, *records, _write_with_key(key), *application.grant_promote()],
+            "rollback": [*records, _write_with_key(key), *application.grant_rollback()],
+        }
+        purposes = {
+            "validate": "checks that a release artifact is sound",
+            "run_tests": "runs a release's own test cases",
+            "promote": "moves an environment to a release through CodeDeploy",
+            "rollback": "restores environments to the release they served before",
+        }
+        self.functions: dict[str, PythonFunction] = {
+            name: PythonFunction(
+                self,
+                name.replace("_", "-"),
+                function_name=f"{props.name_prefix}-{name.replace('_', '-')}",
+                description=f"Deployment pipeline: {purposes[name]}",
+                code=code,
+                asset=asset,
+                handler=f"handlers.{name}.handler",
+                runtime=props.runtime,
+                memory_mb=props.memory_mb,
+                timeout_seconds=props.timeout_seconds,
+                environment=environment,
+                statements=grants[name],
+                key=key,
+                log_retention_days=props.log_retention_days,
+            )
+            for name in HANDLER_NAMES
+        }
+
+    @property
+    def validate(self) -> PythonFunction:
+        return self.functions["validate"]
+
+    @property
+    def run_tests(self) -> PythonFunction:
+        return self.functions["run_tests"]
+
+    @property
+    def promote(self) -> PythonFunction:
+        return self.functions["promote"]
+
+    @property
+    def rollback(self) -> PythonFunction:
+        return self.functions["rollback"]
+
+
+def _write_with_key(key: PipelineKey) -> Statement:
+    """SSE-KMS writes to the environment buckets (reads are in every function's base role)."""
+    return Statement("WriteWithPipelineKey", ["kms:GenerateDataKey"], [key.arn])

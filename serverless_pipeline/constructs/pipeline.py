@@ -1,0 +1,369 @@
+"""DeployPipeline: CodePipeline V2 (Source, Build, Deploy) that hands each release to the
+deployment state machine."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+from cdktf_cdktf_provider_aws.cloudwatch_event_rule import CloudwatchEventRule
+from cdktf_cdktf_provider_aws.cloudwatch_event_target import CloudwatchEventTarget
+from cdktf_cdktf_provider_aws.codebuild_project import (
+    CodebuildProject,
+    CodebuildProjectArtifacts,
+    CodebuildProjectEnvironment,
+    CodebuildProjectEnvironmentEnvironmentVariable,
+    CodebuildProjectLogsConfig,
+    CodebuildProjectLogsConfigCloudwatchLogs,
+    CodebuildProjectLogsConfigS3Logs,
+    CodebuildProjectSource,
+)
+from cdktf_cdktf_provider_aws.codepipeline import (
+    Codepipeline,
+    CodepipelineArtifactStore,
+    CodepipelineArtifactStoreEncryptionKey,
+    CodepipelineStage,
+    CodepipelineStageAction,
+)
+from constructs import Construct
+
+from .. import defaults
+from ..validation import NAME_PREFIX, NAME_PREFIX_ACCEPTED, Problems
+from .artifact_buckets import ArtifactBuckets
+from .aws_context import AwsContext
+from .encryption import PipelineKey, encrypted_log_group
+from .iam import ServiceRole, Statement, use_key, write_logs
+from .state_machine import DeploymentStateMachine
+
+CONNECTION_ARN = r"arn:aws[a-z-]*:(codestar-connections|codeconnections):[a-z0-9-]+:\d{12}:connection/[A-Za-z0-9-]+"
+RELEASE_INPUT_FILE = "release.json"
+
+
+@dataclass(frozen=True)
+class S3Source:
+    """Releases start when a zip of the source is uploaded to the artifact bucket."""
+
+    object_key: str = "source/app.zip"
+    """Key of the source zip in the artifact bucket; a new version of it starts the pipeline."""
+
+
+@dataclass(frozen=True)
+class ConnectionSource:
+    """Releases start on pushes to a GitHub, GitLab or Bitbucket repository through an existing
+    CodeConnections connection."""
+
+    connection_arn: str
+    """ARN of the connection (codeconnections or codestar-connections)."""
+    repository: str
+    """owner/name of the repository."""
+    branch: str = "main"
+    """The branch whose pushes are released."""
+
+
+@dataclass(frozen=True)
+class BuildSettings:
+    """How CodeBuild turns the source into a release."""
+
+    source_dir: str = "src"
+    """Directory of the source whose contents become the release zip (with the test manifest)."""
+    install_command: str = (
+        "if [ -f requirements-dev.txt ]; then pip install -r requirements-dev.txt; fi"
+    )
+    """Installs what the unit tests need."""
+    unit_test_command: str = "python -m pytest -q"
+    """Runs the application's unit tests; a non-zero exit stops the release."""
+    python_version: str = "3.12"
+    """CodeBuild runtime-versions python value."""
+    image: str = defaults.BUILD_IMAGE
+    """CodeBuild image."""
+    compute_type: str = "BUILD_GENERAL1_SMALL"
+    """CodeBuild compute type."""
+    timeout_minutes: int = defaults.BUILD_TIMEOUT_MINUTES
+    """Build timeout, 5-480 minutes."""
+
+
+@dataclass(frozen=True)
+class DeployPipelineProps:
+    """Props of `DeployPipeline`."""
+
+    name_prefix: str
+    """Pipeline <prefix>-pipeline and build project <prefix>-build."""
+    source: S3Source | ConnectionSource = field(default_factory=S3Source)
+    """Where releases come from; omitted: an S3 upload of source/app.zip."""
+    build: BuildSettings = field(default_factory=BuildSettings)
+    """How the release is built; omitted: the defaults of BuildSettings."""
+    test_manifest: str = "release-tests.json"
+    """Path of the test manifest inside the release zip (must match the handlers')."""
+    log_retention_days: int = defaults.LOG_RETENTION_DAYS
+    """Retention of the build log group."""
+
+
+def buildspec(settings: BuildSettings) -> str:
+    """The buildspec: install, unit tests, a reproducible release zip uploaded to
+    releases/<id>/app.zip, and release.json, the state machine's input."""
+    package = [
+        "rm -rf .release release.zip && mkdir .release",
+        'cp -R "$SOURCE_DIR"/. .release/',
+        "if [ -f requirements.txt ]; then pip install -q -r requirements.txt -t .release; fi",
+        # Fixed timestamps and entry order: the same source gives the same zip and checksum.
+        "find .release -exec touch -h -d @315532800 {} +",
+        "(cd .release && find . -type f | LC_ALL=C sort | zip -X -q -@ ../release.zip)",
+        "SHA256=$(sha256sum release.zip | cut -d' ' -f1)",
+        'KEY="releases/$RELEASE_ID/app.zip"',
+        'VERSION_ID=$(aws s3api put-object --bucket "$ARTIFACT_BUCKET" --key "$KEY" '
+        "--body release.zip --query VersionId --output text)",
+        'printf \'{"release":{"id":"%s","bucket":"%s","key":"%s","sha256":"%s",'
+        '"version_id":"%s"}}\' "$RELEASE_ID" "$ARTIFACT_BUCKET" "$KEY" "$SHA256" "$VERSION_ID" '
+        f"> {RELEASE_INPUT_FILE}",
+    ]
+    spec = {
+        "version": 0.2,
+        "env": {"shell": "bash"},
+        "phases": {
+            "install": {
+                "runtime-versions": {"python": settings.python_version},
+                "commands": [settings.install_command],
+            },
+            "pre_build": {"commands": [settings.unit_test_command]},
+            "build": {"commands": package},
+        },
+        "artifacts": {"files": [RELEASE_INPUT_FILE]},
+    }
+    return json.dumps(spec, indent=2)
+
+
+def _validate(props: DeployPipelineProps) -> None:
+    problems = Problems("DeployPipeline")
+    problems.pattern("name_prefix", props.name_prefix, NAME_PREFIX, NAME_PREFIX_ACCEPTED)
+    source = props.source
+    if isinstance(source, S3Source):
+        problems.pattern(
+            "source.object_key", source.object_key, r"(?!releases/)[A-Za-z0-9!_.*'()/-]{1,1024}\.zip",
+            "a key ending in .zip outside releases/",
+        )
+    elif isinstance(source, ConnectionSource):
+        problems.pattern("source.connection_arn", source.connection_arn, CONNECTION_ARN,
+                         "a CodeConnections connection ARN")
+        problems.pattern("source.repository", source.repository, r"[\w.-]+/[\w./-]+",
+                         "owner/name")
+        problems.pattern("source.branch", source.branch, r"[^\s~^:?*\[\\]{1,255}",
+                         "a git branch name")
+    else:
+        problems.add(f"source is {source!r}; expected S3Source or ConnectionSource")
+    build = props.build
+    problems.pattern("build.source_dir", build.source_dir, r"(?!/)(?!.*\.\.)[\w./-]{1,200}",
+                     "a relative directory of the repository")
+    problems.pattern("build.python_version", build.python_version, r"3\.(1[2-9])",
+                     "3.12 or newer")
+    problems.within("build.timeout_minutes", build.timeout_minutes, 5, 480, "minutes")
+    problems.one_of("build.compute_type", build.compute_type,
+                    ("BUILD_GENERAL1_SMALL", "BUILD_GENERAL1_MEDIUM", "BUILD_GENERAL1_LARGE"))
+    for prop, command in (("build.install_command", build.install_command),
+                          ("build.unit_test_command", build.unit_test_command)):
+        if not command.strip():
+            problems.add(f"{prop} is empty; give a shell command (use 'true' to skip the step)")
+    problems.one_of("log_retention_days", props.log_retention_days, defaults.LOG_RETENTION_CHOICES)
+    problems.raise_if_any()
+
+
+class DeployPipeline(Construct):
+    """A V2 pipeline in QUEUED mode, so two releases never race: Source (S3 upload or a
+    repository through CodeConnections), Build (CodeBuild: install, unit tests, package) and
+    Deploy (the native StepFunctions action, which starts the state machine with release.json
+    and waits for it)."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        props: DeployPipelineProps,
+        *,
+        buckets: ArtifactBuckets,
+        key: PipelineKey,
+        state_machine: DeploymentStateMachine,
+        context: AwsContext,
+    ) -> None:
+        super().__init__(scope, id)
+        _validate(props)
+        self.name = f"{props.name_prefix}-pipeline"
+        self.build_project_name = f"{props.name_prefix}-build"
+        bucket = buckets.artifact_bucket
+        # CodePipeline keeps each pipeline's artifacts under the first 20 characters of its name.
+        pipeline_objects = f"{bucket.arn}/{self.name[:20]}/*"
+        self.arn = context.arn("codepipeline", self.name)
+        build_arn = context.arn("codebuild", f"project/{self.build_project_name}")
+
+        self.build_log_group = encrypted_log_group(
+            self, "build-logs", name=f"/aws/codebuild/{self.build_project_name}", key=key,
+            retention_days=props.log_retention_days,
+        )
+        self.build_role = ServiceRole(
+            self, "build-role", name=f"{self.build_project_name}-codebuild",
+            service="codebuild.amazonaws.com",
+            description=f"Builds releases for {self.name}",
+            statements=[
+                write_logs(self.build_log_group.arn),
+                Statement("ReadSourceArtifacts", ["s3:GetObject", "s3:GetObjectVersion"],
+                          [pipeline_objects]),
+                Statement("WriteBuildOutput", ["s3:PutObject"],
+                          [pipeline_objects, f"{bucket.arn}/releases/*"]),
+                use_key(key.arn),
+            ],
+        )
+        self.build_project = CodebuildProject(
+            self, "build",
+            name=self.build_project_name,
+            description=f"Installs, unit-tests and packages each release of {self.name}",
+            service_role=self.build_role.arn,
+            build_timeout=props.build.timeout_minutes,
+            encryption_key=key.arn,
+            artifacts=CodebuildProjectArtifacts(type="CODEPIPELINE"),
+            source=CodebuildProjectSource(type="CODEPIPELINE", buildspec=buildspec(props.build)),
+            environment=CodebuildProjectEnvironment(
+                compute_type=props.build.compute_type,
+                image=props.build.image,
+                type="LINUX_CONTAINER",
+                privileged_mode=False,
+                image_pull_credentials_type="CODEBUILD",
+                environment_variable=[
+                    CodebuildProjectEnvironmentEnvironmentVariable(name=name, value=value)
+                    for name, value in (
+                        ("ARTIFACT_BUCKET", bucket.bucket),
+                        ("SOURCE_DIR", props.build.source_dir),
+                        ("TEST_MANIFEST", props.test_manifest),
+                    )
+                ],
+            ),
+            logs_config=CodebuildProjectLogsConfig(
+                cloudwatch_logs=CodebuildProjectLogsConfigCloudwatchLogs(
+                    group_name=self.build_log_group.name, status="ENABLED"
+                ),
+                s3_logs=CodebuildProjectLogsConfigS3Logs(status="DISABLED"),
+            ),
+            depends_on=[self.build_role.policy],
+        )
+
+        source_statements, source_action = self._source(props.source, bucket.bucket, bucket.arn)
+        sm_name = state_machine.name
+        self.role = ServiceRole(
+            self, "role", name=f"{self.name}-codepipeline",
+            service="codepipeline.amazonaws.com",
+            description=f"Runs {self.name}",
+            statements=[
+                *source_statements,
+                Statement("StoreArtifacts",
+                          ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"],
+                          [pipeline_objects]),
+                Statement("ReadArtifactBucketVersioning", ["s3:GetBucketVersioning"],
+                          [bucket.arn]),
+                Statement("RunBuild", ["codebuild:BatchGetBuilds", "codebuild:StartBuild"],
+                          [build_arn]),
+                Statement("StartDeployment",
+                          ["states:DescribeStateMachine", "states:StartExecution"],
+                          [state_machine.arn_from_name(context)]),
+                Statement("WatchDeployment",
+                          ["states:DescribeExecution", "states:StopExecution"],
+                          [context.arn("states", f"execution:{sm_name}:*")]),
+                use_key(key.arn),
+            ],
+        )
+        self.pipeline = Codepipeline(
+            self, "pipeline",
+            name=self.name,
+            role_arn=self.role.arn,
+            pipeline_type="V2",
+            execution_mode="QUEUED",
+            artifact_store=[
+                CodepipelineArtifactStore(
+                    location=bucket.bucket,
+                    type="S3",
+                    encryption_key=CodepipelineArtifactStoreEncryptionKey(id=key.arn, type="KMS"),
+                )
+            ],
+            stage=[
+                CodepipelineStage(name="Source", action=[source_action]),
+                CodepipelineStage(name="Build", action=[CodepipelineStageAction(
+                    name="Build", category="Build", owner="AWS", provider="CodeBuild",
+                    version="1", input_artifacts=["Source"], output_artifacts=["Release"],
+                    configuration={
+                        "ProjectName": self.build_project_name,
+                        "EnvironmentVariables": json.dumps([{
+                            "name": "RELEASE_ID",
+                            "value": "#{codepipeline.PipelineExecutionId}",
+                            "type": "PLAINTEXT",
+                        }]),
+                    },
+                )]),
+                CodepipelineStage(name="Deploy", action=[CodepipelineStageAction(
+                    name="DeploymentStateMachine", category="Invoke", owner="AWS",
+                    provider="StepFunctions", version="1", input_artifacts=["Release"],
+                    configuration={
+                        "StateMachineArn": state_machine.arn,
+                        "ExecutionNamePrefix": "release",
+                        "InputType": "FilePath",
+                        "Input": RELEASE_INPUT_FILE,
+                    },
+                )]),
+            ],
+            depends_on=[self.role.policy],
+        )
+        if isinstance(props.source, S3Source):
+            self._s3_trigger(props.source, bucket.bucket)
+
+    def _source(
+        self, source: S3Source | ConnectionSource, bucket_name: str, bucket_arn: str
+    ) -> tuple[list[Statement], CodepipelineStageAction]:
+        if isinstance(source, ConnectionSource):
+            return (
+                [Statement("UseConnection",
+                           ["codeconnections:UseConnection", "codestar-connections:UseConnection"],
+                           [source.connection_arn])],
+                CodepipelineStageAction(
+                    name="Source", category="Source", owner="AWS",
+                    provider="CodeStarSourceConnection", version="1", output_artifacts=["Source"],
+                    configuration={
+                        "ConnectionArn": source.connection_arn,
+                        "FullRepositoryId": source.repository,
+                        "BranchName": source.branch,
+                        "OutputArtifactFormat": "CODE_ZIP",
+                        "DetectChanges": "true",
+                    },
+                ),
+            )
+        return (
+            [Statement("ReadSource", ["s3:GetObject", "s3:GetObjectVersion"],
+                       [f"{bucket_arn}/{source.object_key}"])],
+            CodepipelineStageAction(
+                name="Source", category="Source", owner="AWS", provider="S3", version="1",
+                output_artifacts=["Source"],
+                configuration={
+                    "S3Bucket": bucket_name,
+                    "S3ObjectKey": source.object_key,
+                    "PollForSourceChanges": "false",
+                },
+            ),
+        )
+
+    def _s3_trigger(self, source: S3Source, bucket_name: str) -> None:
+        """An EventBridge rule that starts the pipeline when the source object changes."""
+        starter = ServiceRole(
+            self, "trigger-role", name=f"{self.name}-trigger", service="events.amazonaws.com",
+            description=f"Starts {self.name} on a new source upload",
+            statements=[Statement("StartPipeline", ["codepipeline:StartPipelineExecution"],
+                                  [self.arn])],
+        )
+        pattern = {
+            "source": ["aws.s3"],
+            "detail-type": ["Object Created"],
+            "detail": {"bucket": {"name": [bucket_name]}, "object": {"key": [source.object_key]}},
+        }
+        rule = CloudwatchEventRule(
+            self, "trigger",
+            name=f"{self.name}-source",
+            description=f"Starts {self.name} when s3://.../{source.object_key} is uploaded",
+            event_pattern=json.dumps(pattern, sort_keys=True),
+        )
+        CloudwatchEventTarget(
+            self, "trigger-target", rule=rule.name, arn=self.pipeline.arn, role_arn=starter.arn
+        )
+

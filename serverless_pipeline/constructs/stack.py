@@ -1,0 +1,110 @@
+"""ServerlessPipelineStack: the whole pipeline for one application, from one PipelineConfig."""
+
+from __future__ import annotations
+
+from cdktf import CloudBackend as TfCloudBackend
+from cdktf import LocalBackend as TfLocalBackend
+from cdktf import NamedCloudWorkspace, TerraformStack
+from cdktf import S3Backend as TfS3Backend
+from cdktf_cdktf_provider_aws.provider import AwsProvider, AwsProviderDefaultTags
+from constructs import Construct
+
+from ..config import CloudBackend, LocalBackend, PipelineConfig, S3Backend
+from .application import ServerlessApplication
+from .artifact_buckets import ArtifactBuckets, ArtifactBucketsProps
+from .aws_context import AwsContext
+from .encryption import PipelineKey, PipelineKeyProps
+from .handler_functions import HandlerFunctions, HandlerFunctionsProps
+from .pipeline import DeployPipeline, DeployPipelineProps
+from .state_machine import DeploymentStateMachine, DeploymentStateMachineProps
+
+
+class ServerlessPipeline(Construct):
+    """Every construct of the pipeline, composed for one application. Use it inside your own
+    stack; `ServerlessPipelineStack` wraps it with a provider and a backend."""
+
+    def __init__(self, scope: Construct, id: str, config: PipelineConfig) -> None:
+        super().__init__(scope, id)
+        config.validate()
+        name = config.name
+        self.context = AwsContext(self, "context")
+        self.key = PipelineKey(self, "key", PipelineKeyProps(name_prefix=name), self.context)
+        self.buckets = ArtifactBuckets(
+            self,
+            "buckets",
+            ArtifactBucketsProps(name_prefix=name, force_destroy=config.force_destroy_buckets),
+            key=self.key,
+            context=self.context,
+        )
+        self.application = ServerlessApplication(
+            self, "application", config.application, key=self.key, context=self.context
+        )
+        handler_props = HandlerFunctionsProps(
+            name_prefix=name,
+            test_manifest=config.test_manifest,
+            deployment_timeout_seconds=config.deployment_timeout_seconds,
+            log_retention_days=config.log_retention_days,
+        )
+        self.handlers = HandlerFunctions(
+            self, "handlers", handler_props,
+            key=self.key, buckets=self.buckets, application=self.application,
+        )
+        self.state_machine = DeploymentStateMachine(
+            self,
+            "state-machine",
+            DeploymentStateMachineProps(
+                name_prefix=name,
+                poll_interval_seconds=config.poll_interval_seconds,
+                log_retention_days=config.log_retention_days,
+            ),
+            handlers=self.handlers,
+            key=self.key,
+            context=self.context,
+            handler_timeout_seconds=handler_props.timeout_seconds,
+        )
+        self.pipeline = DeployPipeline(
+            self,
+            "pipeline",
+            DeployPipelineProps(
+                name_prefix=name,
+                source=config.source,
+                build=config.build,
+                test_manifest=config.test_manifest,
+                log_retention_days=config.log_retention_days,
+            ),
+            buckets=self.buckets,
+            key=self.key,
+            state_machine=self.state_machine,
+            context=self.context,
+        )
+
+
+class ServerlessPipelineStack(TerraformStack):
+    """A stack with the AWS provider (region and default tags from the config), the chosen
+    backend and one `ServerlessPipeline`."""
+
+    def __init__(self, scope: Construct, id: str, config: PipelineConfig) -> None:
+        super().__init__(scope, id)
+        config.validate()
+        AwsProvider(
+            self,
+            "aws",
+            region=config.region,
+            default_tags=[AwsProviderDefaultTags(tags=dict(config.tags))] if config.tags else None,
+        )
+        backend = config.backend
+        if isinstance(backend, S3Backend):
+            TfS3Backend(
+                self, bucket=backend.bucket, key=backend.key, region=backend.region,
+                encrypt=True, kms_key_id=backend.kms_key_id, use_lockfile=True,
+            )
+        elif isinstance(backend, CloudBackend):
+            TfCloudBackend(
+                self,
+                organization=backend.organization,
+                workspaces=NamedCloudWorkspace(backend.workspace),
+                hostname=backend.hostname,
+            )
+        elif isinstance(backend, LocalBackend):
+            TfLocalBackend(self, path=backend.path)
+        self.pipeline = ServerlessPipeline(self, "pipeline", config)

@@ -1,0 +1,173 @@
+"""DeploymentStateMachine: the Step Functions workflow that every release goes through."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cdktf_cdktf_provider_aws.sfn_state_machine import (
+    SfnStateMachine,
+    SfnStateMachineEncryptionConfiguration,
+    SfnStateMachineLoggingConfiguration,
+    SfnStateMachineTracingConfiguration,
+)
+from constructs import Construct
+
+from .. import asl, defaults
+from ..validation import NAME_PREFIX, NAME_PREFIX_ACCEPTED, Problems
+from .aws_context import AwsContext
+from .encryption import PipelineKey, encrypted_log_group
+from .handler_functions import HandlerFunctions
+from .iam import XRAY_WRITE, Condition, ServiceRole, Statement
+
+# CloudWatch Logs delivery for Step Functions accepts these actions only on "*".
+LOG_DELIVERY_ACTIONS = (
+    "logs:CreateLogDelivery",
+    "logs:DeleteLogDelivery",
+    "logs:DescribeLogGroups",
+    "logs:DescribeResourcePolicies",
+    "logs:GetLogDelivery",
+    "logs:ListLogDeliveries",
+    "logs:PutResourcePolicy",
+    "logs:UpdateLogDelivery",
+)
+
+
+@dataclass(frozen=True)
+class DeploymentStateMachineProps:
+    """Props of `DeploymentStateMachine`."""
+
+    name_prefix: str
+    """The state machine is named <prefix>-deployment."""
+    poll_interval_seconds: int = defaults.POLL_INTERVAL_SECONDS
+    """Seconds between two checks of a running CodeDeploy deployment (5-3600). Each check costs
+    three state transitions, so a canary of 10 minutes at 30 s costs about 60."""
+    log_retention_days: int = defaults.LOG_RETENTION_DAYS
+    """Retention of the execution log group."""
+
+
+def definition_values(
+    *,
+    partition: str,
+    validate: str,
+    run_tests: str,
+    promote: str,
+    rollback: str,
+    poll_interval_seconds: int,
+    task_timeout_seconds: int,
+) -> dict[str, object]:
+    """The placeholder values of the deployment ASL template; the rehearsal fills the same ones."""
+    return {
+        "Partition": partition,
+        "ValidateFunctionArn": validate,
+        "RunTestsFunctionArn": run_tests,
+        "PromoteFunctionArn": promote,
+        "RollbackFunctionArn": rollback,
+        "PollIntervalSeconds": poll_interval_seconds,
+        "TaskTimeoutSeconds": task_timeout_seconds,
+    }
+
+
+class DeploymentStateMachine(Construct):
+    """ValidateCode, RunTests, DeployStaging, RunTestsInStaging, DeployProduction; any failure
+    goes to Rollback and then to a Fail state carrying the original error and cause.
+
+    The definition is `serverless_pipeline/asl/deployment.asl.json` with its placeholders filled.
+    The machine logs ALL events with execution data to an encrypted log group, traces with
+    X-Ray, and encrypts its data with the pipeline key.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        props: DeploymentStateMachineProps,
+        *,
+        handlers: HandlerFunctions,
+        key: PipelineKey,
+        context: AwsContext,
+        handler_timeout_seconds: int = defaults.HANDLER_TIMEOUT_SECONDS,
+    ) -> None:
+        super().__init__(scope, id)
+        problems = Problems("DeploymentStateMachine")
+        problems.pattern("name_prefix", props.name_prefix, NAME_PREFIX, NAME_PREFIX_ACCEPTED)
+        problems.within("poll_interval_seconds", props.poll_interval_seconds, 5, 3600, "seconds")
+        problems.one_of(
+            "log_retention_days", props.log_retention_days, defaults.LOG_RETENTION_CHOICES
+        )
+        problems.raise_if_any()
+        self.name = f"{props.name_prefix}-deployment"
+        self.log_group = encrypted_log_group(
+            self,
+            "logs",
+            name=f"/aws/vendedlogs/states/{self.name}",
+            key=key,
+            retention_days=props.log_retention_days,
+        )
+        function_arns = [f.arn for f in handlers.functions.values()]
+        self.role = ServiceRole(
+            self,
+            "role",
+            name=f"{self.name}-sfn",
+            service="states.amazonaws.com",
+            description=f"Runs the {self.name} state machine",
+            statements=[
+                Statement(
+                    "InvokeHandlers",
+                    ["lambda:InvokeFunction"],
+                    [*function_arns, *(f"{arn}:*" for arn in function_arns)],
+                ),
+                Statement("DeliverLogs", list(LOG_DELIVERY_ACTIONS), ["*"]),
+                XRAY_WRITE,
+                Statement(
+                    "EncryptExecutionData",
+                    ["kms:Decrypt", "kms:GenerateDataKey"],
+                    [key.arn],
+                    [
+                        Condition(
+                            "StringEquals",
+                            "kms:EncryptionContext:aws:states:stateMachineArn",
+                            [self.arn_from_name(context)],
+                        )
+                    ],
+                ),
+            ],
+        )
+        definition = asl.render(
+            definition_values(
+                partition=context.partition,
+                validate=handlers.validate.arn,
+                run_tests=handlers.run_tests.arn,
+                promote=handlers.promote.arn,
+                rollback=handlers.rollback.arn,
+                poll_interval_seconds=props.poll_interval_seconds,
+                task_timeout_seconds=handler_timeout_seconds + 60,
+            )
+        )
+        self.state_machine = SfnStateMachine(
+            self,
+            "state-machine",
+            name=self.name,
+            role_arn=self.role.arn,
+            type="STANDARD",
+            definition=definition,
+            logging_configuration=SfnStateMachineLoggingConfiguration(
+                level="ALL",
+                include_execution_data=True,
+                log_destination=f"{self.log_group.arn}:*",
+            ),
+            tracing_configuration=SfnStateMachineTracingConfiguration(enabled=True),
+            encryption_configuration=SfnStateMachineEncryptionConfiguration(
+                type="CUSTOMER_MANAGED_KMS_KEY",
+                kms_key_id=key.arn,
+                kms_data_key_reuse_period_seconds=300,
+            ),
+            depends_on=[self.role.policy],
+        )
+
+    def arn_from_name(self, context: AwsContext) -> str:
+        """The machine's ARN built from its name, usable where a reference would form a cycle."""
+        return context.arn("states", f"stateMachine:{self.name}")
+
+    @property
+    def arn(self) -> str:
+        return self.state_machine.arn

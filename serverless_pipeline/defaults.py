@@ -1,0 +1,48 @@
+"""The secure defaults, in one place. README "Default settings" lists the same values."""
+
+from __future__ import annotations
+
+# Lambda: the newest Python runtime that Lambda and the provider bindings both accept.
+LAMBDA_RUNTIME = "python3.13"
+SUPPORTED_RUNTIMES = ("python3.12", "python3.13")
+HANDLER_MEMORY_MB = 512
+HANDLER_TIMEOUT_SECONDS = 300
+
+# Logs are kept a year, encrypted with the pipeline's key.
+LOG_RETENTION_DAYS = 365
+# CloudWatch Logs accepts only these retention values.
+LOG_RETENTION_CHOICES = (
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
+    3288, 3653,
+)
+
+# KMS: rotation on; a deleted key can be recovered for the longest window KMS allows.
+KMS_DELETION_WINDOW_DAYS = 30
+
+# S3: old versions and abandoned uploads do not accumulate forever.
+NONCURRENT_VERSION_EXPIRATION_DAYS = 90
+ABORT_INCOMPLETE_UPLOAD_DAYS = 7
+ACCESS_LOG_EXPIRATION_DAYS = 365
+
+# Step Functions: how often the deployment wait loop asks CodeDeploy, and its deadline.
+POLL_INTERVAL_SECONDS = 30
+DEPLOYMENT_TIMEOUT_SECONDS = 3600
+
+# CodeBuild
+BUILD_IMAGE = "aws/codebuild/amazonlinux2-x86_64-standard:5.0"
+BUILD_TIMEOUT_MINUTES = 30
+
+# CodeDeploy predefined configurations for the Lambda compute platform.
+LAMBDA_DEPLOYMENT_CONFIGS = (
+    "CodeDeployDefault.LambdaAllAtOnce",
+    "CodeDeployDefault.LambdaCanary10Percent5Minutes",
+    "CodeDeployDefault.LambdaCanary10Percent10Minutes",
+    "CodeDeployDefault.LambdaCanary10Percent15Minutes",
+    "CodeDeployDefault.LambdaCanary10Percent30Minutes",
+    "CodeDeployDefault.LambdaLinear10PercentEvery1Minute",
+    "CodeDeployDefault.LambdaLinear10PercentEvery2Minutes",
+    "CodeDeployDefault.LambdaLinear10PercentEvery3Minutes",
+    "CodeDeployDefault.LambdaLinear10PercentEvery10Minutes",
+)
+STAGING_DEPLOYMENT_CONFIG = "CodeDeployDefault.LambdaAllAtOnce"
+PRODUCTION_DEPLOYMENT_CONFIG = "CodeDeployDefault.LambdaCanary10Percent5Minutes"

@@ -1,0 +1,72 @@
+"""Synth-time validation that reports every problem at once.
+
+A construct collects each bad prop with the value it got and what it accepts, then raises one
+`ConfigurationError` listing them all, so a user fixes a config in one round, not one per synth.
+Values that are unresolved cdktf tokens (known only at apply time) are never judged.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from cdktf import Token
+
+
+class ConfigurationError(ValueError):
+    """One or more construct props are invalid; `problems` lists each one."""
+
+    def __init__(self, construct: str, problems: list[str]) -> None:
+        self.construct = construct
+        self.problems = problems
+        lines = "\n".join(f"  - {problem}" for problem in problems)
+        super().__init__(f"{construct}: {len(problems)} invalid setting(s):\n{lines}")
+
+
+def is_token(value: Any) -> bool:
+    return isinstance(value, str) and Token.is_unresolved(value)
+
+
+class Problems:
+    """Collects problems for one construct; `raise_if_any` raises them together."""
+
+    def __init__(self, construct: str) -> None:
+        self.construct = construct
+        self.items: list[str] = []
+
+    def add(self, message: str) -> None:
+        self.items.append(message)
+
+    def pattern(self, prop: str, value: str | None, pattern: str, accepted: str) -> None:
+        if value is None or is_token(value):
+            return
+        if not isinstance(value, str) or not re.fullmatch(pattern, value):
+            self.add(f"{prop} is {value!r}; expected {accepted}")
+
+    def within(self, prop: str, value: int, low: int, high: int, unit: str = "") -> None:
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            suffix = f" {unit}" if unit else ""
+            self.add(f"{prop} is {value!r}; expected a whole number from {low} to {high}{suffix}")
+
+    def one_of(self, prop: str, value: Any, accepted: Iterable[Any]) -> None:
+        choices = list(accepted)
+        if value not in choices:
+            self.add(f"{prop} is {value!r}; expected one of {', '.join(map(str, choices))}")
+
+    def raise_if_any(self) -> None:
+        if self.items:
+            raise ConfigurationError(self.construct, self.items)
+
+
+# The patterns AWS enforces, quoted in messages through `accepted`.
+NAME_PREFIX = r"[a-z][a-z0-9-]{1,18}[a-z0-9]"
+NAME_PREFIX_ACCEPTED = "3-20 lowercase letters, digits or '-', starting with a letter"
+BUCKET_NAME = r"(?!xn--)(?!.*-s3alias$)[a-z0-9][a-z0-9-]{1,61}[a-z0-9]"
+BUCKET_NAME_ACCEPTED = "an S3 bucket name: 3-63 lowercase letters, digits or '-'"
+FUNCTION_NAME = r"[A-Za-z0-9_-]{1,64}"
+FUNCTION_NAME_ACCEPTED = "a Lambda function name: 1-64 letters, digits, '-' or '_'"
+REGION = r"(af|ap|ca|eu|il|me|mx|sa|us|cn|us-gov)-[a-z]+-\d"
+REGION_ACCEPTED = "an AWS region such as eu-west-1"
+HANDLER = r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+"
+HANDLER_ACCEPTED = "module.function, e.g. app.handler"
