@@ -77,20 +77,34 @@ class PipelineConfig:
         backend = self.backend
         if isinstance(backend, S3Backend):
             problems.pattern("backend.region", backend.region, REGION, REGION_ACCEPTED)
-            problems.pattern("backend.bucket", backend.bucket, r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]",
-                             "an S3 bucket name")
+            problems.pattern(
+                "backend.bucket",
+                backend.bucket,
+                r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]",
+                "an S3 bucket name",
+            )
             if not backend.key or backend.key.startswith("/"):
                 problems.add(f"backend.key is {backend.key!r}; expected a relative object key")
         elif isinstance(backend, CloudBackend):
-            problems.pattern("backend.organization", backend.organization, r"[A-Za-z0-9_-]{1,40}",
-                             "a Terraform Cloud organization name")
-            problems.pattern("backend.workspace", backend.workspace, r"[A-Za-z0-9_-]{1,90}",
-                             "a Terraform Cloud workspace name")
+            problems.pattern(
+                "backend.organization",
+                backend.organization,
+                r"[A-Za-z0-9_-]{1,40}",
+                "a Terraform Cloud organization name",
+            )
+            problems.pattern(
+                "backend.workspace",
+                backend.workspace,
+                r"[A-Za-z0-9_-]{1,90}",
+                "a Terraform Cloud workspace name",
+            )
         elif isinstance(backend, LocalBackend):
             if backend.path.startswith("/"):
                 problems.add(f"backend.path is {backend.path!r}; expected a relative path")
         else:
-            problems.add(f"backend is {backend!r}; expected LocalBackend, S3Backend or CloudBackend")
+            problems.add(
+                f"backend is {backend!r}; expected LocalBackend, S3Backend or CloudBackend"
+            )
         for key, value in self.tags.items():
             if not 1 <= len(key) <= 128 or key.lower().startswith("aws:"):
                 problems.add(f"tags key {key!r} is not allowed; 1-128 characters, not aws:")

@@ -12,8 +12,28 @@ HANDLER_TIMEOUT_SECONDS = 300
 LOG_RETENTION_DAYS = 365
 # CloudWatch Logs accepts only these retention values.
 LOG_RETENTION_CHOICES = (
-    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
-    3288, 3653,
+    1,
+    3,
+    5,
+    7,
+    14,
+    30,
+    60,
+    90,
+    120,
+    150,
+    180,
+    365,
+    400,
+    545,
+    731,
+    1096,
+    1827,
+    2192,
+    2557,
+    2922,
+    3288,
+    3653,
 )
 
 # KMS: rotation on; a deleted key can be recovered for the longest window KMS allows.

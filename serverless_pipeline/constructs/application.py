@@ -36,8 +36,16 @@ from .iam import ServiceRole, Statement
 
 ENV_VAR_NAME = r"[a-zA-Z][a-zA-Z0-9_]+"
 RESERVED_ENV_VARS = frozenset(
-    {"AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
-     "AWS_SESSION_TOKEN", "AWS_LAMBDA_FUNCTION_NAME", "_HANDLER", "LAMBDA_TASK_ROOT"}
+    {
+        "AWS_REGION",
+        "AWS_DEFAULT_REGION",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_LAMBDA_FUNCTION_NAME",
+        "_HANDLER",
+        "LAMBDA_TASK_ROOT",
+    }
 )
 
 
@@ -101,14 +109,14 @@ def validate_props(props: ApplicationProps) -> None:
         )
         for variable in settings.variables:
             problems.pattern(
-                f"{environment}.variables key", variable, ENV_VAR_NAME,
+                f"{environment}.variables key",
+                variable,
+                ENV_VAR_NAME,
                 "a letter then letters, digits or '_'",
             )
             if variable in RESERVED_ENV_VARS:
                 problems.add(f"{environment}.variables sets {variable}, which Lambda reserves")
-    problems.pattern(
-        "name", f"{props.name}-production", FUNCTION_NAME, FUNCTION_NAME_ACCEPTED
-    )
+    problems.pattern("name", f"{props.name}-production", FUNCTION_NAME, FUNCTION_NAME_ACCEPTED)
     problems.raise_if_any()
 
 
@@ -193,8 +201,11 @@ class ServerlessApplication(Construct):
                 statements=[
                     Statement(
                         "ShiftAlias",
-                        ["lambda:GetAlias", "lambda:UpdateAlias",
-                         "lambda:GetProvisionedConcurrencyConfig"],
+                        [
+                            "lambda:GetAlias",
+                            "lambda:UpdateAlias",
+                            "lambda:GetProvisionedConcurrencyConfig",
+                        ],
                         self.function_arns(environment),
                     )
                 ],
@@ -255,14 +266,22 @@ class ServerlessApplication(Construct):
         return [
             Statement(
                 "PublishReleases",
-                ["lambda:GetAlias", "lambda:GetFunction", "lambda:GetFunctionConfiguration",
-                 "lambda:PublishVersion", "lambda:UpdateFunctionCode"],
+                [
+                    "lambda:GetAlias",
+                    "lambda:GetFunction",
+                    "lambda:GetFunctionConfiguration",
+                    "lambda:PublishVersion",
+                    "lambda:UpdateFunctionCode",
+                ],
                 functions,
             ),
             Statement(
                 "DeployReleases",
-                ["codedeploy:CreateDeployment", "codedeploy:GetDeployment",
-                 "codedeploy:ListDeployments"],
+                [
+                    "codedeploy:CreateDeployment",
+                    "codedeploy:GetDeployment",
+                    "codedeploy:ListDeployments",
+                ],
                 groups,
             ),
             Statement(
@@ -287,8 +306,11 @@ class ServerlessApplication(Construct):
             ),
             Statement(
                 "StopDeployments",
-                ["codedeploy:GetDeployment", "codedeploy:ListDeployments",
-                 "codedeploy:StopDeployment"],
+                [
+                    "codedeploy:GetDeployment",
+                    "codedeploy:ListDeployments",
+                    "codedeploy:StopDeployment",
+                ],
                 [self.deployment_group_arn(env) for env in ENVIRONMENTS],
             ),
         ]

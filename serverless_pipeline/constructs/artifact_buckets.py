@@ -39,7 +39,13 @@ from cdktf_cdktf_provider_aws.s3_bucket_versioning import (
 from constructs import Construct
 
 from .. import defaults
-from ..validation import BUCKET_NAME, BUCKET_NAME_ACCEPTED, NAME_PREFIX, NAME_PREFIX_ACCEPTED, Problems
+from ..validation import (
+    BUCKET_NAME,
+    BUCKET_NAME_ACCEPTED,
+    NAME_PREFIX,
+    NAME_PREFIX_ACCEPTED,
+    Problems,
+)
 from .aws_context import AwsContext
 from .encryption import PipelineKey
 from .iam import Statement
@@ -141,8 +147,11 @@ class ArtifactBuckets(Construct):
         return Statement(
             "ManageEnvironmentReleases",
             ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"],
-            [f"{bucket.arn}/{prefix}/*" for bucket in (self.staging_bucket, self.production_bucket)
-             for prefix in ("releases", "executions")],
+            [
+                f"{bucket.arn}/{prefix}/*"
+                for bucket in (self.staging_bucket, self.production_bucket)
+                for prefix in ("releases", "executions")
+            ],
         )
 
     def grant_list_environment_records(self) -> Statement:

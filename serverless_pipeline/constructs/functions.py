@@ -74,8 +74,13 @@ class PythonFunction(Construct):
         )
         lifecycle = (
             TerraformResourceLifecycle(
-                ignore_changes=["filename", "source_code_hash", "s3_bucket", "s3_key",
-                                "s3_object_version"]
+                ignore_changes=[
+                    "filename",
+                    "source_code_hash",
+                    "s3_bucket",
+                    "s3_key",
+                    "s3_object_version",
+                ]
             )
             if ignore_code_changes
             else None

@@ -65,7 +65,9 @@ class HandlerFunctions(Construct):
         problems = Problems("HandlerFunctions")
         problems.pattern("name_prefix", props.name_prefix, NAME_PREFIX, NAME_PREFIX_ACCEPTED)
         problems.pattern(
-            "test_manifest", props.test_manifest, r"[A-Za-z0-9_][A-Za-z0-9_./-]{0,200}\.json",
+            "test_manifest",
+            props.test_manifest,
+            r"[A-Za-z0-9_][A-Za-z0-9_./-]{0,200}\.json",
             "a relative path to a .json file inside the release",
         )
         if ".." in props.test_manifest.split("/"):

@@ -116,8 +116,12 @@ def write_logs(log_group_arn: str) -> Statement:
 # X-Ray accepts these actions only on "*" (they have no resource type).
 XRAY_WRITE = Statement(
     "WriteTraces",
-    ["xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules",
-     "xray:GetSamplingTargets"],
+    [
+        "xray:PutTraceSegments",
+        "xray:PutTelemetryRecords",
+        "xray:GetSamplingRules",
+        "xray:GetSamplingTargets",
+    ],
     ["*"],
 )
 

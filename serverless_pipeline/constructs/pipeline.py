@@ -35,7 +35,10 @@ from .encryption import PipelineKey, encrypted_log_group
 from .iam import ServiceRole, Statement, use_key, write_logs
 from .state_machine import DeploymentStateMachine
 
-CONNECTION_ARN = r"arn:aws[a-z-]*:(codestar-connections|codeconnections):[a-z0-9-]+:\d{12}:connection/[A-Za-z0-9-]+"
+CONNECTION_ARN = (
+    r"arn:aws[a-z-]*:(codestar-connections|codeconnections):[a-z0-9-]+:\d{12}"
+    r":connection/[A-Za-z0-9-]+"
+)
 RELEASE_INPUT_FILE = "release.json"
 
 
@@ -138,28 +141,42 @@ def _validate(props: DeployPipelineProps) -> None:
     source = props.source
     if isinstance(source, S3Source):
         problems.pattern(
-            "source.object_key", source.object_key, r"(?!releases/)[A-Za-z0-9!_.*'()/-]{1,1024}\.zip",
+            "source.object_key",
+            source.object_key,
+            r"(?!releases/)[A-Za-z0-9!_.*'()/-]{1,1024}\.zip",
             "a key ending in .zip outside releases/",
         )
     elif isinstance(source, ConnectionSource):
-        problems.pattern("source.connection_arn", source.connection_arn, CONNECTION_ARN,
-                         "a CodeConnections connection ARN")
-        problems.pattern("source.repository", source.repository, r"[\w.-]+/[\w./-]+",
-                         "owner/name")
-        problems.pattern("source.branch", source.branch, r"[^\s~^:?*\[\\]{1,255}",
-                         "a git branch name")
+        problems.pattern(
+            "source.connection_arn",
+            source.connection_arn,
+            CONNECTION_ARN,
+            "a CodeConnections connection ARN",
+        )
+        problems.pattern("source.repository", source.repository, r"[\w.-]+/[\w./-]+", "owner/name")
+        problems.pattern(
+            "source.branch", source.branch, r"[^\s~^:?*\[\\]{1,255}", "a git branch name"
+        )
     else:
         problems.add(f"source is {source!r}; expected S3Source or ConnectionSource")
     build = props.build
-    problems.pattern("build.source_dir", build.source_dir, r"(?!/)(?!.*\.\.)[\w./-]{1,200}",
-                     "a relative directory of the repository")
-    problems.pattern("build.python_version", build.python_version, r"3\.(1[2-9])",
-                     "3.12 or newer")
+    problems.pattern(
+        "build.source_dir",
+        build.source_dir,
+        r"(?!/)(?!.*\.\.)[\w./-]{1,200}",
+        "a relative directory of the repository",
+    )
+    problems.pattern("build.python_version", build.python_version, r"3\.(1[2-9])", "3.12 or newer")
     problems.within("build.timeout_minutes", build.timeout_minutes, 5, 480, "minutes")
-    problems.one_of("build.compute_type", build.compute_type,
-                    ("BUILD_GENERAL1_SMALL", "BUILD_GENERAL1_MEDIUM", "BUILD_GENERAL1_LARGE"))
-    for prop, command in (("build.install_command", build.install_command),
-                          ("build.unit_test_command", build.unit_test_command)):
+    problems.one_of(
+        "build.compute_type",
+        build.compute_type,
+        ("BUILD_GENERAL1_SMALL", "BUILD_GENERAL1_MEDIUM", "BUILD_GENERAL1_LARGE"),
+    )
+    for prop, command in (
+        ("build.install_command", build.install_command),
+        ("build.unit_test_command", build.unit_test_command),
+    ):
         if not command.strip():
             problems.add(f"{prop} is empty; give a shell command (use 'true' to skip the step)")
     problems.one_of("log_retention_days", props.log_retention_days, defaults.LOG_RETENTION_CHOICES)
@@ -194,24 +211,36 @@ class DeployPipeline(Construct):
         build_arn = context.arn("codebuild", f"project/{self.build_project_name}")
 
         self.build_log_group = encrypted_log_group(
-            self, "build-logs", name=f"/aws/codebuild/{self.build_project_name}", key=key,
+            self,
+            "build-logs",
+            name=f"/aws/codebuild/{self.build_project_name}",
+            key=key,
             retention_days=props.log_retention_days,
         )
         self.build_role = ServiceRole(
-            self, "build-role", name=f"{self.build_project_name}-codebuild",
+            self,
+            "build-role",
+            name=f"{self.build_project_name}-codebuild",
             service="codebuild.amazonaws.com",
             description=f"Builds releases for {self.name}",
             statements=[
                 write_logs(self.build_log_group.arn),
-                Statement("ReadSourceArtifacts", ["s3:GetObject", "s3:GetObjectVersion"],
-                          [pipeline_objects]),
-                Statement("WriteBuildOutput", ["s3:PutObject"],
-                          [pipeline_objects, f"{bucket.arn}/releases/*"]),
+                Statement(
+                    "ReadSourceArtifacts",
+                    ["s3:GetObject", "s3:GetObjectVersion"],
+                    [pipeline_objects],
+                ),
+                Statement(
+                    "WriteBuildOutput",
+                    ["s3:PutObject"],
+                    [pipeline_objects, f"{bucket.arn}/releases/*"],
+                ),
                 use_key(key.arn),
             ],
         )
         self.build_project = CodebuildProject(
-            self, "build",
+            self,
+            "build",
             name=self.build_project_name,
             description=f"Installs, unit-tests and packages each release of {self.name}",
             service_role=self.build_role.arn,
@@ -246,29 +275,38 @@ class DeployPipeline(Construct):
         source_statements, source_action = self._source(props.source, bucket.bucket, bucket.arn)
         sm_name = state_machine.name
         self.role = ServiceRole(
-            self, "role", name=f"{self.name}-codepipeline",
+            self,
+            "role",
+            name=f"{self.name}-codepipeline",
             service="codepipeline.amazonaws.com",
             description=f"Runs {self.name}",
             statements=[
                 *source_statements,
-                Statement("StoreArtifacts",
-                          ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"],
-                          [pipeline_objects]),
-                Statement("ReadArtifactBucketVersioning", ["s3:GetBucketVersioning"],
-                          [bucket.arn]),
-                Statement("RunBuild", ["codebuild:BatchGetBuilds", "codebuild:StartBuild"],
-                          [build_arn]),
-                Statement("StartDeployment",
-                          ["states:DescribeStateMachine", "states:StartExecution"],
-                          [state_machine.arn_from_name(context)]),
-                Statement("WatchDeployment",
-                          ["states:DescribeExecution", "states:StopExecution"],
-                          [context.arn("states", f"execution:{sm_name}:*")]),
+                Statement(
+                    "StoreArtifacts",
+                    ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"],
+                    [pipeline_objects],
+                ),
+                Statement("ReadArtifactBucketVersioning", ["s3:GetBucketVersioning"], [bucket.arn]),
+                Statement(
+                    "RunBuild", ["codebuild:BatchGetBuilds", "codebuild:StartBuild"], [build_arn]
+                ),
+                Statement(
+                    "StartDeployment",
+                    ["states:DescribeStateMachine", "states:StartExecution"],
+                    [state_machine.arn_from_name(context)],
+                ),
+                Statement(
+                    "WatchDeployment",
+                    ["states:DescribeExecution", "states:StopExecution"],
+                    [context.arn("states", f"execution:{sm_name}:*")],
+                ),
                 use_key(key.arn),
             ],
         )
         self.pipeline = Codepipeline(
-            self, "pipeline",
+            self,
+            "pipeline",
             name=self.name,
             role_arn=self.role.arn,
             pipeline_type="V2",
@@ -282,28 +320,51 @@ class DeployPipeline(Construct):
             ],
             stage=[
                 CodepipelineStage(name="Source", action=[source_action]),
-                CodepipelineStage(name="Build", action=[CodepipelineStageAction(
-                    name="Build", category="Build", owner="AWS", provider="CodeBuild",
-                    version="1", input_artifacts=["Source"], output_artifacts=["Release"],
-                    configuration={
-                        "ProjectName": self.build_project_name,
-                        "EnvironmentVariables": json.dumps([{
-                            "name": "RELEASE_ID",
-                            "value": "#{codepipeline.PipelineExecutionId}",
-                            "type": "PLAINTEXT",
-                        }]),
-                    },
-                )]),
-                CodepipelineStage(name="Deploy", action=[CodepipelineStageAction(
-                    name="DeploymentStateMachine", category="Invoke", owner="AWS",
-                    provider="StepFunctions", version="1", input_artifacts=["Release"],
-                    configuration={
-                        "StateMachineArn": state_machine.arn,
-                        "ExecutionNamePrefix": "release",
-                        "InputType": "FilePath",
-                        "Input": RELEASE_INPUT_FILE,
-                    },
-                )]),
+                CodepipelineStage(
+                    name="Build",
+                    action=[
+                        CodepipelineStageAction(
+                            name="Build",
+                            category="Build",
+                            owner="AWS",
+                            provider="CodeBuild",
+                            version="1",
+                            input_artifacts=["Source"],
+                            output_artifacts=["Release"],
+                            configuration={
+                                "ProjectName": self.build_project_name,
+                                "EnvironmentVariables": json.dumps(
+                                    [
+                                        {
+                                            "name": "RELEASE_ID",
+                                            "value": "#{codepipeline.PipelineExecutionId}",
+                                            "type": "PLAINTEXT",
+                                        }
+                                    ]
+                                ),
+                            },
+                        )
+                    ],
+                ),
+                CodepipelineStage(
+                    name="Deploy",
+                    action=[
+                        CodepipelineStageAction(
+                            name="DeploymentStateMachine",
+                            category="Invoke",
+                            owner="AWS",
+                            provider="StepFunctions",
+                            version="1",
+                            input_artifacts=["Release"],
+                            configuration={
+                                "StateMachineArn": state_machine.arn,
+                                "ExecutionNamePrefix": "release",
+                                "InputType": "FilePath",
+                                "Input": RELEASE_INPUT_FILE,
+                            },
+                        )
+                    ],
+                ),
             ],
             depends_on=[self.role.policy],
         )
@@ -315,12 +376,20 @@ class DeployPipeline(Construct):
     ) -> tuple[list[Statement], CodepipelineStageAction]:
         if isinstance(source, ConnectionSource):
             return (
-                [Statement("UseConnection",
-                           ["codeconnections:UseConnection", "codestar-connections:UseConnection"],
-                           [source.connection_arn])],
+                [
+                    Statement(
+                        "UseConnection",
+                        ["codeconnections:UseConnection", "codestar-connections:UseConnection"],
+                        [source.connection_arn],
+                    )
+                ],
                 CodepipelineStageAction(
-                    name="Source", category="Source", owner="AWS",
-                    provider="CodeStarSourceConnection", version="1", output_artifacts=["Source"],
+                    name="Source",
+                    category="Source",
+                    owner="AWS",
+                    provider="CodeStarSourceConnection",
+                    version="1",
+                    output_artifacts=["Source"],
                     configuration={
                         "ConnectionArn": source.connection_arn,
                         "FullRepositoryId": source.repository,
@@ -331,10 +400,19 @@ class DeployPipeline(Construct):
                 ),
             )
         return (
-            [Statement("ReadSource", ["s3:GetObject", "s3:GetObjectVersion"],
-                       [f"{bucket_arn}/{source.object_key}"])],
+            [
+                Statement(
+                    "ReadSource",
+                    ["s3:GetObject", "s3:GetObjectVersion"],
+                    [f"{bucket_arn}/{source.object_key}"],
+                )
+            ],
             CodepipelineStageAction(
-                name="Source", category="Source", owner="AWS", provider="S3", version="1",
+                name="Source",
+                category="Source",
+                owner="AWS",
+                provider="S3",
+                version="1",
                 output_artifacts=["Source"],
                 configuration={
                     "S3Bucket": bucket_name,
@@ -347,10 +425,14 @@ class DeployPipeline(Construct):
     def _s3_trigger(self, source: S3Source, bucket_name: str) -> None:
         """An EventBridge rule that starts the pipeline when the source object changes."""
         starter = ServiceRole(
-            self, "trigger-role", name=f"{self.name}-trigger", service="events.amazonaws.com",
+            self,
+            "trigger-role",
+            name=f"{self.name}-trigger",
+            service="events.amazonaws.com",
             description=f"Starts {self.name} on a new source upload",
-            statements=[Statement("StartPipeline", ["codepipeline:StartPipelineExecution"],
-                                  [self.arn])],
+            statements=[
+                Statement("StartPipeline", ["codepipeline:StartPipelineExecution"], [self.arn])
+            ],
         )
         pattern = {
             "source": ["aws.s3"],
@@ -358,7 +440,8 @@ class DeployPipeline(Construct):
             "detail": {"bucket": {"name": [bucket_name]}, "object": {"key": [source.object_key]}},
         }
         rule = CloudwatchEventRule(
-            self, "trigger",
+            self,
+            "trigger",
             name=f"{self.name}-source",
             description=f"Starts {self.name} when s3://.../{source.object_key} is uploaded",
             event_pattern=json.dumps(pattern, sort_keys=True),
@@ -366,4 +449,3 @@ class DeployPipeline(Construct):
         CloudwatchEventTarget(
             self, "trigger-target", rule=rule.name, arn=self.pipeline.arn, role_arn=starter.arn
         )
-

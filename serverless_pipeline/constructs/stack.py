@@ -46,8 +46,12 @@ class ServerlessPipeline(Construct):
             log_retention_days=config.log_retention_days,
         )
         self.handlers = HandlerFunctions(
-            self, "handlers", handler_props,
-            key=self.key, buckets=self.buckets, application=self.application,
+            self,
+            "handlers",
+            handler_props,
+            key=self.key,
+            buckets=self.buckets,
+            application=self.application,
         )
         self.state_machine = DeploymentStateMachine(
             self,
@@ -95,9 +99,15 @@ class ServerlessPipelineStack(TerraformStack):
         backend = config.backend
         if isinstance(backend, S3Backend):
             TfS3Backend(
-                self, bucket=backend.bucket, key=backend.key, region=backend.region,
-                encrypt=True, kms_key_id=backend.kms_key_id, use_lockfile=True,
+                self,
+                bucket=backend.bucket,
+                key=backend.key,
+                region=backend.region,
+                encrypt=True,
+                kms_key_id=backend.kms_key_id,
             )
+            # S3-native state locking (Terraform 1.10+); cdktf 0.21's binding predates it.
+            self.add_override("terraform.backend.s3.use_lockfile", True)
         elif isinstance(backend, CloudBackend):
             TfCloudBackend(
                 self,

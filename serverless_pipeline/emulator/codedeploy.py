@@ -19,34 +19,61 @@ from moto.codedeploy.responses import CodeDeployResponse
 
 # (function name, alias, target version) -> why the new version is unhealthy, or None.
 TrafficHook = Callable[[str, str, str], "str | None"]
+ACTIVE = ("Created", "Queued", "InProgress", "Baking", "Ready")
 
 
-def _no_hook(function_name: str, alias: str, version: str) -> str | None:
+def healthy(function_name: str, alias: str, version: str) -> str | None:
+    """The default hook: every new version is healthy."""
     return None
 
 
 @contextmanager
-def lambda_deployments(hook: TrafficHook = _no_hook) -> Iterator[None]:
+def lambda_deployments(hook: TrafficHook = healthy) -> Iterator[None]:
     """Within this block moto's CodeDeploy runs Lambda deployments to completion."""
     original_get = CodeDeployBackend.get_deployment
     original_to_dict = DeploymentInfo.to_dict
+    # deployment id -> errorInformation, which moto's DeploymentInfo does not keep
+    errors: dict[str, dict[str, str]] = {}
+
+    def finish(deployment: DeploymentInfo, status: str, code: str, message: str) -> None:
+        deployment.status = status
+        errors[deployment.deployment_id] = {"code": code, "message": message}
+
+    def settle(backend: CodeDeployBackend, deployment: DeploymentInfo) -> None:
+        content = json.loads(deployment.revision["appSpecContent"]["content"])  # type: ignore[index]
+        lambdas = lambda_backend(backend.account_id, backend.region_name)
+        for resource in content["Resources"]:
+            for spec in resource.values():
+                properties = spec["Properties"]
+                name, alias = properties["Name"], properties["Alias"]
+                target = str(properties["TargetVersion"])
+                current = lambdas.get_alias(alias, name).function_version
+                if current != str(properties["CurrentVersion"]):
+                    message = f"{name}:{alias} is on {current}, not {properties['CurrentVersion']}"
+                    finish(deployment, "Failed", "INVALID_REVISION", message)
+                    return
+                problem = hook(name, alias, target)
+                if problem is not None:
+                    finish(deployment, "Failed", "HOOK_EXECUTION_FAILURE", problem)
+                    return
+                lambdas.update_alias(alias, name, target, "", None)  # type: ignore[arg-type]
+        deployment.status = "Succeeded"
 
     def get_deployment(backend: CodeDeployBackend, deployment_id: str) -> DeploymentInfo:
         deployment = original_get(backend, deployment_id)
         if deployment.status == "Created":
-            _settle(backend, deployment, hook)
+            settle(backend, deployment)
         return deployment
 
     def to_dict(deployment: DeploymentInfo) -> dict[str, Any]:
         document = original_to_dict(deployment)
-        document["errorInformation"] = getattr(deployment, "error_information", {})
+        document["errorInformation"] = errors.get(deployment.deployment_id, {})
         return document
 
     def stop_deployment(response: CodeDeployResponse) -> str:
         deployment = response.codedeploy_backend.deployments[response._get_param("deploymentId")]
-        if deployment.status in ("Created", "Queued", "InProgress", "Baking", "Ready"):
-            deployment.status = "Stopped"
-            deployment.error_information = {"code": "DEPLOYMENT_STOPPED", "message": "stopped"}
+        if deployment.status in ACTIVE:
+            finish(deployment, "Stopped", "DEPLOYMENT_STOPPED", "stopped by StopDeployment")
         return json.dumps({"status": "Succeeded", "statusMessage": "stopped"})
 
     with (
@@ -55,29 +82,3 @@ def lambda_deployments(hook: TrafficHook = _no_hook) -> Iterator[None]:
         mock.patch.object(CodeDeployResponse, "stop_deployment", stop_deployment, create=True),
     ):
         yield
-
-
-def _settle(backend: CodeDeployBackend, deployment: DeploymentInfo, hook: TrafficHook) -> None:
-    revision = deployment.revision
-    content = json.loads(revision["appSpecContent"]["content"])  # type: ignore[index]
-    lambdas = lambda_backend(backend.account_id, backend.region_name)
-    for resource in content["Resources"]:
-        for spec in resource.values():
-            properties = spec["Properties"]
-            name, alias = properties["Name"], properties["Alias"]
-            current = lambdas.get_alias(alias, name).function_version
-            if current != str(properties["CurrentVersion"]):
-                _fail(deployment, "INVALID_REVISION",
-                      f"{name}:{alias} is on version {current}, not {properties['CurrentVersion']}")
-                return
-            problem = hook(name, alias, str(properties["TargetVersion"]))
-            if problem is not None:
-                _fail(deployment, "HOOK_EXECUTION_FAILURE", problem)
-                return
-            lambdas.update_alias(alias, name, str(properties["TargetVersion"]), "", None)
-    deployment.status = "Succeeded"
-
-
-def _fail(deployment: DeploymentInfo, code: str, message: str) -> None:
-    deployment.status = "Failed"
-    deployment.error_information = {"code": code, "message": message}

@@ -129,9 +129,7 @@ def check_handler(archive: zipfile.ZipFile, handler: str) -> None:
         raise HandlerNotFound(f"handler module {path} is not in the release")
     tree = ast.parse(read_member(archive, path, MAX_UNZIPPED_BYTES), path)
     defined = {
-        node.name
-        for node in tree.body
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+        node.name for node in tree.body if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
     } | {
         target.id
         for node in tree.body
@@ -183,7 +181,8 @@ def _parse_case(case: Any, index: int, path: str) -> TestCase:
     stages = case.get("stages", list(TEST_STAGES))
     if not isinstance(stages, list) or not stages or any(s not in TEST_STAGES for s in stages):
         raise InvalidTestManifest(
-            f"{where} ({name}).stages is {stages!r:.80}; expected a list of {', '.join(TEST_STAGES)}"
+            f"{where} ({name}).stages is {stages!r:.80}; "
+            f"expected a list of {', '.join(TEST_STAGES)}"
         )
     environment = case.get("environment", {})
     if not isinstance(environment, dict) or any(

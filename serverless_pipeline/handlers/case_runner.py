@@ -56,9 +56,22 @@ def run_candidate(root: Path, handler: str, case: TestCase, timeout: int) -> dic
         environment = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", **case.environment}
         try:
             completed = subprocess.run(
-                [sys.executable, "-I", "-c", _CHILD, str(root), module, function,
-                 str(event_path), str(outcome_path)],
-                env=environment, cwd=scratch, capture_output=True, timeout=timeout, check=False,
+                [
+                    sys.executable,
+                    "-I",
+                    "-c",
+                    _CHILD,
+                    str(root),
+                    module,
+                    function,
+                    str(event_path),
+                    str(outcome_path),
+                ],
+                env=environment,
+                cwd=scratch,
+                capture_output=True,
+                timeout=timeout,
+                check=False,
             )
         except subprocess.TimeoutExpired:
             return {"errorType": "Sandbox.Timedout", "errorMessage": f"no result in {timeout} s"}

@@ -29,7 +29,9 @@ def _field(event: Mapping[str, Any], key: str, where: str) -> Any:
 def require_mapping(value: Any, where: str) -> Mapping[str, Any]:
     """Fail unless value is a JSON object; `where` names it in the message."""
     if not isinstance(value, Mapping):
-        raise InvalidEvent(f"{where} must be a JSON object, got {type(value).__name__} {value!r:.80}")
+        raise InvalidEvent(
+            f"{where} must be a JSON object, got {type(value).__name__} {value!r:.80}"
+        )
     return value
 
 
@@ -46,7 +48,9 @@ def require_str(
 def require_environment(event: Mapping[str, Any]) -> str:
     value = _field(event, "environment", "")
     if value not in ENVIRONMENTS:
-        raise InvalidEvent(f"environment is {value!r:.80}; expected one of {', '.join(ENVIRONMENTS)}")
+        raise InvalidEvent(
+            f"environment is {value!r:.80}; expected one of {', '.join(ENVIRONMENTS)}"
+        )
     return str(value)
 
 

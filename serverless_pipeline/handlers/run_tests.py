@@ -26,7 +26,9 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
     event = require_mapping(event, "event")
     stage = event.get("stage")
     if stage not in archive.TEST_STAGES:
-        raise InvalidEvent(f"stage is {stage!r:.80}; expected one of {', '.join(archive.TEST_STAGES)}")
+        raise InvalidEvent(
+            f"stage is {stage!r:.80}; expected one of {', '.join(archive.TEST_STAGES)}"
+        )
     release = parse_release(event)
     data = artifacts.fetch(boto3.client("s3"), release, config.artifact_bucket)
     bundle = archive.open_archive(data)
@@ -35,7 +37,9 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
         with tempfile.TemporaryDirectory() as root:
             archive.extract(bundle, Path(root))
             outcomes = [
-                run_candidate(Path(root), config.app_handler, case, config.test_case_timeout_seconds)
+                run_candidate(
+                    Path(root), config.app_handler, case, config.test_case_timeout_seconds
+                )
                 for case in cases
             ]
     else:

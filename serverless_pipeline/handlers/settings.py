@@ -54,7 +54,9 @@ def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
     except ValueError:
         value = 0
     if value <= 0:
-        raise ConfigurationError(f"environment variable {name} is {raw!r}; expected a positive integer")
+        raise ConfigurationError(
+            f"environment variable {name} is {raw!r}; expected a positive integer"
+        )
     return value
 
 

@@ -18,18 +18,22 @@ from serverless_pipeline.emulator.codedeploy import lambda_deployments
 
 REGION = "eu-west-1"
 ARTIFACT_BUCKET = "pipeline-artifacts"
-APP_SOURCE = '''
+APP_SOURCE = """
 import os
 
 def handler(event, context):
     if "fail" in event:
         raise ValueError(event["fail"])
     return {"greeting": os.environ.get("GREETING", "hello") + " " + event["name"]}
-'''
+"""
 MANIFEST = {
     "cases": [
-        {"name": "greets", "event": {"name": "ada"}, "expected": {"greeting": "hello ada"},
-         "stages": ["candidate"]},
+        {
+            "name": "greets",
+            "event": {"name": "ada"},
+            "expected": {"greeting": "hello ada"},
+            "stages": ["candidate"],
+        },
         {"name": "rejects", "event": {"fail": "boom"}, "expected_error": "ValueError"},
     ]
 }
@@ -57,12 +61,17 @@ class Account:
     def upload(self, release_id: str, data: bytes) -> dict[str, str]:
         key = f"releases/{release_id}/app.zip"
         self.s3.put_object(Bucket=ARTIFACT_BUCKET, Key=key, Body=data)
-        return {"id": release_id, "bucket": ARTIFACT_BUCKET, "key": key,
-                "sha256": hashlib.sha256(data).hexdigest()}
+        return {
+            "id": release_id,
+            "bucket": ARTIFACT_BUCKET,
+            "key": key,
+            "sha256": hashlib.sha256(data).hexdigest(),
+        }
 
     def live_version(self, environment: str) -> str:
-        return str(self.lam.get_alias(FunctionName=f"app-{environment}", Name="live")[
-            "FunctionVersion"])
+        return str(
+            self.lam.get_alias(FunctionName=f"app-{environment}", Name="live")["FunctionVersion"]
+        )
 
 
 ENVIRONMENTS = {
@@ -99,17 +108,27 @@ def account(monkeypatch: pytest.MonkeyPatch) -> Iterator[Account]:
         codedeploy.create_application(applicationName="app", computePlatform="Lambda")
         for name, environment in ENVIRONMENTS.items():
             function = lam.create_function(
-                FunctionName=environment["function_name"], Runtime="python3.12", Role=role,
-                Handler="app.handler", Code={"ZipFile": build_zip(app_files())}, Publish=True,
+                FunctionName=environment["function_name"],
+                Runtime="python3.12",
+                Role=role,
+                Handler="app.handler",
+                Code={"ZipFile": build_zip(app_files())},
+                Publish=True,
                 Environment={"Variables": {"GREETING": f"hello from {name}"}},
                 Description="release r1",
             )
-            lam.create_alias(FunctionName=environment["function_name"], Name="live",
-                             FunctionVersion=function["Version"])
+            lam.create_alias(
+                FunctionName=environment["function_name"],
+                Name="live",
+                FunctionVersion=function["Version"],
+            )
             codedeploy.create_deployment_group(
-                applicationName="app", deploymentGroupName=environment["deployment_group"],
+                applicationName="app",
+                deploymentGroupName=environment["deployment_group"],
                 serviceRoleArn=role,
-                deploymentStyle={"deploymentType": "BLUE_GREEN",
-                                 "deploymentOption": "WITH_TRAFFIC_CONTROL"},
+                deploymentStyle={
+                    "deploymentType": "BLUE_GREEN",
+                    "deploymentOption": "WITH_TRAFFIC_CONTROL",
+                },
             )
         yield Account(s3, lam, codedeploy)

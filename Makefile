@@ -1,0 +1,26 @@
+# The two entry points: `make synth` and `make test`. Each creates the virtual environment
+# (Python 3.11+) on first use and reinstalls when pyproject.toml changes.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+
+.PHONY: synth test lint clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+synth: $(VENV)/.installed
+	$(PY) main.py
+	@echo "wrote cdktf.out/stacks/serverless-pipeline/cdk.tf.json"
+
+test: $(VENV)/.installed
+	$(PY) -m ruff check .
+	$(PY) -m mypy
+	$(PY) -m pytest
+
+clean:
+	rm -rf $(VENV) cdktf.out .pytest_cache .mypy_cache .ruff_cache
