@@ -1,0 +1,72 @@
+"""Shared synth helpers. One jsii kernel serves the whole session: cdktf starts it once per
+process, and the example stack is synthesized once and shared read-only."""
+
+# ruff: noqa: I001 -- serverless_pipeline first: it configures jsii before cdktf starts it.
+from __future__ import annotations
+
+import serverless_pipeline  # noqa: F401
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from cdktf import Testing, TerraformStack
+
+from serverless_pipeline import PipelineConfig, ServerlessPipelineStack
+from serverless_pipeline.example import example_config
+
+Synth = Callable[[PipelineConfig], dict[str, Any]]
+
+
+def synth_stack(stack: TerraformStack) -> dict[str, Any]:
+    result: dict[str, Any] = json.loads(Testing.synth(stack))
+    return result
+
+
+def synth_config(config: PipelineConfig) -> dict[str, Any]:
+    return synth_stack(ServerlessPipelineStack(Testing.app(), "test", config))
+
+
+@pytest.fixture(scope="session")
+def example() -> dict[str, Any]:
+    """The example stack of main.py, synthesized once."""
+    return synth_config(example_config())
+
+
+def resources(document: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
+    """Resources of one Terraform type, by logical id."""
+    found: dict[str, dict[str, Any]] = document.get("resource", {}).get(kind, {})
+    return found
+
+
+def data_sources(document: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
+    found: dict[str, dict[str, Any]] = document.get("data", {}).get(kind, {})
+    return found
+
+
+def one(document: dict[str, Any], kind: str, contains: str) -> dict[str, Any]:
+    """The single resource of `kind` whose logical id contains `contains`."""
+    matches = {k: v for k, v in resources(document, kind).items() if contains in k}
+    assert len(matches) == 1, f"{kind} matching {contains!r}: {sorted(matches)}"
+    return next(iter(matches.values()))
+
+
+def policy_statements(document: dict[str, Any], role_contains: str) -> list[dict[str, Any]]:
+    """The statements of the inline policy of the role whose logical id contains the text."""
+    policy = one(document, "aws_iam_role_policy", role_contains)
+    return referenced_statements(document, policy["policy"])
+
+
+def referenced_statements(document: dict[str, Any], reference: str) -> list[dict[str, Any]]:
+    """The statements of the policy document that `reference` (${data...<id>.json}) names."""
+    kind, logical_id = reference.removeprefix("${data.").split(".")[:2]
+    assert kind == "aws_iam_policy_document", reference
+    statements: list[dict[str, Any]] = data_sources(document, kind)[logical_id]["statement"]
+    return statements
+
+
+def statement(statements: list[dict[str, Any]], sid: str) -> dict[str, Any]:
+    matches = [s for s in statements if s.get("sid") == sid]
+    assert len(matches) == 1, f"statement {sid!r} in {[s.get('sid') for s in statements]}"
+    return matches[0]

@@ -1,0 +1,114 @@
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from typing import Any
+
+from serverless_pipeline.constructs.handler_functions import HANDLER_NAMES, handlers_package
+from tests.conftest import one, policy_statements, resources, statement
+
+NAMES = {
+    "validate": "validate",
+    "run_tests": "run-tests",
+    "promote": "promote",
+    "rollback": "rollback",
+}
+
+
+def handler(example: dict[str, Any], name: str) -> dict[str, Any]:
+    return one(example, "aws_lambda_function", f"handlers_{NAMES[name]}_function")
+
+
+def test_each_handler_runs_python_with_json_logs_and_xray(example: dict[str, Any]) -> None:
+    for name in HANDLER_NAMES:
+        function = handler(example, name)
+        assert function["function_name"] == f"orders-{NAMES[name]}"
+        assert function["handler"] == f"handlers.{name}.handler"
+        assert function["runtime"] == "python3.13"
+        assert function["tracing_config"] == {"mode": "Active"}
+        assert function["logging_config"]["log_format"] == "JSON"
+        assert function["kms_key_arn"].startswith("${aws_kms_key.")
+        group = one(example, "aws_cloudwatch_log_group", f"handlers_{NAMES[name]}_logs")
+        assert group["name"] == f"/aws/lambda/orders-{NAMES[name]}"
+        assert group["retention_in_days"] == 365
+        variables = function["environment"]["variables"]
+        assert variables["APP_HANDLER"] == "app.handler"
+        assert variables["TEST_MANIFEST"] == "release-tests.json"
+        environments = json.loads(variables["ENVIRONMENTS"])
+        assert environments["production"]["function_name"] == "orders-api-production"
+        assert environments["staging"]["deployment_group"] == "orders-api-staging"
+
+
+def test_the_handler_zip_holds_the_handlers_package_and_nothing_else() -> None:
+    names = zipfile.ZipFile(io.BytesIO(handlers_package())).namelist()
+    assert "handlers/validate.py" in names and "handlers/errors.py" in names
+    assert all(n.startswith("handlers/") and "__pycache__" not in n for n in names)
+
+
+def test_validate_may_only_read_release_artifacts(example: dict[str, Any]) -> None:
+    statements = policy_statements(example, "handlers_validate_role")
+    assert [s["sid"] for s in statements] == [
+        "WriteOwnLogs",
+        "WriteTraces",
+        "UsePipelineKey",
+        "ReadReleaseArtifacts",
+    ]
+    read = statement(statements, "ReadReleaseArtifacts")
+    assert read["actions"] == ["s3:GetObject", "s3:GetObjectVersion"]
+    assert read["resources"] == [
+        "${aws_s3_bucket.pipeline_buckets_artifacts_227D9540.arn}/releases/*"
+    ]
+
+
+def test_run_tests_may_invoke_only_staging(example: dict[str, Any]) -> None:
+    statements = policy_statements(example, "handlers_run-tests_role")
+    invoke = statement(statements, "TestThroughStagingAlias")
+    assert "lambda:InvokeFunction" in invoke["actions"]
+    assert [r.split(":function:")[1] for r in invoke["resources"]] == [
+        "orders-api-staging",
+        "orders-api-staging:*",
+    ]
+
+
+def test_promote_changes_only_the_applications_functions_and_groups(
+    example: dict[str, Any],
+) -> None:
+    statements = policy_statements(example, "handlers_promote_role")
+    publish = statement(statements, "PublishReleases")
+    assert sorted({r.split(":function:")[1].removesuffix(":*") for r in publish["resources"]}) == [
+        "orders-api-production",
+        "orders-api-staging",
+    ]
+    assert "lambda:UpdateAlias" not in publish["actions"]
+    deploy = statement(statements, "DeployReleases")
+    assert [r.split(":deploymentgroup:")[1] for r in deploy["resources"]] == [
+        "orders-api/orders-api-staging",
+        "orders-api/orders-api-production",
+    ]
+    configs = statement(statements, "ReadDeploymentConfigs")["resources"]
+    assert [c.split(":deploymentconfig:")[1] for c in configs] == [
+        "CodeDeployDefault.LambdaAllAtOnce",
+        "CodeDeployDefault.LambdaCanary10Percent5Minutes",
+    ]
+
+
+def test_rollback_may_move_aliases_and_stop_deployments_only(example: dict[str, Any]) -> None:
+    statements = policy_statements(example, "handlers_rollback_role")
+    assert statement(statements, "RestoreAliases")["actions"] == [
+        "lambda:GetAlias",
+        "lambda:GetFunctionConfiguration",
+        "lambda:UpdateAlias",
+    ]
+    assert "codedeploy:StopDeployment" in statement(statements, "StopDeployments")["actions"]
+    actions = {a for s in statements for a in s["actions"]}
+    assert (
+        not {"lambda:UpdateFunctionCode", "lambda:PublishVersion", "codedeploy:CreateDeployment"}
+        & actions
+    )
+
+
+def test_handlers_share_one_asset(example: dict[str, Any]) -> None:
+    files = {handler(example, name)["filename"] for name in HANDLER_NAMES}
+    assert len(files) == 1
+    assert len(resources(example, "aws_lambda_function")) == 6

@@ -1,0 +1,145 @@
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any
+
+import pytest
+
+from serverless_pipeline import BuildSettings, ConfigurationError, ConnectionSource
+from serverless_pipeline.constructs.pipeline import RELEASE_INPUT_FILE, buildspec
+from serverless_pipeline.example import example_config
+from tests.conftest import one, policy_statements, resources, statement, synth_config
+
+CONNECTION = "arn:aws:codeconnections:eu-west-1:123456789012:connection/abc-123"
+
+
+def pipeline(document: dict[str, Any]) -> dict[str, Any]:
+    return one(document, "aws_codepipeline", "pipeline")
+
+
+def test_v2_queued_with_a_kms_encrypted_artifact_store(example: dict[str, Any]) -> None:
+    p = pipeline(example)
+    assert p["name"] == "orders-pipeline"
+    assert p["pipeline_type"] == "V2"
+    assert p["execution_mode"] == "QUEUED"
+    (store,) = p["artifact_store"]
+    assert store["type"] == "S3"
+    assert store["encryption_key"]["type"] == "KMS"
+    assert store["encryption_key"]["id"].startswith("${aws_kms_key.")
+    assert [stage["name"] for stage in p["stage"]] == ["Source", "Build", "Deploy"]
+
+
+def test_deploy_stage_starts_the_state_machine_with_the_release_file(
+    example: dict[str, Any],
+) -> None:
+    (action,) = pipeline(example)["stage"][2]["action"]
+    assert (action["category"], action["owner"], action["provider"]) == (
+        "Invoke",
+        "AWS",
+        "StepFunctions",
+    )
+    assert action["input_artifacts"] == ["Release"]
+    configuration = action["configuration"]
+    assert configuration["InputType"] == "FilePath"
+    assert configuration["Input"] == RELEASE_INPUT_FILE
+    assert configuration["StateMachineArn"].startswith("${aws_sfn_state_machine.")
+
+
+def test_build_passes_the_pipeline_execution_as_release_id(example: dict[str, Any]) -> None:
+    (action,) = pipeline(example)["stage"][1]["action"]
+    assert action["provider"] == "CodeBuild"
+    variables = json.loads(action["configuration"]["EnvironmentVariables"])
+    assert variables == [
+        {"name": "RELEASE_ID", "type": "PLAINTEXT", "value": "#{codepipeline.PipelineExecutionId}"}
+    ]
+
+
+def test_s3_source_is_started_by_eventbridge_not_polling(example: dict[str, Any]) -> None:
+    (action,) = pipeline(example)["stage"][0]["action"]
+    assert action["provider"] == "S3"
+    assert action["configuration"]["PollForSourceChanges"] == "false"
+    assert action["configuration"]["S3ObjectKey"] == "source/app.zip"
+    rule = one(example, "aws_cloudwatch_event_rule", "trigger")
+    pattern = json.loads(rule["event_pattern"])
+    assert pattern["detail"]["object"]["key"] == ["source/app.zip"]
+    notification = one(example, "aws_s3_bucket_notification", "artifacts")
+    assert notification["eventbridge"] is True
+    start = statement(policy_statements(example, "trigger-role"), "StartPipeline")
+    assert start["actions"] == ["codepipeline:StartPipelineExecution"]
+    assert start["resources"][0].endswith(":orders-pipeline")
+
+
+def test_codebuild_is_unprivileged_encrypted_and_logs_to_its_group(
+    example: dict[str, Any],
+) -> None:
+    project = one(example, "aws_codebuild_project", "build")
+    assert project["environment"]["privileged_mode"] is False
+    assert project["encryption_key"].startswith("${aws_kms_key.")
+    assert project["logs_config"]["cloudwatch_logs"]["status"] == "ENABLED"
+    spec = json.loads(project["source"]["buildspec"])
+    assert spec["phases"]["pre_build"]["commands"] == ["python -m pytest -q"]
+    assert spec["artifacts"]["files"] == [RELEASE_INPUT_FILE]
+    build = " && ".join(spec["phases"]["build"]["commands"])
+    assert "zip -X" in build and "sha256sum release.zip" in build
+    assert 'KEY="releases/$RELEASE_ID/app.zip"' in build
+
+
+def test_buildspec_commands_come_from_settings() -> None:
+    spec = json.loads(
+        buildspec(BuildSettings(unit_test_command="make test", python_version="3.13"))
+    )
+    assert spec["phases"]["pre_build"]["commands"] == ["make test"]
+    assert spec["phases"]["install"]["runtime-versions"] == {"python": "3.13"}
+
+
+def test_pipeline_role_is_scoped_to_its_own_build_and_state_machine(
+    example: dict[str, Any],
+) -> None:
+    statements = policy_statements(example, "pipeline_role")
+    start = statement(statements, "StartDeployment")
+    assert start["resources"][0].endswith(":stateMachine:orders-deployment")
+    watch = statement(statements, "WatchDeployment")
+    assert watch["resources"][0].endswith(":execution:orders-deployment:*")
+    assert statement(statements, "RunBuild")["resources"][0].endswith(":project/orders-build")
+    for s in statements:
+        for resource in s["resources"]:
+            assert resource != "*"
+
+
+def test_connection_source_uses_the_connection_and_no_s3_trigger() -> None:
+    config = dataclasses.replace(
+        example_config(),
+        source=ConnectionSource(
+            connection_arn=CONNECTION, repository="acme/orders", branch="release"
+        ),
+    )
+    document = synth_config(config)
+    (action,) = pipeline(document)["stage"][0]["action"]
+    assert action["provider"] == "CodeStarSourceConnection"
+    assert action["configuration"]["FullRepositoryId"] == "acme/orders"
+    assert action["configuration"]["BranchName"] == "release"
+    assert resources(document, "aws_cloudwatch_event_rule") == {}
+    use = statement(policy_statements(document, "pipeline_role"), "UseConnection")
+    assert use["resources"] == [CONNECTION]
+
+
+def test_invalid_pipeline_settings_are_reported_together() -> None:
+    config = dataclasses.replace(
+        example_config(),
+        source=ConnectionSource(
+            connection_arn="arn:aws:s3:::bucket", repository="orders", branch="bad branch"
+        ),
+        build=BuildSettings(python_version="3.9", timeout_minutes=1, unit_test_command=" "),
+    )
+    with pytest.raises(ConfigurationError) as raised:
+        synth_config(config)
+    assert raised.value.construct == "DeployPipeline"
+    assert raised.value.problems == [
+        "source.connection_arn is 'arn:aws:s3:::bucket'; expected a CodeConnections connection ARN",
+        "source.repository is 'orders'; expected owner/name",
+        "source.branch is 'bad branch'; expected a git branch name",
+        "build.python_version is '3.9'; expected 3.12 or newer",
+        "build.timeout_minutes is 1; expected a whole number from 5 to 480 minutes",
+        "build.unit_test_command is empty; give a shell command (use 'true' to skip the step)",
+    ]

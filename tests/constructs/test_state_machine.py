@@ -1,0 +1,209 @@
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from serverless_pipeline import asl
+from serverless_pipeline.constructs.state_machine import LOG_DELIVERY_ACTIONS, definition_values
+from tests.conftest import one, policy_statements, statement
+
+ROOT = Path(__file__).resolve().parents[2]
+ASL_VALIDATOR = ROOT / "node_modules" / ".bin" / "asl-validator"
+PUBLIC_STATES = [
+    "ValidateCode",
+    "RunTests",
+    "DeployStaging",
+    "RunTestsInStaging",
+    "DeployProduction",
+    "Success",
+    "Rollback",
+]
+
+
+def definition(example: dict[str, Any]) -> dict[str, Any]:
+    machine = one(example, "aws_sfn_state_machine", "state-machine")
+    result: dict[str, Any] = json.loads(machine["definition"])
+    return result
+
+
+def filled_template(poll: int = 30) -> dict[str, Any]:
+    arn = "arn:aws:lambda:eu-west-1:123456789012:function:demo-{}"
+    values = definition_values(
+        partition="aws",
+        validate=arn.format("validate"),
+        run_tests=arn.format("run-tests"),
+        promote=arn.format("promote"),
+        rollback=arn.format("rollback"),
+        poll_interval_seconds=poll,
+        task_timeout_seconds=360,
+    )
+    result: dict[str, Any] = asl.fill(asl.template(), values)
+    return result
+
+
+def test_the_public_state_names_exist(example: dict[str, Any]) -> None:
+    states = definition(example)["States"]
+    for name in PUBLIC_STATES:
+        assert name in states
+    assert definition(example)["StartAt"] == "ValidateCode"
+    assert states["Success"]["Type"] == "Succeed"
+    assert states["ReleaseFailed"] == {
+        "Type": "Fail",
+        "Comment": states["ReleaseFailed"]["Comment"],
+        "ErrorPath": "$.error.Error",
+        "CausePath": "$.error.Cause",
+    }
+
+
+def test_every_task_but_rollback_routes_every_error_to_rollback(example: dict[str, Any]) -> None:
+    states = definition(example)["States"]
+    tasks = {name: s for name, s in states.items() if s["Type"] == "Task"}
+    assert len(tasks) == 8
+    for name, state in tasks.items():
+        assert isinstance(state["TimeoutSeconds"], int) and state["TimeoutSeconds"] == 360
+        for retry in state["Retry"]:
+            assert retry["JitterStrategy"] == "FULL" and retry["BackoffRate"] == 2
+        if name == "Rollback":
+            assert "Catch" not in state
+            assert state["Retry"][0]["ErrorEquals"] == ["States.ALL"]
+            assert state["Next"] == "ReleaseFailed"
+            continue
+        assert state["Catch"] == [
+            {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Rollback"}
+        ]
+        assert "Lambda.TooManyRequestsException" in state["Retry"][0]["ErrorEquals"]
+
+
+def test_every_state_is_reachable_and_every_transition_lands(example: dict[str, Any]) -> None:
+    states = definition(example)["States"]
+    seen, pending = set(), ["ValidateCode"]
+    while pending:
+        name = pending.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        state = states[name]
+        targets = [state.get("Next"), state.get("Default")]
+        targets += [c["Next"] for c in state.get("Choices", []) + state.get("Catch", [])]
+        for target in filter(None, targets):
+            assert target in states, f"{name} -> {target}"
+            pending.append(target)
+    assert seen == set(states)
+
+
+def test_wait_loops_use_the_poll_interval() -> None:
+    states = filled_template(poll=45)["States"]
+    waits = [s for s in states.values() if s["Type"] == "Wait"]
+    assert [w["Seconds"] for w in waits] == [45, 45]
+
+
+def test_definition_is_the_template_with_terraform_references(example: dict[str, Any]) -> None:
+    synthesized = definition(example)
+    template = asl.template()
+    assert asl.placeholders(template) == {
+        "Partition",
+        "ValidateFunctionArn",
+        "RunTestsFunctionArn",
+        "PromoteFunctionArn",
+        "RollbackFunctionArn",
+        "PollIntervalSeconds",
+        "TaskTimeoutSeconds",
+    }
+    payload = synthesized["States"]["ValidateCode"]["Parameters"]
+    assert payload["FunctionName"].startswith("${aws_lambda_function.")
+    assert payload["FunctionName"].endswith("handlers_validate_function_814704A6.arn}")
+    assert synthesized["States"].keys() == template["States"].keys()
+
+
+def test_a_missing_placeholder_value_is_an_error() -> None:
+    with pytest.raises(KeyError, match="RollbackFunctionArn"):
+        asl.fill(asl.template(), {"Partition": "aws"})
+
+
+@pytest.mark.skipif(not ASL_VALIDATOR.exists(), reason="npm install has not run")
+def test_the_definition_is_valid_amazon_states_language() -> None:
+    valid = subprocess.run(
+        [str(ASL_VALIDATOR), "--json-definition", json.dumps(filled_template())],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert valid.returncode == 0, valid.stdout + valid.stderr
+    broken = filled_template()
+    broken["States"]["RunTests"]["Next"] = "NoSuchState"
+    invalid = subprocess.run(
+        [str(ASL_VALIDATOR), "--json-definition", json.dumps(broken)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert invalid.returncode != 0
+
+
+def test_node_validator_is_installed_by_the_test_command() -> None:
+    # The suite must not silently skip ASL validation where the Makefile ran.
+    if shutil.which("npm"):
+        assert ASL_VALIDATOR.exists()
+
+
+def test_logs_all_events_traces_and_encrypts(example: dict[str, Any]) -> None:
+    machine = one(example, "aws_sfn_state_machine", "state-machine")
+    assert machine["name"] == "orders-deployment"
+    assert machine["type"] == "STANDARD"
+    assert machine["logging_configuration"]["level"] == "ALL"
+    assert machine["logging_configuration"]["include_execution_data"] is True
+    assert machine["tracing_configuration"]["enabled"] is True
+    assert machine["encryption_configuration"]["type"] == "CUSTOMER_MANAGED_KMS_KEY"
+    group = one(example, "aws_cloudwatch_log_group", "state-machine_logs")
+    assert group["name"] == "/aws/vendedlogs/states/orders-deployment"
+    assert group["retention_in_days"] == 365
+    assert group["kms_key_id"].startswith("${aws_kms_key.")
+
+
+def test_the_role_may_invoke_only_the_four_handlers(example: dict[str, Any]) -> None:
+    statements = policy_statements(example, "state-machine_role")
+    invoke = statement(statements, "InvokeHandlers")
+    assert invoke["actions"] == ["lambda:InvokeFunction"]
+    handlers = {r.split(".")[1] for r in invoke["resources"]}
+    assert len(handlers) == 4 and len(invoke["resources"]) == 8
+    assert statement(statements, "DeliverLogs")["actions"] == sorted(LOG_DELIVERY_ACTIONS)
+    kms = statement(statements, "EncryptExecutionData")
+    assert kms["condition"][0]["variable"] == "kms:EncryptionContext:aws:states:stateMachineArn"
+    assert kms["condition"][0]["values"][0].endswith(":stateMachine:orders-deployment")
+    all_lambda_actions = [a for s in statements for a in s["actions"] if a.startswith("lambda:")]
+    assert all_lambda_actions == ["lambda:InvokeFunction"]
+
+
+def test_poll_interval_out_of_range_is_refused() -> None:
+    from cdktf import Testing, TerraformStack
+
+    from serverless_pipeline import (
+        ConfigurationError,
+        DeploymentStateMachine,
+        DeploymentStateMachineProps,
+    )
+
+    stack = TerraformStack(Testing.app(), "sm")
+    with pytest.raises(ConfigurationError) as raised:
+        DeploymentStateMachine(
+            stack,
+            "sm",
+            DeploymentStateMachineProps(
+                name_prefix="x", poll_interval_seconds=1, log_retention_days=42
+            ),
+            handlers=None,
+            key=None,
+            context=None,  # type: ignore[arg-type]
+        )
+    assert raised.value.problems == [
+        "name_prefix is 'x'; expected 3-20 lowercase letters, digits or '-', starting with a "
+        "letter",
+        "poll_interval_seconds is 1; expected a whole number from 5 to 3600 seconds",
+        "log_retention_days is 42; expected one of 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, "
+        "365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653",
+    ]
