@@ -5,7 +5,7 @@ from collections import Counter
 from typing import Any
 
 import pytest
-from cdktf import Testing, TerraformStack
+from cdktf import TerraformStack, Testing
 
 from serverless_pipeline import (
     ApplicationProps,

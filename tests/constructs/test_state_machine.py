@@ -180,7 +180,7 @@ def test_the_role_may_invoke_only_the_four_handlers(example: dict[str, Any]) -> 
 
 
 def test_poll_interval_out_of_range_is_refused() -> None:
-    from cdktf import Testing, TerraformStack
+    from cdktf import TerraformStack, Testing
 
     from serverless_pipeline import (
         ConfigurationError,
