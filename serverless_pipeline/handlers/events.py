@@ -6,6 +6,7 @@ and what is accepted, so a malformed event fails at invocation with nothing chan
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -64,11 +65,10 @@ class Release:
     sha256: str
     version_id: str | None = None
 
-    def to_event(self) -> dict[str, str]:
-        event = {"id": self.id, "bucket": self.bucket, "key": self.key, "sha256": self.sha256}
-        if self.version_id is not None:
-            event["version_id"] = self.version_id
-        return event
+    @property
+    def code_sha256(self) -> str:
+        """The artifact's hash in Lambda's CodeSha256 form (base64 of the digest)."""
+        return base64.b64encode(bytes.fromhex(self.sha256)).decode()
 
 
 def parse_release(event: Mapping[str, Any]) -> Release:

@@ -18,7 +18,6 @@ from . import archive, artifacts, settings
 from .case_runner import judge, run_candidate
 from .errors import EnvironmentNotOnRelease, InvalidEvent, TestCasesFailed
 from .events import Release, parse_release, require_mapping
-from .lambda_versions import release_of
 
 
 def handler(event: Any, context: Any) -> dict[str, Any]:
@@ -63,12 +62,17 @@ def _run_in_staging(
     client = boto3.client("lambda")
     alias = client.get_alias(FunctionName=staging.function_name, Name=staging.alias)
     version = alias["FunctionVersion"]
-    serving = release_of(client, staging.function_name, version)
+    # Compared by code, not by version description: a release whose code equals the live one
+    # publishes no new version, and is still the code under test.
+    code = client.get_function_configuration(FunctionName=staging.function_name, Qualifier=version)[
+        "CodeSha256"
+    ]
     shifting = alias.get("RoutingConfig", {}).get("AdditionalVersionWeights")
-    if serving != release.id or shifting:
+    if code != release.code_sha256 or shifting:
         raise EnvironmentNotOnRelease(
-            f"{staging.function_name}:{staging.alias} serves version {version} "
-            f"(release {serving}, extra weights {shifting or 'none'}), not release {release.id}"
+            f"{staging.function_name}:{staging.alias} serves version {version}, whose code is "
+            f"not release {release.id}'s"
+            + (f", and still shifts traffic to {shifting}" if shifting else "")
         )
     return [_invoke(client, staging.function_name, staging.alias, case) for case in cases]
 

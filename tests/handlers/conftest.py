@@ -15,6 +15,7 @@ import pytest
 from moto import mock_aws
 
 from serverless_pipeline.emulator.codedeploy import lambda_deployments
+from serverless_pipeline.emulator.lambda_runtime import in_process_lambda
 
 REGION = "eu-west-1"
 ARTIFACT_BUCKET = "pipeline-artifacts"
@@ -95,7 +96,11 @@ def account(monkeypatch: pytest.MonkeyPatch) -> Iterator[Account]:
     monkeypatch.setenv("APP_HANDLER", "app.handler")
     monkeypatch.setenv("TEST_MANIFEST", "release-tests.json")
     monkeypatch.setenv("ENVIRONMENTS", json.dumps(ENVIRONMENTS))
-    with mock_aws(config={"lambda": {"use_docker": False}}), lambda_deployments():
+    with (
+        mock_aws(config={"lambda": {"use_docker": False}}),
+        lambda_deployments(),
+        in_process_lambda(),
+    ):
         s3 = boto3.client("s3", region_name=REGION)
         lam = boto3.client("lambda", region_name=REGION)
         iam = boto3.client("iam", region_name=REGION)

@@ -1,0 +1,126 @@
+"""Lambda invocations in moto that run the invoked version's own code, in this process.
+
+moto without Docker answers every invoke with a canned payload. Here an invoke unpacks the zip
+of the exact version (or alias target) invoked, imports its handler with that function's
+environment variables, calls it, and answers as Lambda does: the result, or an error payload
+with the `x-amz-function-error` header, so Step Functions' Catch sees the error type. Handler
+code that calls AWS reaches the same moto account, because it runs inside the same mock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import importlib
+import io
+import json
+import os
+import sys
+import tempfile
+import threading
+import traceback
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+from moto.awslambda.models import LambdaFunction
+from moto.awslambda_simple.models import LambdaSimpleBackend
+
+# One invocation at a time: the handler's module imports and environment are process-wide. A
+# re-entrant lock, because a handler may invoke another function (run_tests invokes staging).
+_LOCK = threading.RLock()
+
+
+class Context:
+    """The parts of the Lambda context object that handlers commonly read."""
+
+    def __init__(self, function: LambdaFunction) -> None:
+        self.function_name = function.function_name
+        self.function_version = function.version
+        self.invoked_function_arn = function.function_arn
+        self.memory_limit_in_mb = function.memory_size
+        self.aws_request_id = hashlib.sha256(os.urandom(16)).hexdigest()[:32]
+        self.log_group_name = f"/aws/lambda/{function.function_name}"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 60_000
+
+
+class InProcessRuntime:
+    """Unpacks each distinct code zip once and runs handlers from it."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def unpack(self, code: bytes) -> Path:
+        directory = self.root / hashlib.sha256(code).hexdigest()
+        if not directory.exists():
+            staging = Path(tempfile.mkdtemp(dir=self.root))
+            zipfile.ZipFile(io.BytesIO(code)).extractall(staging)
+            staging.rename(directory)
+        return directory
+
+    def run(self, function: LambdaFunction, event: Any) -> tuple[Any, bool]:
+        """(payload, errored) for one invocation of `function` with `event`."""
+        directory = self.unpack(function.code_bytes)
+        module_name, _, attribute = function.handler.rpartition(".")
+        variables = {
+            "AWS_LAMBDA_FUNCTION_NAME": function.function_name,
+            "AWS_LAMBDA_FUNCTION_VERSION": function.version,
+            **(function.environment_vars or {}),
+        }
+        with _LOCK, _imports_from(directory), mock.patch.dict(os.environ, variables):
+            try:
+                handler = getattr(importlib.import_module(module_name), attribute)
+                result = handler(event, Context(function))
+                return json.loads(json.dumps(result)), False
+            except Exception as error:  # the function's failure is the invocation's answer
+                return {
+                    "errorType": type(error).__name__,
+                    "errorMessage": str(error),
+                    "stackTrace": traceback.format_tb(error.__traceback__)[-5:],
+                }, True
+
+
+@contextlib.contextmanager
+def _imports_from(directory: Path) -> Iterator[None]:
+    """Make `directory` importable, and forget its modules afterwards so that the next
+    invocation of another version imports that version's code, not this one's."""
+    before = set(sys.modules)
+    sys.path.insert(0, str(directory))
+    importlib.invalidate_caches()
+    try:
+        yield
+    finally:
+        sys.path.remove(str(directory))
+        for name in set(sys.modules) - before:
+            module_file = getattr(sys.modules[name], "__file__", None) or ""
+            if module_file.startswith(str(directory)):
+                del sys.modules[name]
+
+
+@contextlib.contextmanager
+def in_process_lambda() -> Iterator[InProcessRuntime]:
+    """Within this block, invoking a function in moto (with use_docker False) runs its code."""
+    with tempfile.TemporaryDirectory(prefix="lambda-runtime-") as root:
+        runtime = InProcessRuntime(Path(root))
+
+        def invoke(
+            backend: LambdaSimpleBackend,
+            function_name: str,
+            qualifier: str | None,
+            body: Any,
+            headers: Any,
+            response_headers: dict[str, str],
+        ) -> bytes:
+            function = backend.get_function(function_name, qualifier)
+            event = json.loads(body) if body else {}
+            payload, errored = runtime.run(function, event)
+            if errored:
+                response_headers["x-amz-function-error"] = "Unhandled"
+            return json.dumps(payload).encode()
+
+        with mock.patch.object(LambdaSimpleBackend, "invoke", invoke):
+            yield runtime

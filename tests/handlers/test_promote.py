@@ -1,0 +1,155 @@
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import pytest
+from moto.codedeploy.models import codedeploy_backends
+from moto.core import DEFAULT_ACCOUNT_ID
+
+from serverless_pipeline.handlers import promote, records
+from serverless_pipeline.handlers.errors import (
+    ChecksumMismatch,
+    DeploymentFailed,
+    DeploymentInProgress,
+    DeploymentTimedOut,
+    InvalidEvent,
+)
+from tests.handlers.conftest import REGION, Account, app_files, build_zip
+
+
+def start(release: dict[str, str], environment: str = "staging", execution: str = "e1") -> Any:
+    return promote.handler(
+        {"action": "start", "environment": environment, "release": release, "execution": execution},
+        None,
+    )
+
+
+def status(release: dict[str, str], environment: str = "staging", execution: str = "e1") -> Any:
+    return promote.handler(
+        {
+            "action": "status",
+            "environment": environment,
+            "release": release,
+            "execution": execution,
+        },
+        None,
+    )
+
+
+def test_start_publishes_a_version_and_deploys_it_through_codedeploy(account: Account) -> None:
+    release = account.upload("r2", build_zip(app_files()))
+    report = start(release)
+    assert report["status"] == "InProgress"
+    assert (report["previous_version"], report["target_version"]) == ("1", "2")
+    configuration = account.lam.get_function_configuration(
+        FunctionName="app-staging", Qualifier="2"
+    )
+    assert configuration["Description"] == "release r2"
+    stored = account.s3.head_object(Bucket="app-staging-releases", Key="releases/r2/app.zip")
+    assert stored["Metadata"]["sha256"] == release["sha256"]
+    deployment = account.codedeploy.get_deployment(deploymentId=report["deployment_id"])
+    appspec = json.loads(deployment["deploymentInfo"]["revision"]["appSpecContent"]["content"])
+    assert appspec["Resources"][0]["app-staging"]["Properties"] == {
+        "Name": "app-staging",
+        "Alias": "live",
+        "CurrentVersion": "1",
+        "TargetVersion": "2",
+    }
+    assert status(release)["status"] == "Succeeded"
+    assert account.live_version("staging") == "2"
+    assert account.live_version("production") == "1"
+
+
+def test_the_record_of_what_was_live_is_written_before_anything_changes(account: Account) -> None:
+    release = account.upload("r2", build_zip(app_files()))
+    start(release)
+    record = records.read(account.s3, "app-staging-releases", "e1", "staging")
+    assert record is not None
+    assert record["previous_version"] == "1" and record["previous_release"] == "r1"
+    assert record["state"] == "deploying"
+
+
+def test_start_refuses_while_the_group_has_a_deployment_in_progress(account: Account) -> None:
+    release = account.upload("r2", build_zip(app_files()))
+    running = account.codedeploy.create_deployment(
+        applicationName="app",
+        deploymentGroupName="app-staging",
+        revision={"revisionType": "AppSpecContent", "appSpecContent": {"content": "{}"}},
+    )["deploymentId"]
+    with pytest.raises(DeploymentInProgress, match=running):
+        start(release)
+    assert account.live_version("staging") == "1"
+    assert records.read(account.s3, "app-staging-releases", "e1", "staging") is None
+    versions = account.lam.list_versions_by_function(FunctionName="app-staging")["Versions"]
+    assert [v["Version"] for v in versions] == ["$LATEST", "1"]
+
+
+def test_a_retried_start_does_not_deploy_twice(account: Account) -> None:
+    release = account.upload("r2", build_zip(app_files()))
+    first = start(release)
+    second = start(release)
+    assert second["deployment_id"] == first["deployment_id"]
+
+
+def test_a_failed_deployment_raises_with_codedeploys_reason(account: Account) -> None:
+    release = account.upload("r2", build_zip(app_files()))
+    report = start(release)
+    account.codedeploy.stop_deployment(deploymentId=report["deployment_id"])
+    with pytest.raises(DeploymentFailed, match="ended Stopped: DEPLOYMENT_STOPPED"):
+        status(release)
+    assert account.live_version("staging") == "1"
+
+
+def test_a_deployment_past_its_deadline_times_out(account: Account) -> None:
+    release = account.upload("r2", build_zip(app_files()))
+    start(release)
+    record = records.read(account.s3, "app-staging-releases", "e1", "staging")
+    assert record is not None
+    record["deadline"] = int(time.time()) - 1
+    records.write(account.s3, "app-staging-releases", "e1", "staging", record)
+    # A canary still shifting: the emulator would otherwise settle it on first read.
+    backend = codedeploy_backends[DEFAULT_ACCOUNT_ID][REGION]
+    backend.deployments[record["deployment_id"]].status = "InProgress"
+    with pytest.raises(DeploymentTimedOut, match="still InProgress past its deadline"):
+        status(release)
+
+
+def test_a_tampered_artifact_changes_nothing(account: Account) -> None:
+    release = account.upload("r2", build_zip(app_files()))
+    release["sha256"] = "0" * 64
+    with pytest.raises(ChecksumMismatch):
+        start(release)
+    assert account.live_version("staging") == "1"
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"action": "deploy"}, "action is 'deploy'; expected one of start, status"),
+        ({"environment": "qa"}, "environment is 'qa'; expected one of staging, production"),
+        ({"execution": "has spaces"}, "execution is 'has spaces'"),
+        ({"release": "r2"}, "release must be a JSON object"),
+    ],
+)
+def test_malformed_events_are_refused(
+    account: Account, change: dict[str, Any], message: str
+) -> None:
+    release = account.upload("r2", build_zip(app_files()))
+    event = {
+        "action": "start",
+        "environment": "staging",
+        "release": release,
+        "execution": "e1",
+        **change,
+    }
+    with pytest.raises(InvalidEvent, match=message):
+        promote.handler(event, None)
+    assert account.live_version("staging") == "1"
+
+
+def test_status_of_a_deployment_this_execution_never_started_is_refused(account: Account) -> None:
+    release = account.upload("r2", build_zip(app_files()))
+    with pytest.raises(InvalidEvent, match="started no deployment of release r2 to production"):
+        status(release, environment="production")
