@@ -65,7 +65,7 @@ class InProcessRuntime:
     def run(self, function: LambdaFunction, event: Any) -> tuple[Any, bool]:
         """(payload, errored) for one invocation of `function` with `event`."""
         directory = self.unpack(function.code_bytes)
-        module_name, _, attribute = function.handler.rpartition(".")
+        module_name, _, attribute = (function.handler or "").rpartition(".")
         variables = {
             "AWS_LAMBDA_FUNCTION_NAME": function.function_name,
             "AWS_LAMBDA_FUNCTION_VERSION": function.version,

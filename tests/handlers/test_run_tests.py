@@ -55,7 +55,11 @@ def test_a_failing_candidate_case_raises_with_the_difference(account: Account) -
 
 
 def test_candidate_code_runs_without_aws_credentials(account: Account) -> None:
-    snoop = "import os\ndef handler(event, context):\n    return sorted(k for k in os.environ if k.startswith('AWS'))\n"
+    snoop = (
+        "import os\n"
+        "def handler(event, context):\n"
+        "    return sorted(k for k in os.environ if k.startswith('AWS'))\n"
+    )
     manifest = {
         "cases": [{"name": "no creds", "event": {}, "expected": [], "stages": ["candidate"]}]
     }
