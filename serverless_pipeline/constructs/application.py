@@ -3,7 +3,6 @@ environment, each behind a `live` alias that CodeDeploy shifts."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -17,7 +16,7 @@ from cdktf_cdktf_provider_aws.codedeploy_deployment_group import (
 from cdktf_cdktf_provider_aws.lambda_alias import LambdaAlias
 from constructs import Construct
 
-from .. import defaults
+from .. import defaults, naming
 from ..assets import zip_bytes
 from ..validation import (
     FUNCTION_NAME,
@@ -28,7 +27,7 @@ from ..validation import (
     NAME_PREFIX_ACCEPTED,
     Problems,
 )
-from .artifact_buckets import ENVIRONMENTS, ArtifactBuckets
+from .artifact_buckets import ENVIRONMENTS
 from .aws_context import AwsContext
 from .encryption import PipelineKey
 from .functions import PythonFunction, zip_asset
@@ -226,10 +225,10 @@ class ServerlessApplication(Construct):
             )
 
     def function_name(self, environment: str) -> str:
-        return f"{self.props.name}-{environment}"
+        return naming.app_function(self.props.name, environment)
 
     def deployment_group_name(self, environment: str) -> str:
-        return f"{self.props.name}-{environment}"
+        return naming.deployment_group(self.props.name, environment)
 
     def function_arns(self, environment: str) -> list[str]:
         """The function's ARN and its qualified (version and alias) ARNs."""
@@ -240,22 +239,6 @@ class ServerlessApplication(Construct):
         return self._context.arn(
             "codedeploy",
             f"deploymentgroup:{self.props.name}/{self.deployment_group_name(environment)}",
-        )
-
-    def handler_settings(self, buckets: ArtifactBuckets) -> str:
-        """The ENVIRONMENTS variable of the handler functions: where each environment lives."""
-        return json.dumps(
-            {
-                environment: {
-                    "function_name": self.function_name(environment),
-                    "alias": self.props.alias,
-                    "bucket": buckets.bucket_for(environment).bucket,
-                    "application": self.props.name,
-                    "deployment_group": self.deployment_group_name(environment),
-                }
-                for environment in ENVIRONMENTS
-            },
-            sort_keys=True,
         )
 
     def grant_promote(self) -> list[Statement]:

@@ -7,11 +7,11 @@ from pathlib import Path
 
 from constructs import Construct
 
-from .. import defaults
+from .. import defaults, naming
 from ..assets import directory_files, zip_bytes
 from ..validation import NAME_PREFIX, NAME_PREFIX_ACCEPTED, Problems
 from .application import ServerlessApplication
-from .artifact_buckets import ArtifactBuckets
+from .artifact_buckets import ENVIRONMENTS, ArtifactBuckets
 from .encryption import PipelineKey
 from .functions import PythonFunction, zip_asset
 from .iam import Statement
@@ -88,14 +88,16 @@ class HandlerFunctions(Construct):
 
         code = handlers_package()
         asset = zip_asset(self, "code", "handlers.zip", code)
-        environment = {
-            "ARTIFACT_BUCKET": buckets.artifact_bucket.bucket,
-            "APP_HANDLER": application.props.handler,
-            "TEST_MANIFEST": props.test_manifest,
-            "ENVIRONMENTS": application.handler_settings(buckets),
-            "DEPLOYMENT_TIMEOUT_SECONDS": str(props.deployment_timeout_seconds),
-            "TEST_CASE_TIMEOUT_SECONDS": str(props.test_case_timeout_seconds),
-        }
+        environment = naming.handler_environment(
+            artifact_bucket=buckets.artifact_bucket.bucket,
+            app_handler=application.props.handler,
+            test_manifest=props.test_manifest,
+            application=application.props.name,
+            alias=application.props.alias,
+            buckets={env: buckets.bucket_for(env).bucket for env in ENVIRONMENTS},
+            deployment_timeout_seconds=props.deployment_timeout_seconds,
+            test_case_timeout_seconds=props.test_case_timeout_seconds,
+        )
         read = buckets.grant_read_releases()
         records = [buckets.grant_environment_records(), buckets.grant_list_environment_records()]
         grants: dict[str, list[Statement]] = {
@@ -114,7 +116,7 @@ class HandlerFunctions(Construct):
             name: PythonFunction(
                 self,
                 name.replace("_", "-"),
-                function_name=f"{props.name_prefix}-{name.replace('_', '-')}",
+                function_name=naming.handler_function(props.name_prefix, name),
                 description=f"Deployment pipeline: {purposes[name]}",
                 code=code,
                 asset=asset,

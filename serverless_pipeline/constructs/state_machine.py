@@ -12,7 +12,7 @@ from cdktf_cdktf_provider_aws.sfn_state_machine import (
 )
 from constructs import Construct
 
-from .. import asl, defaults
+from .. import asl, defaults, naming
 from ..validation import NAME_PREFIX, NAME_PREFIX_ACCEPTED, Problems
 from .aws_context import AwsContext
 from .encryption import PipelineKey, encrypted_log_group
@@ -95,7 +95,7 @@ class DeploymentStateMachine(Construct):
             "log_retention_days", props.log_retention_days, defaults.LOG_RETENTION_CHOICES
         )
         problems.raise_if_any()
-        self.name = f"{props.name_prefix}-deployment"
+        self.name = naming.state_machine(props.name_prefix)
         self.log_group = encrypted_log_group(
             self,
             "logs",

@@ -1,0 +1,59 @@
+"""The physical names the pipeline gives its resources, in one place.
+
+Constructs and the rehearsal both derive names from here, so the rehearsed account is laid out
+exactly as the synthesized stack would lay out a real one.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+
+
+def handler_function(prefix: str, handler: str) -> str:
+    """<prefix>-validate, <prefix>-run-tests, <prefix>-promote, <prefix>-rollback."""
+    return f"{prefix}-{handler.replace('_', '-')}"
+
+
+def app_function(application: str, environment: str) -> str:
+    return f"{application}-{environment}"
+
+
+def deployment_group(application: str, environment: str) -> str:
+    return f"{application}-{environment}"
+
+
+def state_machine(prefix: str) -> str:
+    return f"{prefix}-deployment"
+
+
+def handler_environment(
+    *,
+    artifact_bucket: str,
+    app_handler: str,
+    test_manifest: str,
+    application: str,
+    alias: str,
+    buckets: Mapping[str, str],
+    deployment_timeout_seconds: int,
+    test_case_timeout_seconds: int,
+) -> dict[str, str]:
+    """The environment variables of the handler functions (read by handlers/settings.py)."""
+    environments = {
+        environment: {
+            "function_name": app_function(application, environment),
+            "alias": alias,
+            "bucket": bucket,
+            "application": application,
+            "deployment_group": deployment_group(application, environment),
+        }
+        for environment, bucket in buckets.items()
+    }
+    return {
+        "ARTIFACT_BUCKET": artifact_bucket,
+        "APP_HANDLER": app_handler,
+        "TEST_MANIFEST": test_manifest,
+        "ENVIRONMENTS": json.dumps(environments, sort_keys=True),
+        "DEPLOYMENT_TIMEOUT_SECONDS": str(deployment_timeout_seconds),
+        "TEST_CASE_TIMEOUT_SECONDS": str(test_case_timeout_seconds),
+    }
