@@ -13,14 +13,20 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $@
 
+# The Amazon States Language validator the tests run (no lock file: it would name a registry).
+node_modules/.installed: package.json
+	npm install --no-package-lock --no-audit --no-fund --silent
+	touch $@
+
 synth: $(VENV)/.installed
 	$(PY) main.py
 	@echo "wrote cdktf.out/stacks/serverless-pipeline/cdk.tf.json"
 
-test: $(VENV)/.installed
+test: $(VENV)/.installed node_modules/.installed
 	$(PY) -m ruff check .
 	$(PY) -m mypy
 	$(PY) -m pytest
+	@echo "(the pytest line above gives the suite's wall time)"
 
 clean:
 	rm -rf $(VENV) cdktf.out .pytest_cache .mypy_cache .ruff_cache

@@ -67,6 +67,8 @@ class InProcessRuntime:
         directory = self.unpack(function.code_bytes)
         module_name, _, attribute = (function.handler or "").rpartition(".")
         variables = {
+            "AWS_REGION": function.region,
+            "AWS_DEFAULT_REGION": function.region,
             "AWS_LAMBDA_FUNCTION_NAME": function.function_name,
             "AWS_LAMBDA_FUNCTION_VERSION": function.version,
             **(function.environment_vars or {}),

@@ -195,8 +195,8 @@ def _parse_case(case: Any, index: int, path: str) -> TestCase:
 def inspect(data: bytes, handler: str, manifest_path: str) -> ArchiveReport:
     """Every check validate makes on the archive's bytes, in order of cost."""
     archive = open_archive(data)
-    check_handler(archive, handler)
     python_files = check_sources(archive)
+    check_handler(archive, handler)
     cases = load_manifest(archive, manifest_path)
     infos = archive.infolist()
     return ArchiveReport(len(infos), sum(i.file_size for i in infos), python_files, len(cases))

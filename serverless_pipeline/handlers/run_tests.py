@@ -8,6 +8,7 @@ really serves this release, so a pass proves the release works with staging's co
 from __future__ import annotations
 
 import json
+import logging
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,8 @@ from . import archive, artifacts, settings
 from .case_runner import judge, run_candidate
 from .errors import EnvironmentNotOnRelease, InvalidEvent, TestCasesFailed
 from .events import Release, parse_release, require_mapping
+
+LOGGER = logging.getLogger(__name__)
 
 
 def handler(event: Any, context: Any) -> dict[str, Any]:
@@ -48,7 +51,9 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
         for case, outcome in zip(cases, outcomes, strict=True)
     ]
     failed = [r for r in results if not r["passed"]]
-    print(json.dumps({"stage": stage, "release_id": release.id, "results": results}))
+    LOGGER.info(
+        "test results", extra={"stage": stage, "release_id": release.id, "results": results}
+    )
     if failed:
         summary = "; ".join(f"{r['name']}: {r['reason']}" for r in failed)
         raise TestCasesFailed(f"{len(failed)} of {len(results)} {stage} cases failed: {summary}")

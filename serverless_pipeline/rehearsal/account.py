@@ -1,0 +1,184 @@
+"""One emulated AWS account laid out as the synthesized stack lays out a real one.
+
+Names, handler configuration and the state machine definition come from the same config, naming
+module and ASL template as the constructs; only ARNs (and the poll interval, so that a rehearsal
+does not sleep) are filled with the emulator's values.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+
+from .. import asl, naming
+from ..config import PipelineConfig
+from ..constructs.artifact_buckets import ENVIRONMENTS
+from ..constructs.handler_functions import HANDLER_NAMES, handlers_package
+from ..constructs.state_machine import definition_values
+from ..defaults import HANDLER_TIMEOUT_SECONDS
+from ..handlers.lambda_versions import describe
+from . import sample_app
+
+ACCOUNT_ID = "123456789012"
+# Zero would be rejected by Step Functions; one second is the shortest real interval.
+REHEARSAL_POLL_INTERVAL_SECONDS = 1
+FIRST_RELEASE = "r1"
+
+
+@dataclass
+class EmulatedAccount:
+    """Clients and names of the emulated account."""
+
+    config: PipelineConfig
+    s3: Any
+    lam: Any
+    sfn: Any
+    codedeploy: Any
+    artifact_bucket: str
+    state_machine_arn: str
+
+    def upload(self, release: str, data: bytes) -> dict[str, str]:
+        """Put a release where the build would, and return the state machine's input."""
+        key = f"releases/{release}/app.zip"
+        stored = self.s3.put_object(Bucket=self.artifact_bucket, Key=key, Body=data)
+        return {
+            "id": release,
+            "bucket": self.artifact_bucket,
+            "key": key,
+            "sha256": hashlib.sha256(data).hexdigest(),
+            "version_id": stored["VersionId"],
+        }
+
+    def live_release(self, environment: str) -> str | None:
+        """The release the environment's live alias serves, read back from Lambda."""
+        application = self.config.application
+        function = naming.app_function(application.name, environment)
+        version = self.lam.get_alias(FunctionName=function, Name=application.alias)[
+            "FunctionVersion"
+        ]
+        description: str = self.lam.get_function_configuration(
+            FunctionName=function, Qualifier=version
+        )["Description"]
+        return description.removeprefix("release ") if description.startswith("release ") else None
+
+
+def function_arn(region: str, name: str) -> str:
+    return f"arn:aws:lambda:{region}:{ACCOUNT_ID}:function:{name}"
+
+
+def deployment_definition(config: PipelineConfig) -> str:
+    """The state machine definition the constructs synthesize, with emulator values."""
+    return asl.render(
+        definition_values(
+            partition="aws",
+            validate=function_arn(config.region, naming.handler_function(config.name, "validate")),
+            run_tests=function_arn(
+                config.region, naming.handler_function(config.name, "run_tests")
+            ),
+            promote=function_arn(config.region, naming.handler_function(config.name, "promote")),
+            rollback=function_arn(config.region, naming.handler_function(config.name, "rollback")),
+            poll_interval_seconds=REHEARSAL_POLL_INTERVAL_SECONDS,
+            task_timeout_seconds=HANDLER_TIMEOUT_SECONDS + 60,
+        )
+    )
+
+
+def create(config: PipelineConfig) -> EmulatedAccount:
+    """Lay out the account (inside an active moto mock) with FIRST_RELEASE live everywhere."""
+    region = config.region
+    s3 = boto3.client("s3", region_name=region)
+    lam = boto3.client("lambda", region_name=region)
+    iam = boto3.client("iam", region_name=region)
+    codedeploy = boto3.client("codedeploy", region_name=region)
+    sfn = boto3.client("stepfunctions", region_name=region)
+    application = config.application
+
+    buckets = {role: f"{config.name}-{role}-rehearsal" for role in ("artifacts", *ENVIRONMENTS)}
+    for bucket in buckets.values():
+        s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": region})
+        s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    role = iam.create_role(RoleName="rehearsal", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+
+    first = sample_app.release_zip("ok", FIRST_RELEASE)
+    codedeploy.create_application(applicationName=application.name, computePlatform="Lambda")
+    for environment in ENVIRONMENTS:
+        function = naming.app_function(application.name, environment)
+        published = lam.create_function(
+            FunctionName=function,
+            Runtime=application.runtime,
+            Role=role,
+            Handler=application.handler,
+            Code={"ZipFile": first},
+            Environment={"Variables": dict(application.settings(environment).variables)},
+            Description=describe(FIRST_RELEASE),
+            Publish=True,
+        )
+        lam.create_alias(
+            FunctionName=function, Name=application.alias, FunctionVersion=published["Version"]
+        )
+        codedeploy.create_deployment_group(
+            applicationName=application.name,
+            deploymentGroupName=naming.deployment_group(application.name, environment),
+            serviceRoleArn=role,
+            deploymentConfigName=application.settings(environment).deployment_config,
+            deploymentStyle={
+                "deploymentType": "BLUE_GREEN",
+                "deploymentOption": "WITH_TRAFFIC_CONTROL",
+            },
+            autoRollbackConfiguration={"enabled": True, "events": ["DEPLOYMENT_FAILURE"]},
+        )
+
+    variables = naming.handler_environment(
+        artifact_bucket=buckets["artifacts"],
+        app_handler=application.handler,
+        test_manifest=config.test_manifest,
+        application=application.name,
+        alias=application.alias,
+        buckets={environment: buckets[environment] for environment in ENVIRONMENTS},
+        deployment_timeout_seconds=config.deployment_timeout_seconds,
+        test_case_timeout_seconds=30,
+    )
+    handlers = handlers_package()
+    for name in HANDLER_NAMES:
+        lam.create_function(
+            FunctionName=naming.handler_function(config.name, name),
+            Runtime=application.runtime,
+            Role=role,
+            Handler=f"handlers.{name}.handler",
+            Code={"ZipFile": handlers},
+            Environment={"Variables": variables},
+            Timeout=HANDLER_TIMEOUT_SECONDS,
+        )
+
+    machine = sfn.create_state_machine(
+        name=naming.state_machine(config.name),
+        definition=deployment_definition(config),
+        roleArn=role,
+    )
+    return EmulatedAccount(
+        config, s3, lam, sfn, codedeploy, buckets["artifacts"], machine["stateMachineArn"]
+    )
+
+
+def health_check(lam: Any) -> Any:
+    """The traffic hook the emulator's CodeDeploy runs before shifting an alias: invoke the new
+    version with a health-check event, as a BeforeAllowTraffic hook would."""
+
+    def hook(function_name: str, alias: str, version: str) -> str | None:
+        response = lam.invoke(
+            FunctionName=function_name,
+            Qualifier=version,
+            Payload=json.dumps({"healthcheck": True}).encode(),
+        )
+        body = json.loads(response["Payload"].read() or b"null")
+        if response.get("FunctionError"):
+            return f"health check of {function_name}:{version} failed: {body.get('errorMessage')}"
+        if not (isinstance(body, dict) and body.get("healthy") is True):
+            return f"health check of {function_name}:{version} answered {body!r}"
+        return None
+
+    return hook

@@ -1,0 +1,162 @@
+"""Push releases through the emulated pipeline and report what happened to each."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import time
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from moto import mock_aws
+from moto.core.config import DefaultConfig
+
+from ..config import PipelineConfig
+from ..constructs.artifact_buckets import ENVIRONMENTS
+from ..emulator.codedeploy import lambda_deployments
+from ..emulator.lambda_runtime import in_process_lambda
+from ..emulator.stepfunctions import repeatable_executions
+from . import account as emulated
+from . import sample_app
+
+# (release, state name, "entered" | "succeeded" | "failed") as the execution moves.
+Progress = Callable[[str, str, str], None]
+EMULATOR_CONFIG: DefaultConfig = {
+    "stepfunctions": {"execute_state_machine": True},
+    "lambda": {"use_docker": False},
+}
+
+
+@dataclass
+class ReleaseOutcome:
+    release: str
+    kind: str
+    outcome: str  # "promoted" or "rolled_back"
+    failed_state: str | None
+    error: str | None
+    path: list[str]
+    live: dict[str, str | None]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "release": self.release,
+            "kind": self.kind,
+            "outcome": self.outcome,
+            "failed_state": self.failed_state,
+            "error": self.error,
+            "path": self.path,
+            "live": self.live,
+        }
+
+
+@dataclass
+class Rehearsal:
+    releases: list[ReleaseOutcome] = field(default_factory=list)
+    live: dict[str, str | None] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"releases": [r.to_json() for r in self.releases], "live": self.live}
+
+
+@contextlib.contextmanager
+def quiet() -> Iterator[None]:
+    """Keep the emulator's own logging and warnings off the user's screen."""
+    previous = logging.root.manager.disable
+    logging.disable(logging.CRITICAL)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            yield
+        finally:
+            logging.disable(previous)
+
+
+def rehearse(
+    config: PipelineConfig, kinds: list[str], progress: Progress | None = None
+) -> Rehearsal:
+    """Release each kind in order (r2, r3, ...) after r1 is live everywhere."""
+    unknown = [kind for kind in kinds if kind not in sample_app.KINDS]
+    if unknown:
+        raise ValueError(
+            f"unknown release kind(s) {', '.join(unknown)}; "
+            f"valid kinds: {', '.join(sample_app.KINDS)}"
+        )
+    report = progress or (lambda release, state, event: None)
+    with (
+        quiet(),
+        mock_aws(config=EMULATOR_CONFIG),
+        in_process_lambda(),
+        repeatable_executions(),
+    ):
+        account = emulated.create(config)
+        with lambda_deployments(emulated.health_check(account.lam)):
+            rehearsal = Rehearsal()
+            for number, kind in enumerate(kinds, start=2):
+                release = f"r{number}"
+                rehearsal.releases.append(_release(account, release, kind, report))
+            rehearsal.live = {env: account.live_release(env) for env in ENVIRONMENTS}
+            return rehearsal
+
+
+def _release(
+    account: emulated.EmulatedAccount, release: str, kind: str, report: Progress
+) -> ReleaseOutcome:
+    location = account.upload(release, sample_app.release_zip(kind, release))
+    execution = account.sfn.start_execution(
+        stateMachineArn=account.state_machine_arn,
+        name=f"release-{release}",
+        input=json.dumps({"release": location}),
+    )["executionArn"]
+    path: list[str] = []
+    seen = 0
+    while True:
+        status = account.sfn.describe_execution(executionArn=execution)["status"]
+        events = account.sfn.get_execution_history(executionArn=execution)["events"]
+        for event in events[seen:]:
+            _report_event(event, release, path, report)
+        seen = len(events)
+        if status != "RUNNING":
+            break
+        time.sleep(0.05)
+    failed_state, error = _failure(path, events)
+    return ReleaseOutcome(
+        release=release,
+        kind=kind,
+        outcome="promoted" if status == "SUCCEEDED" else "rolled_back",
+        failed_state=failed_state,
+        error=error,
+        path=path,
+        live={env: account.live_release(env) for env in ENVIRONMENTS},
+    )
+
+
+def _report_event(event: dict[str, Any], release: str, path: list[str], report: Progress) -> None:
+    """Entered and exited states become progress; a state whose task failed (its Catch then
+    exits it) is reported failed, not succeeded."""
+    kind = event["type"]
+    if kind.endswith("StateEntered"):
+        name = event["stateEnteredEventDetails"]["name"]
+        path.append(name)
+        report(release, name, "entered")
+        if kind == "FailStateEntered":  # a Fail state ends the execution without an exit event
+            report(release, name, "failed")
+    elif kind.endswith("StateExited"):
+        name = event["stateExitedEventDetails"]["name"]
+        output = json.loads(event["stateExitedEventDetails"].get("output") or "{}")
+        caught = name != "Rollback" and isinstance(output, dict) and "error" in output
+        report(release, name, "failed" if caught else "succeeded")
+
+
+def _failure(path: list[str], events: list[dict[str, Any]]) -> tuple[str | None, str | None]:
+    """The state whose error sent the execution to Rollback, and that error."""
+    if "Rollback" not in path:
+        return None, None
+    failed = path[path.index("Rollback") - 1]
+    for event in events:
+        if event["type"] == "ExecutionFailed":
+            details = event.get("executionFailedEventDetails", {})
+            return failed, details.get("error")
+    return failed, None

@@ -1,0 +1,93 @@
+"""The sample application the rehearsal releases, and its defective variants.
+
+Each kind is a complete release zip: source plus its own test manifest. A defect is a real bug
+in the code, found by whichever stage would find it in AWS, never a flag that the pipeline reads.
+"""
+
+from __future__ import annotations
+
+import json
+
+from ..assets import zip_bytes
+
+KINDS = ("ok", "validate", "unit-tests", "staging-deploy", "staging-tests", "production-deploy")
+
+PRICING = '''
+def total(items, currency):
+    """The order total; a non-empty order is required."""
+    if not items:
+        raise ValueError("an order needs at least one item")
+    amount = sum(item["price"] * item["quantity"] for item in items)
+    return {"amount": round(amount, 2), "currency": currency}
+'''
+
+# unit-tests: the quantity is forgotten, which the release's own test cases catch.
+PRICING_WITHOUT_QUANTITY = PRICING.replace('item["price"] * item["quantity"]', 'item["price"]')
+
+APP = """
+import os
+
+from pricing import total
+
+RELEASE = {release!r}
+# Currency per stage; "local" is what the code sees outside Lambda (the candidate tests).
+CURRENCIES = {currencies!r}
+# The downstream service each stage's health check reaches.
+DEPENDENCIES = {dependencies!r}
+
+
+def handler(event, context):
+    stage = os.environ.get("STAGE", "local")
+    if event.get("healthcheck"):
+        if stage not in DEPENDENCIES:
+            raise RuntimeError(f"no downstream dependency configured for {{stage}}")
+        return {{"healthy": True, "release": RELEASE, "stage": stage}}
+    return {{"total": total(event["items"], CURRENCIES[stage])}}
+"""
+
+ALL_STAGES = {"local": "EUR", "staging": "EUR", "production": "EUR"}
+ALL_DEPENDENCIES = {
+    "local": "stub",
+    "staging": "orders-db-staging",
+    "production": "orders-db-production",
+}
+
+MANIFEST = {
+    "cases": [
+        {
+            "name": "sums an order",
+            "event": {"items": [{"price": 2.5, "quantity": 2}, {"price": 1, "quantity": 3}]},
+            "expected": {"total": {"amount": 8.0, "currency": "EUR"}},
+        },
+        {"name": "refuses an empty order", "event": {"items": []}, "expected_error": "ValueError"},
+    ]
+}
+
+
+def source(kind: str, release: str) -> dict[str, str]:
+    """The files of one release of `kind`."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown release kind {kind!r}; expected one of {', '.join(KINDS)}")
+    currencies = dict(ALL_STAGES)
+    dependencies = dict(ALL_DEPENDENCIES)
+    pricing = PRICING
+    if kind == "staging-tests":
+        del currencies["staging"]  # a config table that forgot staging: KeyError there only
+    elif kind == "staging-deploy":
+        del dependencies["staging"]  # the staging health check (traffic hook) fails
+    elif kind == "production-deploy":
+        del dependencies["production"]
+    elif kind == "unit-tests":
+        pricing = PRICING_WITHOUT_QUANTITY
+    app = APP.format(release=release, currencies=currencies, dependencies=dependencies)
+    if kind == "validate":
+        app = app.replace("def handler(event, context):", "def handler(event, context)")
+    return {
+        "app.py": app.lstrip(),
+        "pricing.py": pricing.lstrip(),
+        "release-tests.json": json.dumps(MANIFEST, indent=2),
+    }
+
+
+def release_zip(kind: str, release: str) -> bytes:
+    return zip_bytes((name, text.encode()) for name, text in source(kind, release).items())

@@ -1,0 +1,165 @@
+"""The real state machine and handlers, rehearsed against the emulator with real defects."""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import Any
+
+import pytest
+
+from serverless_pipeline import asl
+from serverless_pipeline.cli import main, run_rehearsal
+from serverless_pipeline.example import example_config
+from serverless_pipeline.rehearsal import account
+from serverless_pipeline.rehearsal.runner import Rehearsal, ReleaseOutcome, rehearse
+from tests.conftest import one
+
+# Every kind once, after a healthy release, then a healthy one again: r2 .. r8.
+SEQUENCE = [
+    "ok",
+    "validate",
+    "unit-tests",
+    "staging-deploy",
+    "staging-tests",
+    "production-deploy",
+    "ok",
+]
+FAILS_AT = {
+    "validate": ("ValidateCode", "SourceDoesNotCompile"),
+    "unit-tests": ("RunTests", "TestCasesFailed"),
+    "staging-deploy": ("CheckStagingDeployment", "DeploymentFailed"),
+    "staging-tests": ("RunTestsInStaging", "TestCasesFailed"),
+    "production-deploy": ("CheckProductionDeployment", "DeploymentFailed"),
+}
+PROMOTED_PATH = [
+    "ValidateCode",
+    "RunTests",
+    "DeployStaging",
+    "StagingDeployed",
+    "WaitForStagingDeployment",
+    "CheckStagingDeployment",
+    "StagingDeployed",
+    "RunTestsInStaging",
+    "DeployProduction",
+    "ProductionDeployed",
+    "WaitForProductionDeployment",
+    "CheckProductionDeployment",
+    "ProductionDeployed",
+    "Success",
+]
+
+
+@pytest.fixture(scope="module")
+def matrix() -> Rehearsal:
+    return rehearse(example_config(), SEQUENCE)
+
+
+def outcome(matrix: Rehearsal, kind: str) -> ReleaseOutcome:
+    return next(r for r in matrix.releases if r.kind == kind)
+
+
+def test_a_healthy_release_is_promoted_to_both(matrix: Rehearsal) -> None:
+    first = matrix.releases[0]
+    assert (first.release, first.outcome, first.failed_state) == ("r2", "promoted", None)
+    assert first.path == PROMOTED_PATH
+    assert first.live == {"staging": "r2", "production": "r2"}
+
+
+@pytest.mark.parametrize("kind", sorted(FAILS_AT))
+def test_each_defect_rolls_back_at_its_stage(matrix: Rehearsal, kind: str) -> None:
+    result = outcome(matrix, kind)
+    state, error = FAILS_AT[kind]
+    assert result.outcome == "rolled_back"
+    assert (result.failed_state, result.error) == (state, error)
+    assert result.path[-2:] == ["Rollback", "ReleaseFailed"]
+    # Both environments serve exactly what they served before: r2, the last promoted release.
+    assert result.live == {"staging": "r2", "production": "r2"}
+
+
+@pytest.mark.parametrize("kind", ["validate", "unit-tests"])
+def test_a_release_failing_before_staging_never_touches_an_environment(
+    matrix: Rehearsal, kind: str
+) -> None:
+    path = outcome(matrix, kind).path
+    assert "DeployStaging" not in path and "DeployProduction" not in path
+
+
+def test_the_next_release_after_rollbacks_is_promoted(matrix: Rehearsal) -> None:
+    last = matrix.releases[-1]
+    assert (last.release, last.outcome) == ("r8", "promoted")
+    assert matrix.live == {"staging": "r8", "production": "r8"}
+
+
+def test_the_done_when_sequence_from_the_command_line(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["rehearse", "ok", "staging-tests", "ok", "production-deploy", "--json"])
+    document = json.loads(capsys.readouterr().out)
+    assert code == 1
+    assert [(r["release"], r["outcome"]) for r in document["releases"]] == [
+        ("r2", "promoted"),
+        ("r3", "rolled_back"),
+        ("r4", "promoted"),
+        ("r5", "rolled_back"),
+    ]
+    # Rolls back to the last promoted release (r4), not to r1.
+    assert document["releases"][3]["live"] == {"staging": "r4", "production": "r4"}
+    assert document["live"] == {"staging": "r4", "production": "r4"}
+    assert set(document["releases"][0]) == {
+        "release",
+        "kind",
+        "outcome",
+        "failed_state",
+        "error",
+        "path",
+        "live",
+    }
+
+
+def test_progress_and_table_are_printed() -> None:
+    out = io.StringIO()
+    assert run_rehearsal(["ok"], as_json=False, out=out) == 0
+    text = out.getvalue()
+    assert "release r2\n  ValidateCode" in text
+    assert "Success" in text and "succeeded" in text
+    assert "release  kind  outcome   failed state  staging  production" in text
+    assert "r2       ok    promoted  -             r2       r2" in text
+    assert "Traceback" not in text and "WARNING" not in text
+
+
+def test_an_unknown_kind_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["rehearse", "ok", "explode"]) == 2
+    error = capsys.readouterr().err
+    assert "unknown release kind 'explode'" in error
+    assert (
+        "valid kinds: ok, validate, unit-tests, staging-deploy, staging-tests, "
+        "production-deploy" in error
+    )
+
+
+def differences(left: Any, right: Any, where: str = "") -> list[tuple[str, Any, Any]]:
+    if isinstance(left, dict) and isinstance(right, dict):
+        assert left.keys() == right.keys(), where
+        return [d for key in left for d in differences(left[key], right[key], f"{where}/{key}")]
+    if isinstance(left, list) and isinstance(right, list):
+        assert len(left) == len(right), where
+        return [
+            d
+            for i, (a, b) in enumerate(zip(left, right, strict=True))
+            for d in differences(a, b, f"{where}/{i}")
+        ]
+    return [] if left == right else [(where, left, right)]
+
+
+def test_the_rehearsed_definition_is_the_synthesized_one_but_for_filled_values(
+    example: dict[str, Any],
+) -> None:
+    synthesized = json.loads(one(example, "aws_sfn_state_machine", "state-machine")["definition"])
+    rehearsed = json.loads(account.deployment_definition(example_config()))
+    template = asl.template()
+    changed = differences(synthesized, rehearsed)
+    assert changed, "the ARNs at least must differ"
+    for where, _, _ in changed:
+        node: Any = template
+        for part in where.strip("/").split("/"):
+            node = node[int(part)] if isinstance(node, list) else node[part]
+        assert asl.placeholders(node), f"{where} differs but is no placeholder in the template"
