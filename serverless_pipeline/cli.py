@@ -7,6 +7,7 @@ import json
 import sys
 from typing import TextIO
 
+from .diagram import mermaid
 from .example import example_config
 
 EXIT_PROMOTED, EXIT_ROLLED_BACK, EXIT_USAGE, EXIT_BROKEN = 0, 1, 2, 3
@@ -15,7 +16,8 @@ EXIT_PROMOTED, EXIT_ROLLED_BACK, EXIT_USAGE, EXIT_BROKEN = 0, 1, 2, 3
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="serverless-pipeline",
-        description="Rehearse the pipeline's deployments on this machine, without AWS.",
+        description="Rehearse the pipeline's deployments on this machine, without AWS, or "
+        "print its state machine.",
     )
     commands = parser.add_subparsers(dest="command", required=True)
     rehearse = commands.add_parser(
@@ -27,7 +29,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     rehearse.add_argument("releases", nargs="*", metavar="RELEASE", default=["ok"])
     rehearse.add_argument("--json", action="store_true", help="print one JSON document only")
+    commands.add_parser(
+        "diagram", help="print the deployment state machine as a Mermaid flowchart"
+    )
     arguments = parser.parse_args(argv)
+    if arguments.command == "diagram":
+        print(mermaid(), end="")
+        return EXIT_PROMOTED
     return run_rehearsal(arguments.releases, as_json=arguments.json, out=sys.stdout)
 
 

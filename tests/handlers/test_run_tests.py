@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from serverless_pipeline.handlers import promote, run_tests
@@ -120,10 +118,12 @@ def test_unknown_stage_is_refused(account: Account, stage: object) -> None:
         run_tests.handler({"release": release, "stage": stage}, None)
 
 
-def test_results_are_printed_as_one_json_line(
-    account: Account, capsys: pytest.CaptureFixture[str]
+def test_results_are_logged_as_one_structured_record(
+    account: Account, caplog: pytest.LogCaptureFixture
 ) -> None:
     release = account.upload("r2", build_zip(app_files()))
-    run_tests.handler({"release": release, "stage": "candidate"}, None)
-    line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert line["stage"] == "candidate" and len(line["results"]) == 2
+    with caplog.at_level("INFO", logger="serverless_pipeline.handlers.run_tests"):
+        run_tests.handler({"release": release, "stage": "candidate"}, None)
+    (record,) = [r for r in caplog.records if r.getMessage() == "test results"]
+    assert record.__dict__["stage"] == "candidate"
+    assert [r["passed"] for r in record.__dict__["results"]] == [True, True]

@@ -1,0 +1,49 @@
+"""A Mermaid flowchart of the deployment state machine, generated from its ASL template.
+
+Generated, never drawn by hand: the README's copy is checked against this output by the tests,
+so the picture people read is the machine that runs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import asl
+
+_SHAPES = {
+    "Task": ("[", "]"),
+    "Choice": ("{", "}"),
+    "Wait": ("[/", "/]"),
+    "Succeed": ("([", "])"),
+    "Fail": ("([", "])"),
+}
+
+
+def _condition(choice: dict[str, Any]) -> str:
+    variable = choice.get("Variable", "")
+    for operator, value in choice.items():
+        if operator not in {"Variable", "Next"}:
+            return f"{variable.removeprefix('$.')} {operator} {value}"
+    return "condition"
+
+
+def mermaid(definition: dict[str, Any] | None = None) -> str:
+    """The flowchart of `definition` (the deployment template by default)."""
+    document = definition if definition is not None else asl.template()
+    states: dict[str, Any] = document["States"]
+    lines = ["flowchart TD", f"    start((start)) --> {document['StartAt']}"]
+    for name, state in states.items():
+        opening, closing = _SHAPES.get(state["Type"], ("[", "]"))
+        label = name if state["Type"] != "Wait" else f"{name}: poll interval"
+        lines.append(f'    {name}{opening}"{label}"{closing}')
+    for name, state in states.items():
+        for choice in state.get("Choices", []):
+            lines.append(f'    {name} -- "{_condition(choice)}" --> {choice["Next"]}')
+        if "Default" in state:
+            lines.append(f'    {name} -- "otherwise" --> {state["Default"]}')
+        if "Next" in state:
+            lines.append(f"    {name} --> {state['Next']}")
+        for catch in state.get("Catch", []):
+            errors = ", ".join(catch["ErrorEquals"])
+            lines.append(f'    {name} -. "{errors}" .-> {catch["Next"]}')
+    return "\n".join(lines) + "\n"
