@@ -29,9 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     rehearse.add_argument("releases", nargs="*", metavar="RELEASE", default=["ok"])
     rehearse.add_argument("--json", action="store_true", help="print one JSON document only")
-    commands.add_parser(
-        "diagram", help="print the deployment state machine as a Mermaid flowchart"
-    )
+    commands.add_parser("diagram", help="print the deployment state machine as a Mermaid flowchart")
     arguments = parser.parse_args(argv)
     if arguments.command == "diagram":
         print(mermaid(), end="")
