@@ -18,15 +18,22 @@ node_modules/.installed: package.json
 	npm install --no-package-lock --no-audit --no-fund --silent
 	touch $@
 
+# checkov in a virtual environment of its own: its pins must not move the library's.
+CHECKOV := .tools/checkov/bin/checkov
+$(CHECKOV):
+	$(PYTHON) -m venv .tools/checkov
+	.tools/checkov/bin/python -m pip install --quiet --upgrade pip
+	.tools/checkov/bin/python -m pip install --quiet checkov==3.3.30
+
 synth: $(VENV)/.installed
 	$(PY) main.py
 	@echo "wrote cdktf.out/stacks/serverless-pipeline/cdk.tf.json"
 
-test: $(VENV)/.installed node_modules/.installed
+test: $(VENV)/.installed node_modules/.installed $(CHECKOV)
 	$(PY) -m ruff check .
 	$(PY) -m mypy
 	$(PY) -m pytest
 	@echo "(the pytest line above gives the suite's wall time)"
 
 clean:
-	rm -rf $(VENV) cdktf.out .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .tools node_modules cdktf.out .pytest_cache .mypy_cache .ruff_cache

@@ -7,6 +7,7 @@ LAMBDA_RUNTIME = "python3.13"
 SUPPORTED_RUNTIMES = ("python3.12", "python3.13")
 HANDLER_MEMORY_MB = 512
 HANDLER_TIMEOUT_SECONDS = 300
+HANDLER_RESERVED_CONCURRENCY = 2
 
 # Logs are kept a year, encrypted with the pipeline's key.
 LOG_RETENTION_DAYS = 365

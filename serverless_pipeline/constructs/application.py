@@ -85,6 +85,9 @@ class ApplicationProps:
     """Production settings; omitted: 10% canary for 5 minutes, no variables."""
     log_retention_days: int = defaults.LOG_RETENTION_DAYS
     """Retention of the functions' log groups."""
+    reserved_concurrency: int | None = None
+    """Concurrency reserved for each application function; omitted: none reserved (the
+    account's unreserved pool)."""
 
     def settings(self, environment: str) -> EnvironmentSettings:
         return self.staging if environment == "staging" else self.production
@@ -99,6 +102,8 @@ def validate_props(props: ApplicationProps) -> None:
     problems.within("memory_mb", props.memory_mb, 128, 10240, "MB")
     problems.within("timeout_seconds", props.timeout_seconds, 1, 900, "seconds")
     problems.one_of("log_retention_days", props.log_retention_days, defaults.LOG_RETENTION_CHOICES)
+    if props.reserved_concurrency is not None:
+        problems.within("reserved_concurrency", props.reserved_concurrency, 1, 10000)
     for environment in ENVIRONMENTS:
         settings = props.settings(environment)
         problems.one_of(
@@ -178,6 +183,7 @@ class ServerlessApplication(Construct):
                 log_retention_days=props.log_retention_days,
                 publish=True,
                 ignore_code_changes=True,
+                reserved_concurrency=props.reserved_concurrency,
             )
             self.functions[environment] = function
             self.aliases[environment] = LambdaAlias(

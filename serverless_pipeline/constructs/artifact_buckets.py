@@ -122,11 +122,6 @@ class ArtifactBuckets(Construct):
         self.production_bucket = self._bucket(
             "production", props.production_bucket_name, key=key, log_bucket=self.access_log_bucket
         )
-        # EventBridge receives the artifact bucket's object events, so an S3 source upload starts
-        # the pipeline without polling.
-        S3BucketNotification(
-            self, "artifacts-events", bucket=self.artifact_bucket.id, eventbridge=True
-        )
 
     def bucket_for(self, environment: str) -> S3Bucket:
         """The release bucket of `environment` (staging or production)."""
@@ -215,6 +210,9 @@ class ArtifactBuckets(Construct):
             rule=S3BucketOwnershipControlsRule(object_ownership="BucketOwnerEnforced"),
         )
         S3BucketPolicy(self, f"{role}-policy", bucket=bucket.id, policy=self._policy(role, bucket))
+        # Object events go to EventBridge: an S3 source upload starts the pipeline without
+        # polling, and teams can react to releases landing in an environment bucket.
+        S3BucketNotification(self, f"{role}-events", bucket=bucket.id, eventbridge=True)
         rules = [
             S3BucketLifecycleConfigurationRule(
                 id="expire-noncurrent-versions",

@@ -50,6 +50,7 @@ class PythonFunction(Construct):
         log_retention_days: int,
         publish: bool = False,
         ignore_code_changes: bool = False,
+        reserved_concurrency: int | None = None,
     ) -> None:
         super().__init__(scope, id)
         self.log_group = encrypted_log_group(
@@ -98,6 +99,7 @@ class PythonFunction(Construct):
             memory_size=memory_mb,
             timeout=timeout_seconds,
             publish=publish,
+            reserved_concurrent_executions=reserved_concurrency,
             kms_key_arn=key.arn,
             environment=LambdaFunctionEnvironment(variables=dict(environment))
             if environment

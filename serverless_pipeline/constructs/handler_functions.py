@@ -45,6 +45,10 @@ class HandlerFunctionsProps:
     """How long one test case of a release may run."""
     log_retention_days: int = defaults.LOG_RETENTION_DAYS
     """Retention of the handlers' log groups."""
+    reserved_concurrency: int | None = defaults.HANDLER_RESERVED_CONCURRENCY
+    """Concurrency reserved for (and capping) each handler. The pipeline runs one release at a
+    time, so 2 leaves room for a retry; None reserves nothing (for accounts whose concurrency
+    limit is too low to reserve any)."""
 
 
 class HandlerFunctions(Construct):
@@ -84,6 +88,8 @@ class HandlerFunctions(Construct):
         problems.one_of(
             "log_retention_days", props.log_retention_days, defaults.LOG_RETENTION_CHOICES
         )
+        if props.reserved_concurrency is not None:
+            problems.within("reserved_concurrency", props.reserved_concurrency, 1, 1000)
         problems.raise_if_any()
 
         code = handlers_package()
@@ -128,6 +134,7 @@ class HandlerFunctions(Construct):
                 statements=grants[name],
                 key=key,
                 log_retention_days=props.log_retention_days,
+                reserved_concurrency=props.reserved_concurrency,
             )
             for name in HANDLER_NAMES
         }

@@ -128,7 +128,7 @@ XRAY_WRITE = Statement(
 
 def use_key(key_arn: str, *, decrypt_only: bool = False) -> Statement:
     """Use the pipeline's KMS key for data keys (S3 SSE-KMS, encrypted logs and artifacts)."""
-    actions = ["kms:Decrypt", "kms:DescribeKey"]
+    actions = ["kms:Decrypt"]
     if not decrypt_only:
-        actions += ["kms:Encrypt", "kms:GenerateDataKey", "kms:ReEncryptFrom", "kms:ReEncryptTo"]
+        actions += ["kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"]
     return Statement("UsePipelineKey", actions, [key_arn])
