@@ -6,8 +6,13 @@ from __future__ import annotations
 
 import serverless_pipeline  # noqa: F401
 
+import filecmp
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,6 +22,45 @@ from serverless_pipeline import PipelineConfig, ServerlessPipelineStack
 from serverless_pipeline.example import example_config
 
 Synth = Callable[[PipelineConfig], dict[str, Any]]
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_main(outdir: Path, *, eager: bool = False) -> str:
+    """Synthesize main.py into outdir in a fresh interpreter, as `python main.py` does; eager
+    imports the whole provider package first. Returns how many provider modules were loaded."""
+    prelude = "import cdktf_cdktf_provider_aws; " if eager else ""
+    code = (
+        f"{prelude}import runpy, sys; runpy.run_path('main.py', run_name='__main__'); "
+        "print(sum(m.startswith('cdktf_cdktf_provider_aws.') for m in sys.modules))"
+    )
+    env = {
+        **os.environ,
+        "CDKTF_OUTDIR": str(outdir),
+        "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=300,
+    )
+    return done.stdout.strip().splitlines()[-1]
+
+
+def same_tree(left: Path, right: Path) -> list[str]:
+    """Relative paths whose bytes differ (or that exist on one side only)."""
+    files_left = {p.relative_to(left) for p in left.rglob("*") if p.is_file()}
+    files_right = {p.relative_to(right) for p in right.rglob("*") if p.is_file()}
+    differing = sorted(str(p) for p in files_left ^ files_right)
+    differing += [
+        str(p)
+        for p in sorted(files_left & files_right)
+        if not filecmp.cmp(left / p, right / p, shallow=False)
+    ]
+    return differing
 
 
 def synth_stack(stack: TerraformStack) -> dict[str, Any]:

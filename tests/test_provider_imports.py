@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import filecmp
-import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -12,45 +9,7 @@ import cdktf_cdktf_provider_aws as provider
 import pytest
 
 from serverless_pipeline import provider_imports
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def run_main(outdir: Path, *, eager: bool) -> str:
-    """Synthesize main.py in a fresh interpreter; eager imports the whole package first."""
-    prelude = "import cdktf_cdktf_provider_aws; " if eager else ""
-    code = (
-        f"{prelude}import runpy, sys; runpy.run_path('main.py', run_name='__main__'); "
-        "print(sum(m.startswith('cdktf_cdktf_provider_aws.') for m in sys.modules))"
-    )
-    env = {
-        **os.environ,
-        "CDKTF_OUTDIR": str(outdir),
-        "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
-    }
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=300,
-    )
-    return done.stdout.strip().splitlines()[-1]
-
-
-def same_tree(left: Path, right: Path) -> list[str]:
-    """Relative paths whose bytes differ (or exist on one side only)."""
-    files_left = {p.relative_to(left) for p in left.rglob("*") if p.is_file()}
-    files_right = {p.relative_to(right) for p in right.rglob("*") if p.is_file()}
-    differing = sorted(str(p) for p in files_left ^ files_right)
-    differing += [
-        str(p)
-        for p in sorted(files_left & files_right)
-        if not filecmp.cmp(left / p, right / p, shallow=False)
-    ]
-    return differing
+from tests.conftest import run_main, same_tree
 
 
 def test_output_is_byte_identical_with_and_without_lazy_loading(tmp_path: Path) -> None:

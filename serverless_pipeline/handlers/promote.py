@@ -53,6 +53,8 @@ def start(
     if record is not None and record.get("deployment_id"):
         # A retry of a start that already got this far: report, never start a second deployment.
         return _report(record, "InProgress")
+    # Verified before anything is written: a bad artifact leaves the environment untouched.
+    data = artifacts.fetch(s3, release, config.artifact_bucket)
     running = deployments.active(codedeploy, environment)
     if running:
         raise DeploymentInProgress(
@@ -70,7 +72,7 @@ def start(
             "deadline": int(time.time()) + config.deployment_timeout_seconds,
         }
         records.write(s3, environment.bucket, execution, environment.name, record)
-    target = _publish(s3, lam, config, environment, release)
+    target = _publish(s3, lam, environment, release, data)
     record["target_version"] = target
     if target == record["previous_version"]:
         record["state"] = "deployed"
@@ -85,14 +87,9 @@ def start(
 
 
 def _publish(
-    s3: Any,
-    lam: Any,
-    config: settings.Settings,
-    environment: settings.Environment,
-    release: Release,
+    s3: Any, lam: Any, environment: settings.Environment, release: Release, data: bytes
 ) -> str:
     """Store the release in the environment's bucket and publish it as a new version."""
-    data = artifacts.fetch(s3, release, config.artifact_bucket)
     key = f"releases/{release.id}/app.zip"
     stored = s3.put_object(
         Bucket=environment.bucket, Key=key, Body=data, Metadata={"sha256": release.sha256}

@@ -122,6 +122,7 @@ def test_a_tampered_artifact_changes_nothing(account: Account) -> None:
     with pytest.raises(ChecksumMismatch):
         start(release)
     assert account.live_version("staging") == "1"
+    assert records.read(account.s3, "app-staging-releases", "e1", "staging") is None
 
 
 @pytest.mark.parametrize(
