@@ -1,0 +1,114 @@
+"""A separate cdktf app that uses the installed library: two applications in one stack.
+
+It composes the building blocks itself (one key and one account context shared by both
+pipelines) instead of using ServerlessPipelineStack, with its own names, region, bucket names and
+traffic shifting, so nothing in the library can be hard-wired to the repository's example.
+"""
+
+# ruff: noqa: I001 -- serverless_pipeline first: it configures jsii before cdktf starts it.
+from serverless_pipeline import (
+    ApplicationProps,
+    ArtifactBuckets,
+    ArtifactBucketsProps,
+    AwsContext,
+    BuildSettings,
+    DeployPipeline,
+    DeployPipelineProps,
+    DeploymentStateMachine,
+    DeploymentStateMachineProps,
+    EnvironmentSettings,
+    HandlerFunctions,
+    HandlerFunctionsProps,
+    PipelineKey,
+    PipelineKeyProps,
+    S3Source,
+    ServerlessApplication,
+)
+from cdktf import App, S3Backend, TerraformStack
+from cdktf_cdktf_provider_aws.provider import AwsProvider
+from constructs import Construct
+
+ACCOUNT_SUFFIX = "7f3a"
+
+
+class PaymentsPlatform(TerraformStack):
+    def __init__(self, scope: Construct, id: str) -> None:
+        super().__init__(scope, id)
+        AwsProvider(self, "aws", region="ap-southeast-2")
+        S3Backend(
+            self,
+            bucket="acme-tf-state",
+            key="payments/platform.tfstate",
+            region="ap-southeast-2",
+            encrypt=True,
+        )
+        context = AwsContext(self, "context")
+        key = PipelineKey(self, "key", PipelineKeyProps(name_prefix="payplat"), context)
+        services = {
+            "ledger": ApplicationProps(
+                name="ledger-svc",
+                handler="ledger.api.handle",
+                memory_mb=1024,
+                staging=EnvironmentSettings("CodeDeployDefault.LambdaAllAtOnce"),
+                production=EnvironmentSettings(
+                    "CodeDeployDefault.LambdaLinear10PercentEvery2Minutes",
+                    {"LEDGER_MODE": "strict"},
+                ),
+            ),
+            "refunds": ApplicationProps(
+                name="refunds-svc",
+                handler="refunds.handler",
+                production=EnvironmentSettings("CodeDeployDefault.LambdaCanary10Percent15Minutes"),
+            ),
+        }
+        for prefix, application_props in services.items():
+            buckets = ArtifactBuckets(
+                self,
+                f"{prefix}-buckets",
+                ArtifactBucketsProps(
+                    name_prefix=prefix,
+                    artifact_bucket_name=f"acme-{prefix}-artifacts-{ACCOUNT_SUFFIX}",
+                    staging_bucket_name=f"acme-{prefix}-staging-{ACCOUNT_SUFFIX}",
+                    production_bucket_name=f"acme-{prefix}-production-{ACCOUNT_SUFFIX}",
+                ),
+                key=key,
+                context=context,
+            )
+            application = ServerlessApplication(
+                self, f"{prefix}-app", application_props, key=key, context=context
+            )
+            handlers = HandlerFunctions(
+                self,
+                f"{prefix}-handlers",
+                HandlerFunctionsProps(name_prefix=prefix, test_manifest="ci/release-tests.json"),
+                key=key,
+                buckets=buckets,
+                application=application,
+            )
+            machine = DeploymentStateMachine(
+                self,
+                f"{prefix}-deployment",
+                DeploymentStateMachineProps(name_prefix=prefix, poll_interval_seconds=20),
+                handlers=handlers,
+                key=key,
+                context=context,
+            )
+            DeployPipeline(
+                self,
+                f"{prefix}-pipeline",
+                DeployPipelineProps(
+                    name_prefix=prefix,
+                    source=S3Source(object_key=f"incoming/{prefix}.zip"),
+                    build=BuildSettings(source_dir=prefix, unit_test_command="make unit"),
+                    test_manifest="ci/release-tests.json",
+                ),
+                buckets=buckets,
+                key=key,
+                state_machine=machine,
+                context=context,
+            )
+
+
+app = App()
+PaymentsPlatform(app, "payments-platform")
+app.synth()
