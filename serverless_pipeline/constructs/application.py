@@ -7,9 +7,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from cdktf import TerraformResourceLifecycle
+from cdktf_cdktf_provider_aws.cloudwatch_metric_alarm import CloudwatchMetricAlarm
 from cdktf_cdktf_provider_aws.codedeploy_app import CodedeployApp
+from cdktf_cdktf_provider_aws.codedeploy_deployment_config import (
+    CodedeployDeploymentConfig,
+    CodedeployDeploymentConfigTrafficRoutingConfig,
+    CodedeployDeploymentConfigTrafficRoutingConfigTimeBasedCanary,
+    CodedeployDeploymentConfigTrafficRoutingConfigTimeBasedLinear,
+)
 from cdktf_cdktf_provider_aws.codedeploy_deployment_group import (
     CodedeployDeploymentGroup,
+    CodedeployDeploymentGroupAlarmConfiguration,
     CodedeployDeploymentGroupAutoRollbackConfiguration,
     CodedeployDeploymentGroupDeploymentStyle,
 )
@@ -17,6 +25,7 @@ from cdktf_cdktf_provider_aws.lambda_alias import LambdaAlias
 from constructs import Construct
 
 from .. import defaults, naming
+from ..alarms import AlarmSettings, alarm_specs, watched_alarm_names
 from ..assets import zip_bytes
 from ..validation import (
     FUNCTION_NAME,
@@ -49,14 +58,34 @@ RESERVED_ENV_VARS = frozenset(
 
 
 @dataclass(frozen=True)
+class TrafficShift:
+    """A custom traffic-shifting config, for when no predefined one fits."""
+
+    kind: str
+    """"canary": `percentage` first, the rest after `interval_minutes`; "linear": `percentage`
+    more every `interval_minutes`."""
+    percentage: int
+    """Share of traffic shifted per step, 1-99."""
+    interval_minutes: int
+    """Minutes between steps, 1-2880."""
+
+    @property
+    def config_name(self) -> str:
+        return f"{self.kind.capitalize()}{self.percentage}PercentEvery{self.interval_minutes}Min"
+
+
+@dataclass(frozen=True)
 class EnvironmentSettings:
     """What differs between staging and production."""
 
-    deployment_config: str
-    """CodeDeploy predefined Lambda config that shifts the alias, e.g.
-    CodeDeployDefault.LambdaCanary10Percent5Minutes."""
+    deployment_config: str | TrafficShift
+    """How CodeDeploy shifts the alias: a predefined Lambda config such as
+    CodeDeployDefault.LambdaCanary10Percent5Minutes, or a custom TrafficShift."""
     variables: Mapping[str, str] = field(default_factory=dict)
     """Environment variables of this environment's function; omitted: none."""
+    alarms: AlarmSettings = field(default_factory=AlarmSettings)
+    """Alarms that stop and roll back a deployment; omitted: errors and throttles through the
+    alias, one in a minute sets them off."""
 
 
 @dataclass(frozen=True)
@@ -106,11 +135,47 @@ def validate_props(props: ApplicationProps) -> None:
         problems.within("reserved_concurrency", props.reserved_concurrency, 1, 10000)
     for environment in ENVIRONMENTS:
         settings = props.settings(environment)
-        problems.one_of(
-            f"{environment}.deployment_config",
-            settings.deployment_config,
-            defaults.LAMBDA_DEPLOYMENT_CONFIGS,
+        shift = settings.deployment_config
+        if isinstance(shift, TrafficShift):
+            problems.one_of(
+                f"{environment}.deployment_config.kind", shift.kind, ("canary", "linear")
+            )
+            problems.within(
+                f"{environment}.deployment_config.percentage", shift.percentage, 1, 99, "percent"
+            )
+            problems.within(
+                f"{environment}.deployment_config.interval_minutes",
+                shift.interval_minutes,
+                1,
+                2880,
+                "minutes",
+            )
+        else:
+            problems.one_of(
+                f"{environment}.deployment_config", shift, defaults.LAMBDA_DEPLOYMENT_CONFIGS
+            )
+        alarms = settings.alarms
+        problems.within(
+            f"{environment}.alarms.errors_threshold", alarms.errors_threshold, 1, 100000
         )
+        problems.within(
+            f"{environment}.alarms.throttles_threshold", alarms.throttles_threshold, 1, 100000
+        )
+        problems.within(
+            f"{environment}.alarms.evaluation_periods", alarms.evaluation_periods, 1, 100
+        )
+        if alarms.period_seconds % 60 or not 60 <= alarms.period_seconds <= 86400:
+            problems.add(
+                f"{environment}.alarms.period_seconds is {alarms.period_seconds!r}; "
+                "expected a multiple of 60 from 60 to 86400"
+            )
+        for name in alarms.extra_alarm_names:
+            problems.pattern(
+                f"{environment}.alarms.extra_alarm_names item",
+                name,
+                r"[^\s:][^:]{0,254}",
+                "a CloudWatch alarm name (not an ARN)",
+            )
         for variable in settings.variables:
             problems.pattern(
                 f"{environment}.variables key",
@@ -197,6 +262,36 @@ class ServerlessApplication(Construct):
                     ignore_changes=["function_version", "routing_config"]
                 ),
             )
+            config_name = self._deployment_config(environment, settings.deployment_config)
+            watched = watched_alarm_names(function.name, props.alias, settings.alarms)
+            for spec in alarm_specs(function.name, props.alias, settings.alarms):
+                CloudwatchMetricAlarm(
+                    self,
+                    f"{environment}-{spec.metric_name.lower()}-alarm",
+                    alarm_name=spec.name,
+                    alarm_description=f"{spec.metric_name} through {spec.function_name}:"
+                    f"{spec.alias}; stops and rolls back a deployment",
+                    namespace="AWS/Lambda",
+                    metric_name=spec.metric_name,
+                    dimensions=spec.dimensions,
+                    statistic=spec.statistic,
+                    period=spec.period_seconds,
+                    evaluation_periods=spec.evaluation_periods,
+                    threshold=spec.threshold,
+                    comparison_operator=spec.comparison,
+                    treat_missing_data=spec.treat_missing_data,
+                )
+            alarm_statements = (
+                [
+                    Statement(
+                        "ReadDeploymentAlarms",
+                        ["cloudwatch:DescribeAlarms"],
+                        [self._context.arn("cloudwatch", f"alarm:{n}") for n in watched],
+                    )
+                ]
+                if watched
+                else []
+            )
             deployer = ServiceRole(
                 self,
                 f"{environment}-deployer",
@@ -212,7 +307,8 @@ class ServerlessApplication(Construct):
                             "lambda:GetProvisionedConcurrencyConfig",
                         ],
                         self.function_arns(environment),
-                    )
+                    ),
+                    *alarm_statements,
                 ],
             )
             self.deployment_groups[environment] = CodedeployDeploymentGroup(
@@ -221,14 +317,57 @@ class ServerlessApplication(Construct):
                 app_name=self.codedeploy_app.name,
                 deployment_group_name=self.deployment_group_name(environment),
                 service_role_arn=deployer.arn,
-                deployment_config_name=settings.deployment_config,
+                deployment_config_name=config_name,
                 deployment_style=CodedeployDeploymentGroupDeploymentStyle(
                     deployment_type="BLUE_GREEN", deployment_option="WITH_TRAFFIC_CONTROL"
                 ),
+                alarm_configuration=CodedeployDeploymentGroupAlarmConfiguration(
+                    alarms=watched, enabled=True
+                )
+                if watched
+                else None,
                 auto_rollback_configuration=CodedeployDeploymentGroupAutoRollbackConfiguration(
-                    enabled=True, events=["DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_REQUEST"]
+                    enabled=True,
+                    events=[
+                        "DEPLOYMENT_FAILURE",
+                        "DEPLOYMENT_STOP_ON_REQUEST",
+                        *(["DEPLOYMENT_STOP_ON_ALARM"] if watched else []),
+                    ],
                 ),
             )
+
+    def _deployment_config(self, environment: str, shift: str | TrafficShift) -> str:
+        """The config's name; a custom shift gets a CodeDeploy deployment config of its own."""
+        name = self.deployment_config_name(environment)
+        if not isinstance(shift, TrafficShift):
+            return name
+        step = {"interval": shift.interval_minutes, "percentage": shift.percentage}
+        CodedeployDeploymentConfig(
+            self,
+            f"{environment}-deployment-config",
+            deployment_config_name=name,
+            compute_platform="Lambda",
+            traffic_routing_config=CodedeployDeploymentConfigTrafficRoutingConfig(
+                type="TimeBasedCanary" if shift.kind == "canary" else "TimeBasedLinear",
+                time_based_canary=CodedeployDeploymentConfigTrafficRoutingConfigTimeBasedCanary(
+                    **step
+                )
+                if shift.kind == "canary"
+                else None,
+                time_based_linear=CodedeployDeploymentConfigTrafficRoutingConfigTimeBasedLinear(
+                    **step
+                )
+                if shift.kind == "linear"
+                else None,
+            ),
+        )
+        return name
+
+    def deployment_config_name(self, environment: str) -> str:
+        shift = self.props.settings(environment).deployment_config
+        if isinstance(shift, TrafficShift):
+            return f"{self.props.name}-{environment}-{shift.config_name}"
+        return shift
 
     def function_name(self, environment: str) -> str:
         return naming.app_function(self.props.name, environment)
@@ -251,7 +390,7 @@ class ServerlessApplication(Construct):
         """Publish releases to both functions and drive their deployment groups."""
         functions = [arn for env in ENVIRONMENTS for arn in self.function_arns(env)]
         groups = [self.deployment_group_arn(env) for env in ENVIRONMENTS]
-        configs = sorted({self.props.settings(env).deployment_config for env in ENVIRONMENTS})
+        configs = sorted({self.deployment_config_name(env) for env in ENVIRONMENTS})
         return [
             Statement(
                 "PublishReleases",

@@ -1,13 +1,18 @@
-"""CodeDeploy for Lambda in moto: deployments that apply their AppSpec, and StopDeployment.
+"""CodeDeploy for Lambda in moto: deployments that apply their AppSpec, watched by alarms, and
+StopDeployment.
 
-A deployment settles the first time anyone reads it. Before it moves the alias it runs the
-traffic hook, as CodeDeploy runs a BeforeAllowTraffic hook: a hook that reports a failure fails
-the deployment and leaves the alias where it was, the way an alarm or a failing hook does in AWS.
+A deployment settles the first time anyone reads it, compressing CodeDeploy's timeline: it moves
+the alias to the target version, lets traffic flow (a callable that invokes the alias, standing
+in for the application's users), evaluates the deployment group's alarms on the metrics that
+traffic produced, and either succeeds or, as CodeDeploy's automatic rollback does on an alarm,
+moves the alias back and fails with ALARM_ACTIVE.
 """
 
 from __future__ import annotations
 
+import datetime
 import json
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -17,18 +22,27 @@ from moto.awslambda.utils import get_backend as lambda_backend
 from moto.codedeploy.models import CodeDeployBackend, DeploymentInfo
 from moto.codedeploy.responses import CodeDeployResponse
 
-# (function name, alias, target version) -> why the new version is unhealthy, or None.
-TrafficHook = Callable[[str, str, str], "str | None"]
+from .cloudwatch import alarm_names, breached
+
+# (region, function name, alias) -> None: send traffic through the alias after it moved.
+Traffic = Callable[[str, str, str], None]
 ACTIVE = ("Created", "Queued", "InProgress", "Baking", "Ready")
 
 
-def healthy(function_name: str, alias: str, version: str) -> str | None:
-    """The default hook: every new version is healthy."""
-    return None
+def no_traffic(region: str, function_name: str, alias: str) -> None:
+    """By default nobody calls the application during a deployment."""
+
+
+def _next_whole_second() -> datetime.datetime:
+    """Wait for the next whole second and return it. moto compares metric timestamps to the
+    second, so traffic from this instant on cannot mix with an earlier deployment's."""
+    now = datetime.datetime.now(datetime.UTC)
+    time.sleep(1 - now.microsecond / 1_000_000)
+    return now.replace(microsecond=0) + datetime.timedelta(seconds=1)
 
 
 @contextmanager
-def lambda_deployments(hook: TrafficHook = healthy) -> Iterator[None]:
+def lambda_deployments(traffic: Traffic = no_traffic) -> Iterator[None]:
     """Within this block moto's CodeDeploy runs Lambda deployments to completion."""
     original_get = CodeDeployBackend.get_deployment
     original_to_dict = DeploymentInfo.to_dict
@@ -41,22 +55,33 @@ def lambda_deployments(hook: TrafficHook = healthy) -> Iterator[None]:
 
     def settle(backend: CodeDeployBackend, deployment: DeploymentInfo) -> None:
         content = json.loads(deployment.revision["appSpecContent"]["content"])  # type: ignore[index]
-        lambdas = lambda_backend(backend.account_id, backend.region_name)
+        region = backend.region_name
+        lambdas = lambda_backend(backend.account_id, region)
+        watched = alarm_names(deployment.deployment_group.alarm_configuration)
         for resource in content["Resources"]:
             for spec in resource.values():
                 properties = spec["Properties"]
                 name, alias = properties["Name"], properties["Alias"]
-                target = str(properties["TargetVersion"])
-                current = lambdas.get_alias(alias, name).function_version
-                if current != str(properties["CurrentVersion"]):
-                    message = f"{name}:{alias} is on {current}, not {properties['CurrentVersion']}"
+                current = str(properties["CurrentVersion"])
+                live = lambdas.get_alias(alias, name).function_version
+                if live != current:
+                    message = f"{name}:{alias} is on {live}, not {current}"
                     finish(deployment, "Failed", "INVALID_REVISION", message)
                     return
-                problem = hook(name, alias, target)
-                if problem is not None:
-                    finish(deployment, "Failed", "HOOK_EXECUTION_FAILURE", problem)
+                lambdas.update_alias(alias, name, str(properties["TargetVersion"]), "", None)  # type: ignore[arg-type]
+                shifted_at = _next_whole_second()
+                traffic(region, name, alias)
+                firing = breached(region, watched, shifted_at)
+                if firing:
+                    lambdas.update_alias(alias, name, current, "", None)  # type: ignore[arg-type]
+                    finish(
+                        deployment,
+                        "Failed",
+                        "ALARM_ACTIVE",
+                        f"alarm(s) {', '.join(firing)} went off; {name}:{alias} is back on "
+                        f"version {current}",
+                    )
                     return
-                lambdas.update_alias(alias, name, target, "", None)  # type: ignore[arg-type]
         deployment.status = "Succeeded"
 
     def get_deployment(backend: CodeDeployBackend, deployment_id: str) -> DeploymentInfo:

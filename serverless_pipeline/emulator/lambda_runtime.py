@@ -26,7 +26,10 @@ from typing import Any
 from unittest import mock
 
 from moto.awslambda.models import LambdaFunction
+from moto.awslambda.responses import LambdaResponse
 from moto.awslambda_simple.models import LambdaSimpleBackend
+
+from .cloudwatch import record_invocation
 
 # One invocation at a time: the handler's module imports and environment are process-wide. A
 # re-entrant lock, because a handler may invoke another function (run_tests invokes staging).
@@ -38,7 +41,7 @@ class Context:
 
     def __init__(self, function: LambdaFunction) -> None:
         self.function_name = function.function_name
-        self.function_version = function.version
+        self.function_version = str(function.version)
         self.invoked_function_arn = function.function_arn
         self.memory_limit_in_mb = function.memory_size
         self.aws_request_id = hashlib.sha256(os.urandom(16)).hexdigest()[:32]
@@ -70,7 +73,7 @@ class InProcessRuntime:
             "AWS_REGION": function.region,
             "AWS_DEFAULT_REGION": function.region,
             "AWS_LAMBDA_FUNCTION_NAME": function.function_name,
-            "AWS_LAMBDA_FUNCTION_VERSION": function.version,
+            "AWS_LAMBDA_FUNCTION_VERSION": str(function.version),
             **(function.environment_vars or {}),
         }
         with _LOCK, _imports_from(directory), mock.patch.dict(os.environ, variables):
@@ -120,9 +123,26 @@ def in_process_lambda() -> Iterator[InProcessRuntime]:
             function = backend.get_function(function_name, qualifier)
             event = json.loads(body) if body else {}
             payload, errored = runtime.run(function, event)
+            record_invocation(backend.region_name, function.function_name, qualifier, errored)
             if errored:
                 response_headers["x-amz-function-error"] = "Unhandled"
             return json.dumps(payload).encode()
 
-        with mock.patch.object(LambdaSimpleBackend, "invoke", invoke):
+        original_response_invoke = LambdaResponse.invoke
+
+        def response_invoke(response: LambdaResponse) -> Any:
+            # moto reads the qualifier as "qualifier" while boto3 sends "Qualifier": without this,
+            # invoking an alias or a version runs $LATEST.
+            read = response._get_param
+
+            def get_param(name: str, if_none: Any = None) -> Any:
+                return read("Qualifier" if name == "qualifier" else name, if_none)
+
+            with mock.patch.object(response, "_get_param", get_param):
+                return original_response_invoke(response)
+
+        with (
+            mock.patch.object(LambdaSimpleBackend, "invoke", invoke),
+            mock.patch.object(LambdaResponse, "invoke", response_invoke),
+        ):
             yield runtime

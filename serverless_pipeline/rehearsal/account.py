@@ -15,6 +15,7 @@ from typing import Any
 import boto3
 
 from .. import asl, naming
+from ..alarms import alarm_specs, watched_alarm_names
 from ..config import PipelineConfig
 from ..constructs.artifact_buckets import ENVIRONMENTS
 from ..constructs.handler_functions import HANDLER_NAMES, handlers_package
@@ -27,6 +28,7 @@ ACCOUNT_ID = "123456789012"
 # Zero would be rejected by Step Functions; one second is the shortest real interval.
 REHEARSAL_POLL_INTERVAL_SECONDS = 1
 FIRST_RELEASE = "r1"
+TRAFFIC_REQUESTS = 5
 
 
 @dataclass
@@ -95,6 +97,7 @@ def create(config: PipelineConfig) -> EmulatedAccount:
     iam = boto3.client("iam", region_name=region)
     codedeploy = boto3.client("codedeploy", region_name=region)
     sfn = boto3.client("stepfunctions", region_name=region)
+    cloudwatch = boto3.client("cloudwatch", region_name=region)
     application = config.application
 
     buckets = {role: f"{config.name}-{role}-rehearsal" for role in ("artifacts", *ENVIRONMENTS)}
@@ -120,16 +123,38 @@ def create(config: PipelineConfig) -> EmulatedAccount:
         lam.create_alias(
             FunctionName=function, Name=application.alias, FunctionVersion=published["Version"]
         )
+        settings = application.settings(environment)
+        for spec in alarm_specs(function, application.alias, settings.alarms):
+            cloudwatch.put_metric_alarm(
+                AlarmName=spec.name,
+                Namespace="AWS/Lambda",
+                MetricName=spec.metric_name,
+                Dimensions=[{"Name": k, "Value": v} for k, v in spec.dimensions.items()],
+                Statistic=spec.statistic,
+                Period=spec.period_seconds,
+                EvaluationPeriods=spec.evaluation_periods,
+                Threshold=spec.threshold,
+                ComparisonOperator=spec.comparison,
+                TreatMissingData=spec.treat_missing_data,
+            )
+        watched = watched_alarm_names(function, application.alias, settings.alarms)
         codedeploy.create_deployment_group(
             applicationName=application.name,
             deploymentGroupName=naming.deployment_group(application.name, environment),
             serviceRoleArn=role,
-            deploymentConfigName=application.settings(environment).deployment_config,
+            deploymentConfigName=str(settings.deployment_config),
             deploymentStyle={
                 "deploymentType": "BLUE_GREEN",
                 "deploymentOption": "WITH_TRAFFIC_CONTROL",
             },
-            autoRollbackConfiguration={"enabled": True, "events": ["DEPLOYMENT_FAILURE"]},
+            alarmConfiguration={
+                "enabled": bool(watched),
+                "alarms": [{"name": name} for name in watched],
+            },
+            autoRollbackConfiguration={
+                "enabled": True,
+                "events": ["DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_ALARM"],
+            },
         )
 
     variables = naming.handler_environment(
@@ -164,21 +189,13 @@ def create(config: PipelineConfig) -> EmulatedAccount:
     )
 
 
-def health_check(lam: Any) -> Any:
-    """The traffic hook the emulator's CodeDeploy runs before shifting an alias: invoke the new
-    version with a health-check event, as a BeforeAllowTraffic hook would."""
-
-    def hook(function_name: str, alias: str, version: str) -> str | None:
-        response = lam.invoke(
+def user_traffic(region: str, function_name: str, alias: str) -> None:
+    """The sample app's users while a deployment shifts traffic: a few requests through the
+    alias. Their errors reach the alarms through Lambda's metrics, as in AWS."""
+    lam = boto3.client("lambda", region_name=region)
+    for _ in range(TRAFFIC_REQUESTS):
+        lam.invoke(
             FunctionName=function_name,
-            Qualifier=version,
+            Qualifier=alias,
             Payload=json.dumps({"healthcheck": True}).encode(),
         )
-        body = json.loads(response["Payload"].read() or b"null")
-        if response.get("FunctionError"):
-            return f"health check of {function_name}:{version} failed: {body.get('errorMessage')}"
-        if not (isinstance(body, dict) and body.get("healthy") is True):
-            return f"health check of {function_name}:{version} answered {body!r}"
-        return None
-
-    return hook

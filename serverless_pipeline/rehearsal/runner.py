@@ -92,7 +92,7 @@ def rehearse(
         repeatable_executions(),
     ):
         account = emulated.create(config)
-        with lambda_deployments(emulated.health_check(account.lam)):
+        with lambda_deployments(emulated.user_traffic):
             rehearsal = Rehearsal()
             for number, kind in enumerate(kinds, start=2):
                 release = f"r{number}"

@@ -72,11 +72,13 @@ EXPECTED_ACTIONS = {
         "lambda:GetAlias",
         "lambda:UpdateAlias",
         "lambda:GetProvisionedConcurrencyConfig",
+        "cloudwatch:DescribeAlarms",
     },
     "orders-api-production-codedeploy": {
         "lambda:GetAlias",
         "lambda:UpdateAlias",
         "lambda:GetProvisionedConcurrencyConfig",
+        "cloudwatch:DescribeAlarms",
     },
     "orders-deployment-sfn": XRAY
     | set(LOG_DELIVERY_ACTIONS)
