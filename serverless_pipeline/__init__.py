@@ -16,11 +16,13 @@ from . import provider_imports
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 provider_imports.install()
 
+from .alarms import AlarmSettings  # noqa: E402
 from .config import Backend, CloudBackend, LocalBackend, PipelineConfig, S3Backend  # noqa: E402
 from .constructs.application import (  # noqa: E402
     ApplicationProps,
     EnvironmentSettings,
     ServerlessApplication,
+    TrafficShift,
 )
 from .constructs.artifact_buckets import ArtifactBuckets, ArtifactBucketsProps  # noqa: E402
 from .constructs.aws_context import AwsContext  # noqa: E402
@@ -42,6 +44,7 @@ from .validation import ConfigurationError  # noqa: E402
 from .version import __version__  # noqa: E402
 
 __all__ = [
+    "AlarmSettings",
     "ApplicationProps",
     "ArtifactBuckets",
     "ArtifactBucketsProps",
@@ -67,5 +70,6 @@ __all__ = [
     "ServerlessApplication",
     "ServerlessPipeline",
     "ServerlessPipelineStack",
+    "TrafficShift",
     "__version__",
 ]

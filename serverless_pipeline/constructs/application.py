@@ -263,8 +263,9 @@ class ServerlessApplication(Construct):
                 ),
             )
             config_name = self._deployment_config(environment, settings.deployment_config)
-            watched = watched_alarm_names(function.name, props.alias, settings.alarms)
-            for spec in alarm_specs(function.name, props.alias, settings.alarms):
+            function_name = self.function_name(environment)
+            watched = watched_alarm_names(function_name, props.alias, settings.alarms)
+            for spec in alarm_specs(function_name, props.alias, settings.alarms):
                 CloudwatchMetricAlarm(
                     self,
                     f"{environment}-{spec.metric_name.lower()}-alarm",

@@ -15,6 +15,7 @@ import json
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 from unittest import mock
 
@@ -41,9 +42,17 @@ def _next_whole_second() -> datetime.datetime:
     return now.replace(microsecond=0) + datetime.timedelta(seconds=1)
 
 
+@dataclass
+class DeploymentEmulator:
+    """What the emulated CodeDeploy does while it shifts traffic; change `traffic` at will."""
+
+    traffic: Traffic = no_traffic
+
+
 @contextmanager
-def lambda_deployments(traffic: Traffic = no_traffic) -> Iterator[None]:
+def lambda_deployments(traffic: Traffic = no_traffic) -> Iterator[DeploymentEmulator]:
     """Within this block moto's CodeDeploy runs Lambda deployments to completion."""
+    emulator = DeploymentEmulator(traffic)
     original_get = CodeDeployBackend.get_deployment
     original_to_dict = DeploymentInfo.to_dict
     # deployment id -> errorInformation, which moto's DeploymentInfo does not keep
@@ -70,7 +79,7 @@ def lambda_deployments(traffic: Traffic = no_traffic) -> Iterator[None]:
                     return
                 lambdas.update_alias(alias, name, str(properties["TargetVersion"]), "", None)  # type: ignore[arg-type]
                 shifted_at = _next_whole_second()
-                traffic(region, name, alias)
+                emulator.traffic(region, name, alias)
                 firing = breached(region, watched, shifted_at)
                 if firing:
                     lambdas.update_alias(alias, name, current, "", None)  # type: ignore[arg-type]
@@ -106,4 +115,4 @@ def lambda_deployments(traffic: Traffic = no_traffic) -> Iterator[None]:
         mock.patch.object(DeploymentInfo, "to_dict", to_dict),
         mock.patch.object(CodeDeployResponse, "stop_deployment", stop_deployment, create=True),
     ):
-        yield
+        yield emulator

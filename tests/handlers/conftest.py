@@ -14,7 +14,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from serverless_pipeline.emulator.codedeploy import lambda_deployments
+from serverless_pipeline.emulator.codedeploy import DeploymentEmulator, lambda_deployments
 from serverless_pipeline.emulator.lambda_runtime import in_process_lambda
 
 REGION = "eu-west-1"
@@ -58,6 +58,7 @@ class Account:
     s3: Any
     lam: Any
     codedeploy: Any
+    deployments: DeploymentEmulator
 
     def upload(self, release_id: str, data: bytes) -> dict[str, str]:
         key = f"releases/{release_id}/app.zip"
@@ -98,7 +99,7 @@ def account(monkeypatch: pytest.MonkeyPatch) -> Iterator[Account]:
     monkeypatch.setenv("ENVIRONMENTS", json.dumps(ENVIRONMENTS))
     with (
         mock_aws(config={"lambda": {"use_docker": False}}),
-        lambda_deployments(),
+        lambda_deployments() as deployments,
         in_process_lambda(),
     ):
         s3 = boto3.client("s3", region_name=REGION)
@@ -136,4 +137,4 @@ def account(monkeypatch: pytest.MonkeyPatch) -> Iterator[Account]:
                     "deploymentOption": "WITH_TRAFFIC_CONTROL",
                 },
             )
-        yield Account(s3, lam, codedeploy)
+        yield Account(s3, lam, codedeploy, deployments)

@@ -4,6 +4,7 @@ import json
 import time
 from typing import Any
 
+import boto3
 import pytest
 from moto.codedeploy.models import codedeploy_backends
 from moto.core import DEFAULT_ACCOUNT_ID
@@ -154,3 +155,44 @@ def test_status_of_a_deployment_this_execution_never_started_is_refused(account:
     release = account.upload("r2", build_zip(app_files()))
     with pytest.raises(InvalidEvent, match="started no deployment of release r2 to production"):
         status(release, environment="production")
+
+
+def test_an_alarm_during_the_shift_fails_the_deployment_and_restores_the_alias(
+    account: Account,
+) -> None:
+    cloudwatch = boto3.client("cloudwatch", region_name=REGION)
+    cloudwatch.put_metric_alarm(
+        AlarmName="app-staging-errors",
+        Namespace="AWS/Lambda",
+        MetricName="Errors",
+        Dimensions=[
+            {"Name": "FunctionName", "Value": "app-staging"},
+            {"Name": "Resource", "Value": "app-staging:live"},
+        ],
+        Statistic="Sum",
+        Period=60,
+        EvaluationPeriods=1,
+        Threshold=1,
+        ComparisonOperator="GreaterThanOrEqualToThreshold",
+    )
+    backend = codedeploy_backends[DEFAULT_ACCOUNT_ID][REGION]
+    backend.deployment_groups["app"]["app-staging"].alarm_configuration = {
+        "enabled": True,
+        "alarms": [{"name": "app-staging-errors"}],
+    }
+
+    def users(region: str, function_name: str, alias: str) -> None:
+        account.lam.invoke(
+            FunctionName=function_name,
+            Qualifier=alias,
+            Payload=json.dumps({"fail": "boom"}).encode(),
+        )
+
+    account.deployments.traffic = users
+    release = account.upload("r2", build_zip(app_files()))
+    start(release)
+    with pytest.raises(DeploymentFailed, match="ended Failed: ALARM_ACTIVE alarm\\(s\\) app-staging-errors went off"):
+        status(release)
+    assert account.live_version("staging") == "1"
+    state = cloudwatch.describe_alarms(AlarmNames=["app-staging-errors"])["MetricAlarms"][0]
+    assert state["StateValue"] == "ALARM"
