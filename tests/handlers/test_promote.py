@@ -191,7 +191,8 @@ def test_an_alarm_during_the_shift_fails_the_deployment_and_restores_the_alias(
     account.deployments.traffic = users
     release = account.upload("r2", build_zip(app_files()))
     start(release)
-    with pytest.raises(DeploymentFailed, match="ended Failed: ALARM_ACTIVE alarm\\(s\\) app-staging-errors went off"):
+    fired = "Failed: ALARM_ACTIVE alarm\\(s\\) app-staging-errors went off"
+    with pytest.raises(DeploymentFailed, match=fired):
         status(release)
     assert account.live_version("staging") == "1"
     state = cloudwatch.describe_alarms(AlarmNames=["app-staging-errors"])["MetricAlarms"][0]
