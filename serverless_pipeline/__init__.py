@@ -28,6 +28,11 @@ from .constructs.artifact_buckets import ArtifactBuckets, ArtifactBucketsProps  
 from .constructs.aws_context import AwsContext  # noqa: E402
 from .constructs.encryption import PipelineKey, PipelineKeyProps  # noqa: E402
 from .constructs.handler_functions import HandlerFunctions, HandlerFunctionsProps  # noqa: E402
+from .constructs.notifications import (  # noqa: E402
+    Notifications,
+    NotificationsProps,
+    Subscriber,
+)
 from .constructs.pipeline import (  # noqa: E402
     BuildSettings,
     ConnectionSource,
@@ -62,6 +67,8 @@ __all__ = [
     "HandlerFunctions",
     "HandlerFunctionsProps",
     "LocalBackend",
+    "Notifications",
+    "NotificationsProps",
     "PipelineConfig",
     "PipelineKey",
     "PipelineKeyProps",
@@ -70,6 +77,7 @@ __all__ = [
     "ServerlessApplication",
     "ServerlessPipeline",
     "ServerlessPipelineStack",
+    "Subscriber",
     "TrafficShift",
     "__version__",
 ]

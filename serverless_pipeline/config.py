@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from . import defaults
 from .constructs.application import ApplicationProps
+from .constructs.notifications import Subscriber
 from .constructs.pipeline import BuildSettings, ConnectionSource, S3Source
 from .validation import REGION, REGION_ACCEPTED, Problems
 
@@ -69,6 +70,12 @@ class PipelineConfig:
     """Retention of every log group the pipeline creates."""
     force_destroy_buckets: bool = False
     """Let `terraform destroy` delete non-empty buckets; off by default."""
+    approval_timeout_seconds: int | None = None
+    """Require a person's approval before production, rolling back after this many seconds
+    without an answer; omitted: releases go to production without waiting."""
+    subscribers: Sequence[Subscriber] = field(default_factory=tuple)
+    """Who hears about every release outcome and approval request (email, https, sqs, lambda);
+    omitted: nobody yet (the topic exists either way)."""
 
     def validate(self) -> None:
         """Checks that belong to the stack as a whole (constructs check their own props)."""

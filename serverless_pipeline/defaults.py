@@ -48,6 +48,8 @@ ACCESS_LOG_EXPIRATION_DAYS = 365
 # Step Functions: how often the deployment wait loop asks CodeDeploy, and its deadline.
 POLL_INTERVAL_SECONDS = 30
 DEPLOYMENT_TIMEOUT_SECONDS = 3600
+# Used only when approval is required without a timeout of its own.
+APPROVAL_TIMEOUT_SECONDS = 86400
 
 # CodeBuild
 BUILD_IMAGE = "aws/codebuild/amazonlinux2-x86_64-standard:5.0"

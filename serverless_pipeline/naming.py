@@ -27,6 +27,10 @@ def state_machine(prefix: str) -> str:
     return f"{prefix}-deployment"
 
 
+def notification_topic(prefix: str) -> str:
+    return f"{prefix}-releases"
+
+
 def handler_environment(
     *,
     artifact_bucket: str,
@@ -37,6 +41,7 @@ def handler_environment(
     buckets: Mapping[str, str],
     deployment_timeout_seconds: int,
     test_case_timeout_seconds: int,
+    notification_topic: str,
 ) -> dict[str, str]:
     """The environment variables of the handler functions (read by handlers/settings.py)."""
     environments = {
@@ -56,4 +61,5 @@ def handler_environment(
         "ENVIRONMENTS": json.dumps(environments, sort_keys=True),
         "DEPLOYMENT_TIMEOUT_SECONDS": str(deployment_timeout_seconds),
         "TEST_CASE_TIMEOUT_SECONDS": str(test_case_timeout_seconds),
+        "NOTIFICATION_TOPIC_ARN": notification_topic,
     }

@@ -19,10 +19,13 @@ from serverless_pipeline import (
     EnvironmentSettings,
     HandlerFunctions,
     HandlerFunctionsProps,
+    Notifications,
+    NotificationsProps,
     PipelineKey,
     PipelineKeyProps,
     S3Source,
     ServerlessApplication,
+    Subscriber,
 )
 from cdktf import App, S3Backend, TerraformStack
 from cdktf_cdktf_provider_aws.provider import AwsProvider
@@ -44,6 +47,15 @@ class PaymentsPlatform(TerraformStack):
         )
         context = AwsContext(self, "context")
         key = PipelineKey(self, "key", PipelineKeyProps(name_prefix="payplat"), context)
+        # One topic for both services: the on-call channel hears about every release.
+        notifications = Notifications(
+            self, "notifications",
+            NotificationsProps(
+                name_prefix="payplat",
+                subscribers=[Subscriber("https", "https://hooks.example.com/payments-releases")],
+            ),
+            key=key, context=context,
+        )
         services = {
             "ledger": ApplicationProps(
                 name="ledger-svc",

@@ -149,6 +149,17 @@ class ArtifactBuckets(Construct):
             ],
         )
 
+    def grant_approval_records(self) -> list[Statement]:
+        """Read and write pending approvals, kept in the production bucket."""
+        return [
+            Statement(
+                "ManageApprovals",
+                ["s3:GetObject", "s3:PutObject"],
+                [f"{self.production_bucket.arn}/approvals/*"],
+            ),
+            Statement("ListProductionBucket", ["s3:ListBucket"], [self.production_bucket.arn]),
+        ]
+
     def grant_list_environment_records(self) -> Statement:
         """ListBucket on the environment buckets, so a missing record reads as 404, not 403."""
         return Statement(

@@ -81,6 +81,23 @@ class PipelineKey(Construct):
                         )
                     ],
                 ),
+                DataAwsIamPolicyDocumentStatement(
+                    sid="CloudWatchAlarmsNotifyTheEncryptedTopic",
+                    actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                    resources=["*"],
+                    principals=[
+                        DataAwsIamPolicyDocumentStatementPrincipals(
+                            type="Service", identifiers=["cloudwatch.amazonaws.com"]
+                        )
+                    ],
+                    condition=[
+                        DataAwsIamPolicyDocumentStatementCondition(
+                            test="StringEquals",
+                            variable="aws:SourceAccount",
+                            values=[context.account_id],
+                        )
+                    ],
+                ),
             ],
         )
         self.key = KmsKey(

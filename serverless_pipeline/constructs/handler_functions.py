@@ -12,12 +12,14 @@ from ..assets import directory_files, zip_bytes
 from ..validation import NAME_PREFIX, NAME_PREFIX_ACCEPTED, Problems
 from .application import ServerlessApplication
 from .artifact_buckets import ENVIRONMENTS, ArtifactBuckets
+from .aws_context import AwsContext
 from .encryption import PipelineKey
 from .functions import PythonFunction, zip_asset
 from .iam import Statement
+from .notifications import Notifications
 
 HANDLERS_DIRECTORY = Path(__file__).resolve().parent.parent / "handlers"
-HANDLER_NAMES = ("validate", "run_tests", "promote", "rollback")
+HANDLER_NAMES = ("validate", "run_tests", "promote", "rollback", "approval")
 
 
 def handlers_package() -> bytes:
@@ -30,7 +32,9 @@ class HandlerFunctionsProps:
     """Props of `HandlerFunctions`."""
 
     name_prefix: str
-    """Function names are <prefix>-validate, <prefix>-run-tests, <prefix>-promote, ..."""
+    """Function names are <prefix>-validate, <prefix>-run-tests, <prefix>-promote, ...; the
+    approval handler answers the state machine named <prefix>-deployment, so give the
+    DeploymentStateMachine the same prefix."""
     test_manifest: str = "release-tests.json"
     """Path of the test manifest inside each release zip."""
     runtime: str = defaults.LAMBDA_RUNTIME
@@ -64,6 +68,8 @@ class HandlerFunctions(Construct):
         key: PipelineKey,
         buckets: ArtifactBuckets,
         application: ServerlessApplication,
+        notifications: Notifications,
+        context: AwsContext,
     ) -> None:
         super().__init__(scope, id)
         problems = Problems("HandlerFunctions")
@@ -103,6 +109,7 @@ class HandlerFunctions(Construct):
             buckets={env: buckets.bucket_for(env).bucket for env in ENVIRONMENTS},
             deployment_timeout_seconds=props.deployment_timeout_seconds,
             test_case_timeout_seconds=props.test_case_timeout_seconds,
+            notification_topic=notifications.arn,
         )
         read = buckets.grant_read_releases()
         records = [buckets.grant_environment_records(), buckets.grant_list_environment_records()]
@@ -111,12 +118,27 @@ class HandlerFunctions(Construct):
             "run_tests": [read, *application.grant_test_staging()],
             "promote": [read, *records, _write_with_key(key), *application.grant_promote()],
             "rollback": [*records, _write_with_key(key), *application.grant_rollback()],
+            "approval": [
+                *buckets.grant_approval_records(),
+                _write_with_key(key),
+                *notifications.grant_publish(),
+                Statement(
+                    "AnswerApprovalTasks",
+                    ["states:SendTaskFailure", "states:SendTaskSuccess"],
+                    [
+                        context.arn(
+                            "states", f"stateMachine:{naming.state_machine(props.name_prefix)}"
+                        )
+                    ],
+                ),
+            ],
         }
         purposes = {
             "validate": "checks that a release artifact is sound",
             "run_tests": "runs a release's own test cases",
             "promote": "moves an environment to a release through CodeDeploy",
             "rollback": "restores environments to the release they served before",
+            "approval": "asks for and records approval of a release before production",
         }
         self.functions: dict[str, PythonFunction] = {
             name: PythonFunction(
@@ -154,6 +176,10 @@ class HandlerFunctions(Construct):
     @property
     def rollback(self) -> PythonFunction:
         return self.functions["rollback"]
+
+    @property
+    def approval(self) -> PythonFunction:
+        return self.functions["approval"]
 
 
 def _write_with_key(key: PipelineKey) -> Statement:

@@ -15,6 +15,7 @@ from .artifact_buckets import ArtifactBuckets, ArtifactBucketsProps
 from .aws_context import AwsContext
 from .encryption import PipelineKey, PipelineKeyProps
 from .handler_functions import HandlerFunctions, HandlerFunctionsProps
+from .notifications import Notifications, NotificationsProps
 from .pipeline import DeployPipeline, DeployPipelineProps
 from .state_machine import DeploymentStateMachine, DeploymentStateMachineProps
 
@@ -39,6 +40,13 @@ class ServerlessPipeline(Construct):
         self.application = ServerlessApplication(
             self, "application", config.application, key=self.key, context=self.context
         )
+        self.notifications = Notifications(
+            self,
+            "notifications",
+            NotificationsProps(name_prefix=name, subscribers=config.subscribers),
+            key=self.key,
+            context=self.context,
+        )
         handler_props = HandlerFunctionsProps(
             name_prefix=name,
             test_manifest=config.test_manifest,
@@ -52,6 +60,8 @@ class ServerlessPipeline(Construct):
             key=self.key,
             buckets=self.buckets,
             application=self.application,
+            notifications=self.notifications,
+            context=self.context,
         )
         self.state_machine = DeploymentStateMachine(
             self,
@@ -60,8 +70,10 @@ class ServerlessPipeline(Construct):
                 name_prefix=name,
                 poll_interval_seconds=config.poll_interval_seconds,
                 log_retention_days=config.log_retention_days,
+                approval_timeout_seconds=config.approval_timeout_seconds,
             ),
             handlers=self.handlers,
+            notifications=self.notifications,
             key=self.key,
             context=self.context,
             handler_timeout_seconds=handler_props.timeout_seconds,

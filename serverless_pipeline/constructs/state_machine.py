@@ -18,6 +18,7 @@ from .aws_context import AwsContext
 from .encryption import PipelineKey, encrypted_log_group
 from .handler_functions import HandlerFunctions
 from .iam import XRAY_WRITE, Condition, ServiceRole, Statement
+from .notifications import Notifications
 
 # CloudWatch Logs delivery for Step Functions accepts these actions only on "*".
 LOG_DELIVERY_ACTIONS = (
@@ -43,6 +44,9 @@ class DeploymentStateMachineProps:
     three state transitions, so a canary of 10 minutes at 30 s costs about 60."""
     log_retention_days: int = defaults.LOG_RETENTION_DAYS
     """Retention of the execution log group."""
+    approval_timeout_seconds: int | None = None
+    """Require a person's approval before production, and roll back when none comes within
+    this many seconds (60 to 31536000). Omitted: no approval step."""
 
 
 def definition_values(
@@ -52,8 +56,11 @@ def definition_values(
     run_tests: str,
     promote: str,
     rollback: str,
+    approval: str,
+    notification_topic: str,
     poll_interval_seconds: int,
     task_timeout_seconds: int,
+    approval_timeout_seconds: int | None,
 ) -> dict[str, object]:
     """The placeholder values of the deployment ASL template; the rehearsal fills the same ones."""
     return {
@@ -62,14 +69,20 @@ def definition_values(
         "RunTestsFunctionArn": run_tests,
         "PromoteFunctionArn": promote,
         "RollbackFunctionArn": rollback,
+        "ApprovalFunctionArn": approval,
+        "NotificationTopicArn": notification_topic,
         "PollIntervalSeconds": poll_interval_seconds,
         "TaskTimeoutSeconds": task_timeout_seconds,
+        "ApprovalRequired": approval_timeout_seconds is not None,
+        # The state exists either way; unused without approval, it still needs a valid value.
+        "ApprovalTimeoutSeconds": approval_timeout_seconds or defaults.APPROVAL_TIMEOUT_SECONDS,
     }
 
 
 class DeploymentStateMachine(Construct):
-    """ValidateCode, RunTests, DeployStaging, RunTestsInStaging, DeployProduction; any failure
-    goes to Rollback and then to a Fail state carrying the original error and cause.
+    """ValidateCode, RunTests, DeployStaging, RunTestsInStaging, optionally WaitForApproval,
+    DeployProduction, NotifyPromoted; any failure goes to Rollback, NotifyRolledBack and a Fail
+    state carrying the original error and cause.
 
     The definition is `serverless_pipeline/asl/deployment.asl.json` with its placeholders filled.
     The machine logs ALL events with execution data to an encrypted log group, traces with
@@ -83,6 +96,7 @@ class DeploymentStateMachine(Construct):
         props: DeploymentStateMachineProps,
         *,
         handlers: HandlerFunctions,
+        notifications: Notifications,
         key: PipelineKey,
         context: AwsContext,
         handler_timeout_seconds: int = defaults.HANDLER_TIMEOUT_SECONDS,
@@ -94,6 +108,10 @@ class DeploymentStateMachine(Construct):
         problems.one_of(
             "log_retention_days", props.log_retention_days, defaults.LOG_RETENTION_CHOICES
         )
+        if props.approval_timeout_seconds is not None:
+            problems.within(
+                "approval_timeout_seconds", props.approval_timeout_seconds, 60, 31536000, "seconds"
+            )
         problems.raise_if_any()
         self.name = naming.state_machine(props.name_prefix)
         self.log_group = encrypted_log_group(
@@ -118,6 +136,7 @@ class DeploymentStateMachine(Construct):
                 ),
                 Statement("DeliverLogs", list(LOG_DELIVERY_ACTIONS), ["*"]),
                 XRAY_WRITE,
+                *notifications.grant_publish(),
                 Statement(
                     "EncryptExecutionData",
                     ["kms:Decrypt", "kms:GenerateDataKey"],
@@ -139,8 +158,11 @@ class DeploymentStateMachine(Construct):
                 run_tests=handlers.run_tests.arn,
                 promote=handlers.promote.arn,
                 rollback=handlers.rollback.arn,
+                approval=handlers.approval.arn,
+                notification_topic=notifications.arn,
                 poll_interval_seconds=props.poll_interval_seconds,
                 task_timeout_seconds=handler_timeout_seconds + 60,
+                approval_timeout_seconds=props.approval_timeout_seconds,
             )
         )
         self.state_machine = SfnStateMachine(

@@ -72,5 +72,9 @@ class DeploymentTimedOut(PipelineError):
     """The deployment did not finish before its deadline; it was stopped."""
 
 
+class ApprovalMismatch(PipelineError):
+    """An approval or rejection names another release than the one waiting for it."""
+
+
 class RollbackFailed(PipelineError):
     """At least one environment could not be restored; the message names each one."""

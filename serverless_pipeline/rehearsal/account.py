@@ -1,8 +1,8 @@
 """One emulated AWS account laid out as the synthesized stack lays out a real one.
 
 Names, handler configuration and the state machine definition come from the same config, naming
-module and ASL template as the constructs; only ARNs (and the poll interval, so that a rehearsal
-does not sleep) are filled with the emulator's values.
+module and ASL template as the constructs; only ARNs, the poll interval and the approval timeout
+(so that a rehearsal does not sleep) are filled with the emulator's values.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ ACCOUNT_ID = "123456789012"
 REHEARSAL_POLL_INTERVAL_SECONDS = 1
 FIRST_RELEASE = "r1"
 TRAFFIC_REQUESTS = 5
+REHEARSAL_APPROVAL_TIMEOUT_SECONDS = 3
 
 
 @dataclass
@@ -41,7 +42,19 @@ class EmulatedAccount:
     sfn: Any
     codedeploy: Any
     artifact_bucket: str
+    production_bucket: str
     state_machine_arn: str
+
+    @property
+    def approval_function(self) -> str:
+        return naming.handler_function(self.config.name, "approval")
+
+    def approval_pending(self, execution: str) -> bool:
+        """Whether the approval handler has recorded a request for this execution."""
+        listed = self.s3.list_objects_v2(
+            Bucket=self.production_bucket, Prefix=f"approvals/{execution}.json"
+        )
+        return bool(listed.get("KeyCount"))
 
     def upload(self, release: str, data: bytes) -> dict[str, str]:
         """Put a release where the build would, and return the state machine's input."""
@@ -72,6 +85,10 @@ def function_arn(region: str, name: str) -> str:
     return f"arn:aws:lambda:{region}:{ACCOUNT_ID}:function:{name}"
 
 
+def topic_arn(config: PipelineConfig) -> str:
+    return f"arn:aws:sns:{config.region}:{ACCOUNT_ID}:{naming.notification_topic(config.name)}"
+
+
 def deployment_definition(config: PipelineConfig) -> str:
     """The state machine definition the constructs synthesize, with emulator values."""
     return asl.render(
@@ -83,8 +100,14 @@ def deployment_definition(config: PipelineConfig) -> str:
             ),
             promote=function_arn(config.region, naming.handler_function(config.name, "promote")),
             rollback=function_arn(config.region, naming.handler_function(config.name, "rollback")),
+            approval=function_arn(config.region, naming.handler_function(config.name, "approval")),
+            notification_topic=topic_arn(config),
             poll_interval_seconds=REHEARSAL_POLL_INTERVAL_SECONDS,
             task_timeout_seconds=HANDLER_TIMEOUT_SECONDS + 60,
+            # A person who gives no answer is rehearsed in seconds, not hours.
+            approval_timeout_seconds=REHEARSAL_APPROVAL_TIMEOUT_SECONDS
+            if config.approval_timeout_seconds
+            else None,
         )
     )
 
@@ -105,6 +128,9 @@ def create(config: PipelineConfig) -> EmulatedAccount:
         s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": region})
         s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
     role = iam.create_role(RoleName="rehearsal", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    boto3.client("sns", region_name=region).create_topic(
+        Name=naming.notification_topic(config.name)
+    )
 
     first = sample_app.release_zip("ok", FIRST_RELEASE)
     codedeploy.create_application(applicationName=application.name, computePlatform="Lambda")
@@ -166,6 +192,7 @@ def create(config: PipelineConfig) -> EmulatedAccount:
         buckets={environment: buckets[environment] for environment in ENVIRONMENTS},
         deployment_timeout_seconds=config.deployment_timeout_seconds,
         test_case_timeout_seconds=30,
+        notification_topic=topic_arn(config),
     )
     handlers = handlers_package()
     for name in HANDLER_NAMES:
@@ -185,7 +212,14 @@ def create(config: PipelineConfig) -> EmulatedAccount:
         roleArn=role,
     )
     return EmulatedAccount(
-        config, s3, lam, sfn, codedeploy, buckets["artifacts"], machine["stateMachineArn"]
+        config,
+        s3,
+        lam,
+        sfn,
+        codedeploy,
+        buckets["artifacts"],
+        buckets["production"],
+        machine["stateMachineArn"],
     )
 
 

@@ -24,6 +24,8 @@ from . import sample_app
 
 # (release, state name, "entered" | "succeeded" | "failed") as the execution moves.
 Progress = Callable[[str, str, str], None]
+# release -> "approve", "reject", or None to give no answer (the approval then times out).
+Approver = Callable[[str], "str | None"]
 EMULATOR_CONFIG: DefaultConfig = {
     "stepfunctions": {"execute_state_machine": True},
     "lambda": {"use_docker": False},
@@ -75,9 +77,13 @@ def quiet() -> Iterator[None]:
 
 
 def rehearse(
-    config: PipelineConfig, kinds: list[str], progress: Progress | None = None
+    config: PipelineConfig,
+    kinds: list[str],
+    progress: Progress | None = None,
+    approver: Approver | None = None,
 ) -> Rehearsal:
-    """Release each kind in order (r2, r3, ...) after r1 is live everywhere."""
+    """Release each kind in order (r2, r3, ...) after r1 is live everywhere. When the config
+    requires approval, `approver` answers for each release (by default: approve)."""
     unknown = [kind for kind in kinds if kind not in sample_app.KINDS]
     if unknown:
         raise ValueError(
@@ -96,13 +102,19 @@ def rehearse(
             rehearsal = Rehearsal()
             for number, kind in enumerate(kinds, start=2):
                 release = f"r{number}"
-                rehearsal.releases.append(_release(account, release, kind, report))
+                rehearsal.releases.append(
+                    _release(account, release, kind, report, approver or (lambda _: "approve"))
+                )
             rehearsal.live = {env: account.live_release(env) for env in ENVIRONMENTS}
             return rehearsal
 
 
 def _release(
-    account: emulated.EmulatedAccount, release: str, kind: str, report: Progress
+    account: emulated.EmulatedAccount,
+    release: str,
+    kind: str,
+    report: Progress,
+    approver: Approver,
 ) -> ReleaseOutcome:
     location = account.upload(release, sample_app.release_zip(kind, release))
     execution = account.sfn.start_execution(
@@ -111,7 +123,7 @@ def _release(
         input=json.dumps({"release": location}),
     )["executionArn"]
     path: list[str] = []
-    seen = 0
+    seen, answered = 0, False
     while True:
         status = account.sfn.describe_execution(executionArn=execution)["status"]
         events = account.sfn.get_execution_history(executionArn=execution)["events"]
@@ -120,6 +132,8 @@ def _release(
         seen = len(events)
         if status != "RUNNING":
             break
+        if not answered and path[-1:] == ["WaitForApproval"]:
+            answered = _answer(account, release, f"release-{release}", approver)
         time.sleep(0.05)
     failed_state, error = _failure(path, events)
     return ReleaseOutcome(
@@ -131,6 +145,24 @@ def _release(
         path=path,
         live={env: account.live_release(env) for env in ENVIRONMENTS},
     )
+
+
+def _answer(
+    account: emulated.EmulatedAccount, release: str, execution: str, approver: Approver
+) -> bool:
+    """Once the approval request is recorded, answer it as a person would: by invoking the
+    approval function. True once answered (or deliberately left to time out)."""
+    if not account.approval_pending(execution):
+        return False
+    decision = approver(release)
+    if decision is not None:
+        account.lam.invoke(
+            FunctionName=account.approval_function,
+            Payload=json.dumps(
+                {"action": decision, "release_id": release, "execution": execution}
+            ).encode(),
+        )
+    return True
 
 
 def _report_event(event: dict[str, Any], release: str, path: list[str], report: Progress) -> None:

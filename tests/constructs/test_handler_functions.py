@@ -13,6 +13,7 @@ NAMES = {
     "run_tests": "run-tests",
     "promote": "promote",
     "rollback": "rollback",
+    "approval": "approval",
 }
 
 
@@ -111,4 +112,15 @@ def test_rollback_may_move_aliases_and_stop_deployments_only(example: dict[str, 
 def test_handlers_share_one_asset(example: dict[str, Any]) -> None:
     files = {handler(example, name)["filename"] for name in HANDLER_NAMES}
     assert len(files) == 1
-    assert len(resources(example, "aws_lambda_function")) == 6
+    assert len(resources(example, "aws_lambda_function")) == 7
+
+
+def test_approval_may_answer_only_its_own_state_machine(example: dict[str, Any]) -> None:
+    statements = policy_statements(example, "handlers_approval_role")
+    answer = statement(statements, "AnswerApprovalTasks")
+    assert answer["actions"] == ["states:SendTaskFailure", "states:SendTaskSuccess"]
+    assert answer["resources"][0].endswith(":stateMachine:orders-deployment")
+    approvals = statement(statements, "ManageApprovals")
+    assert approvals["resources"][0].endswith("production_D59AC1B4.arn}/approvals/*")
+    publish = statement(statements, "PublishReleaseNotifications")
+    assert publish["resources"] == ["${aws_sns_topic.pipeline_notifications_topic_6B8C7CDC.arn}"]

@@ -136,14 +136,17 @@ def test_handler_props_are_checked_together() -> None:
         reserved_concurrency=0,
     )
     with pytest.raises(ConfigurationError) as raised:
+        unused: Any = None  # validation fails before any of these is used
         HandlerFunctions(
             stack,
             "h",
             props,
             key=key,
-            buckets=None,  # type: ignore[arg-type]
-            application=None,
-        )  # type: ignore[arg-type]
+            buckets=unused,
+            application=unused,
+            notifications=unused,
+            context=unused,
+        )
     assert raised.value.problems == [
         "test_manifest is 'tests.yaml'; expected a relative path to a .json file inside the "
         "release",

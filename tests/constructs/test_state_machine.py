@@ -31,7 +31,7 @@ def definition(example: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-def filled_template(poll: int = 30) -> dict[str, Any]:
+def filled_template(poll: int = 30, approval: int | None = None) -> dict[str, Any]:
     arn = "arn:aws:lambda:eu-west-1:123456789012:function:demo-{}"
     values = definition_values(
         partition="aws",
@@ -39,8 +39,11 @@ def filled_template(poll: int = 30) -> dict[str, Any]:
         run_tests=arn.format("run-tests"),
         promote=arn.format("promote"),
         rollback=arn.format("rollback"),
+        approval=arn.format("approval"),
+        notification_topic="arn:aws:sns:eu-west-1:123456789012:demo-releases",
         poll_interval_seconds=poll,
         task_timeout_seconds=360,
+        approval_timeout_seconds=approval,
     )
     result: dict[str, Any] = asl.fill(asl.template(), values)
     return result
@@ -50,7 +53,8 @@ def test_the_public_state_names_exist(example: dict[str, Any]) -> None:
     states = definition(example)["States"]
     for name in PUBLIC_STATES:
         assert name in states
-    assert definition(example)["StartAt"] == "ValidateCode"
+    assert definition(example)["StartAt"] == "Configure"
+    assert states["Configure"]["Next"] == "ValidateCode"
     assert states["Success"]["Type"] == "Succeed"
     assert states["ReleaseFailed"] == {
         "Type": "Fail",
@@ -60,28 +64,33 @@ def test_the_public_state_names_exist(example: dict[str, Any]) -> None:
     }
 
 
-def test_every_task_but_rollback_routes_every_error_to_rollback(example: dict[str, Any]) -> None:
+def test_every_deciding_task_routes_every_error_to_rollback(example: dict[str, Any]) -> None:
     states = definition(example)["States"]
     tasks = {name: s for name, s in states.items() if s["Type"] == "Task"}
-    assert len(tasks) == 8
+    assert len(tasks) == 11
     for name, state in tasks.items():
-        assert isinstance(state["TimeoutSeconds"], int) and state["TimeoutSeconds"] == 360
+        assert isinstance(state["TimeoutSeconds"], int)
         for retry in state["Retry"]:
             assert retry["JitterStrategy"] == "FULL" and retry["BackoffRate"] == 2
         if name == "Rollback":
             assert "Catch" not in state
             assert state["Retry"][0]["ErrorEquals"] == ["States.ALL"]
-            assert state["Next"] == "ReleaseFailed"
-            continue
-        assert state["Catch"] == [
-            {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Rollback"}
-        ]
-        assert "Lambda.TooManyRequestsException" in state["Retry"][0]["ErrorEquals"]
+            assert state["Next"] == "NotifyRolledBack"
+        elif name.startswith("Notify"):
+            # The outcome is decided before these run: a failed notification never changes it.
+            assert state["Catch"][0]["Next"] == state["Next"]
+            assert state["Resource"].endswith(":states:::sns:publish")
+        else:
+            assert state["TimeoutSeconds"] in (360, 86400)
+            assert state["Catch"] == [
+                {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Rollback"}
+            ]
+            assert "Lambda.TooManyRequestsException" in state["Retry"][0]["ErrorEquals"]
 
 
 def test_every_state_is_reachable_and_every_transition_lands(example: dict[str, Any]) -> None:
     states = definition(example)["States"]
-    seen, pending = set(), ["ValidateCode"]
+    seen, pending = set(), ["Configure"]
     while pending:
         name = pending.pop()
         if name in seen:
@@ -94,6 +103,32 @@ def test_every_state_is_reachable_and_every_transition_lands(example: dict[str, 
             assert target in states, f"{name} -> {target}"
             pending.append(target)
     assert seen == set(states)
+
+
+def test_approval_is_off_unless_asked_for() -> None:
+    without = filled_template()["States"]
+    assert without["Configure"]["Result"] == {"approval_required": False}
+    waiting = filled_template(approval=3600)["States"]
+    assert waiting["Configure"]["Result"] == {"approval_required": True}
+    task = waiting["WaitForApproval"]
+    assert task["Resource"] == "arn:aws:states:::lambda:invoke.waitForTaskToken"
+    assert task["TimeoutSeconds"] == 3600
+    assert task["Parameters"]["Payload"]["token.$"] == "$$.Task.Token"
+    assert waiting["ApprovalRequired"]["Choices"][0]["Next"] == "WaitForApproval"
+    assert waiting["ApprovalRequired"]["Default"] == "DeployProduction"
+
+
+def test_outcomes_are_published_with_the_failed_state_and_cause() -> None:
+    states = filled_template()["States"]
+    rolled_back = states["NotifyRolledBack"]["Parameters"]
+    assert rolled_back["TopicArn"] == "arn:aws:sns:eu-west-1:123456789012:demo-releases"
+    assert rolled_back["Message"] == {
+        "release.$": "$.release.id",
+        "outcome": "rolled_back",
+        "error.$": "$.error.Error",
+        "cause.$": "$.error.Cause",
+    }
+    assert states["ProductionDeployed"]["Choices"][0]["Next"] == "NotifyPromoted"
 
 
 def test_wait_loops_use_the_poll_interval() -> None:
@@ -111,8 +146,12 @@ def test_definition_is_the_template_with_terraform_references(example: dict[str,
         "RunTestsFunctionArn",
         "PromoteFunctionArn",
         "RollbackFunctionArn",
+        "ApprovalFunctionArn",
+        "NotificationTopicArn",
         "PollIntervalSeconds",
         "TaskTimeoutSeconds",
+        "ApprovalRequired",
+        "ApprovalTimeoutSeconds",
     }
     payload = synthesized["States"]["ValidateCode"]["Parameters"]
     assert payload["FunctionName"].startswith("${aws_lambda_function.")
@@ -165,12 +204,12 @@ def test_logs_all_events_traces_and_encrypts(example: dict[str, Any]) -> None:
     assert group["kms_key_id"].startswith("${aws_kms_key.")
 
 
-def test_the_role_may_invoke_only_the_four_handlers(example: dict[str, Any]) -> None:
+def test_the_role_may_invoke_only_the_five_handlers(example: dict[str, Any]) -> None:
     statements = policy_statements(example, "state-machine_role")
     invoke = statement(statements, "InvokeHandlers")
     assert invoke["actions"] == ["lambda:InvokeFunction"]
     handlers = {r.split(".")[1] for r in invoke["resources"]}
-    assert len(handlers) == 4 and len(invoke["resources"]) == 8
+    assert len(handlers) == 5 and len(invoke["resources"]) == 10
     assert statement(statements, "DeliverLogs")["actions"] == sorted(LOG_DELIVERY_ACTIONS)
     kms = statement(statements, "EncryptExecutionData")
     assert kms["condition"][0]["variable"] == "kms:EncryptionContext:aws:states:stateMachineArn"
@@ -197,6 +236,7 @@ def test_poll_interval_out_of_range_is_refused() -> None:
                 name_prefix="x", poll_interval_seconds=1, log_retention_days=42
             ),
             handlers=None,
+            notifications=None,
             key=None,
             context=None,  # type: ignore[arg-type]
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 from typing import Any
@@ -33,6 +34,7 @@ FAILS_AT = {
     "production-deploy": ("CheckProductionDeployment", "DeploymentFailed"),
 }
 PROMOTED_PATH = [
+    "Configure",
     "ValidateCode",
     "RunTests",
     "DeployStaging",
@@ -41,11 +43,13 @@ PROMOTED_PATH = [
     "CheckStagingDeployment",
     "StagingDeployed",
     "RunTestsInStaging",
+    "ApprovalRequired",
     "DeployProduction",
     "ProductionDeployed",
     "WaitForProductionDeployment",
     "CheckProductionDeployment",
     "ProductionDeployed",
+    "NotifyPromoted",
     "Success",
 ]
 
@@ -72,7 +76,7 @@ def test_each_defect_rolls_back_at_its_stage(matrix: Rehearsal, kind: str) -> No
     state, error = FAILS_AT[kind]
     assert result.outcome == "rolled_back"
     assert (result.failed_state, result.error) == (state, error)
-    assert result.path[-2:] == ["Rollback", "ReleaseFailed"]
+    assert result.path[-3:] == ["Rollback", "NotifyRolledBack", "ReleaseFailed"]
     # Both environments serve exactly what they served before: r2, the last promoted release.
     assert result.live == {"staging": "r2", "production": "r2"}
 
@@ -119,7 +123,7 @@ def test_progress_and_table_are_printed() -> None:
     out = io.StringIO()
     assert run_rehearsal(["ok"], as_json=False, out=out) == 0
     text = out.getvalue()
-    assert "release r2\n  ValidateCode" in text
+    assert "release r2\n  Configure" in text and "\n  ValidateCode" in text
     assert "Success" in text and "succeeded" in text
     assert "release  kind  outcome   failed state  staging  production" in text
     assert "r2       ok    promoted  -             r2       r2" in text
@@ -163,3 +167,21 @@ def test_the_rehearsed_definition_is_the_synthesized_one_but_for_filled_values(
         for part in where.strip("/").split("/"):
             node = node[int(part)] if isinstance(node, list) else node[part]
         assert asl.placeholders(node), f"{where} differs but is no placeholder in the template"
+
+
+def test_approval_promotes_rejection_and_silence_roll_back() -> None:
+    config = dataclasses.replace(example_config(), approval_timeout_seconds=3600)
+    answers = {"r2": "approve", "r3": "reject", "r4": None}
+    rehearsal = rehearse(config, ["ok", "ok", "ok"], approver=answers.get)
+    approved, rejected, silent = rehearsal.releases
+    assert approved.outcome == "promoted"
+    assert "WaitForApproval" in approved.path
+    assert (rejected.outcome, rejected.failed_state, rejected.error) == (
+        "rolled_back",
+        "WaitForApproval",
+        "ReleaseRejected",
+    )
+    # Staging had moved to r3 before the rejection; rollback put it back.
+    assert rejected.live == {"staging": "r2", "production": "r2"}
+    assert (silent.outcome, silent.failed_state) == ("rolled_back", "WaitForApproval")
+    assert rehearsal.live == {"staging": "r2", "production": "r2"}

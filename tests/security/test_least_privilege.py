@@ -82,7 +82,7 @@ EXPECTED_ACTIONS = {
     },
     "orders-deployment-sfn": XRAY
     | set(LOG_DELIVERY_ACTIONS)
-    | {"lambda:InvokeFunction", "kms:Decrypt", "kms:GenerateDataKey"},
+    | {"lambda:InvokeFunction", "kms:Decrypt", "kms:GenerateDataKey", "sns:Publish"},
     "orders-pipeline-codepipeline": {
         "s3:GetObject",
         "s3:GetObjectVersion",
@@ -110,6 +110,16 @@ EXPECTED_ACTIONS = {
         "kms:GenerateDataKey",
     },
     "orders-pipeline-trigger": {"codepipeline:StartPipelineExecution"},
+    "orders-approval-fn": FUNCTION_BASE
+    | {
+        "s3:GetObject",
+        "s3:PutObject",
+        "s3:ListBucket",
+        "kms:GenerateDataKey",
+        "sns:Publish",
+        "states:SendTaskSuccess",
+        "states:SendTaskFailure",
+    },
 }
 
 

@@ -1,0 +1,172 @@
+"""Notifications: the SNS topic that hears every release outcome, and its subscribers."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from cdktf_cdktf_provider_aws.data_aws_iam_policy_document import (
+    DataAwsIamPolicyDocument,
+    DataAwsIamPolicyDocumentStatement,
+    DataAwsIamPolicyDocumentStatementCondition,
+    DataAwsIamPolicyDocumentStatementPrincipals,
+)
+from cdktf_cdktf_provider_aws.sns_topic import SnsTopic
+from cdktf_cdktf_provider_aws.sns_topic_policy import SnsTopicPolicy
+from cdktf_cdktf_provider_aws.sns_topic_subscription import SnsTopicSubscription
+from constructs import Construct
+
+from .. import naming
+from ..validation import NAME_PREFIX, NAME_PREFIX_ACCEPTED, Problems
+from .aws_context import AwsContext
+from .encryption import PipelineKey
+from .iam import Condition, Statement
+
+# Protocol -> what its endpoint must look like.
+ENDPOINTS = {
+    "email": (r"[^@\s]+@[^@\s]+\.[^@\s]+", "an email address"),
+    "email-json": (r"[^@\s]+@[^@\s]+\.[^@\s]+", "an email address"),
+    "https": (r"https://[^\s]+", "an https:// URL (chat webhooks, incident tools)"),
+    "sqs": (r"arn:aws[a-z-]*:sqs:[a-z0-9-]+:\d{12}:[\w-]+", "an SQS queue ARN"),
+    "lambda": (r"arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:[\w-]+", "a Lambda ARN"),
+}
+
+
+@dataclass(frozen=True)
+class Subscriber:
+    """Who hears about releases: protocol email, email-json, https, sqs or lambda."""
+
+    protocol: str
+    endpoint: str
+
+
+@dataclass(frozen=True)
+class NotificationsProps:
+    """Props of `Notifications`."""
+
+    name_prefix: str
+    """The topic is named <prefix>-releases."""
+    subscribers: Sequence[Subscriber] = field(default_factory=tuple)
+    """Subscriptions to create; omitted: none (subscribe later, outside Terraform)."""
+
+
+class Notifications(Construct):
+    """A KMS-encrypted topic that accepts only TLS publishers: promoted, rolled back (with the
+    failed state and cause) and waiting-for-approval messages, and alarm notifications."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        props: NotificationsProps,
+        *,
+        key: PipelineKey,
+        context: AwsContext,
+    ) -> None:
+        super().__init__(scope, id)
+        problems = Problems("Notifications")
+        problems.pattern("name_prefix", props.name_prefix, NAME_PREFIX, NAME_PREFIX_ACCEPTED)
+        for index, subscriber in enumerate(props.subscribers):
+            where = f"subscribers[{index}]"
+            if subscriber.protocol not in ENDPOINTS:
+                problems.one_of(f"{where}.protocol", subscriber.protocol, ENDPOINTS)
+                continue
+            pattern, accepted = ENDPOINTS[subscriber.protocol]
+            problems.pattern(f"{where}.endpoint", subscriber.endpoint, pattern, accepted)
+        problems.raise_if_any()
+        self._key = key
+        self._context = context
+        self.name = naming.notification_topic(props.name_prefix)
+        self.topic = SnsTopic(self, "topic", name=self.name, kms_master_key_id=key.arn)
+        SnsTopicPolicy(self, "policy", arn=self.topic.arn, policy=self._policy())
+        self.subscriptions = [
+            SnsTopicSubscription(
+                self,
+                f"subscriber-{index}",
+                topic_arn=self.topic.arn,
+                protocol=subscriber.protocol,
+                endpoint=subscriber.endpoint,
+            )
+            for index, subscriber in enumerate(props.subscribers)
+        ]
+
+    @property
+    def arn(self) -> str:
+        return self.topic.arn
+
+    def grant_publish(self) -> list[Statement]:
+        """Publish to the topic, encrypting through SNS with the pipeline key."""
+        return [
+            Statement("PublishReleaseNotifications", ["sns:Publish"], [self.topic.arn]),
+            Statement(
+                "EncryptNotifications",
+                ["kms:Decrypt", "kms:GenerateDataKey"],
+                [self._key.arn],
+                [
+                    Condition(
+                        "StringEquals",
+                        "kms:ViaService",
+                        [f"sns.{self._context.region}.amazonaws.com"],
+                    )
+                ],
+            ),
+        ]
+
+    def _policy(self) -> str:
+        topic = [self.topic.arn]
+        return DataAwsIamPolicyDocument(
+            self,
+            "policy-document",
+            statement=[
+                DataAwsIamPolicyDocumentStatement(
+                    sid="OwnerAccountManagesTopic",
+                    actions=[
+                        "sns:GetTopicAttributes",
+                        "sns:ListSubscriptionsByTopic",
+                        "sns:Publish",
+                        "sns:Subscribe",
+                    ],
+                    resources=topic,
+                    principals=[
+                        DataAwsIamPolicyDocumentStatementPrincipals(
+                            type="AWS",
+                            identifiers=[
+                                f"arn:{self._context.partition}:iam::"
+                                f"{self._context.account_id}:root"
+                            ],
+                        )
+                    ],
+                ),
+                DataAwsIamPolicyDocumentStatement(
+                    sid="CloudWatchAlarmsOfThisAccountPublish",
+                    actions=["sns:Publish"],
+                    resources=topic,
+                    principals=[
+                        DataAwsIamPolicyDocumentStatementPrincipals(
+                            type="Service", identifiers=["cloudwatch.amazonaws.com"]
+                        )
+                    ],
+                    condition=[
+                        DataAwsIamPolicyDocumentStatementCondition(
+                            test="StringEquals",
+                            variable="aws:SourceAccount",
+                            values=[self._context.account_id],
+                        )
+                    ],
+                ),
+                DataAwsIamPolicyDocumentStatement(
+                    sid="DenyInsecureTransport",
+                    effect="Deny",
+                    actions=["sns:Publish"],
+                    resources=topic,
+                    principals=[
+                        DataAwsIamPolicyDocumentStatementPrincipals(type="*", identifiers=["*"])
+                    ],
+                    condition=[
+                        DataAwsIamPolicyDocumentStatementCondition(
+                            test="Bool", variable="aws:SecureTransport", values=["false"]
+                        )
+                    ],
+                ),
+            ],
+        ).json

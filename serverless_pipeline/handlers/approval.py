@@ -1,0 +1,130 @@
+"""WaitForApproval: a person approves or rejects a release before it reaches production.
+
+Action "request" runs inside the state machine's callback task: it records the task token in
+the production bucket, keyed by execution, and notifies the topic. Actions "approve" and
+"reject" are what a person invokes; they must name the release that is waiting, so an approval
+given for an older release can never promote a newer one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from typing import Any
+
+import boto3
+from botocore.exceptions import ClientError
+
+from . import settings
+from .errors import ApprovalMismatch, ConfigurationError, InvalidEvent
+from .events import (
+    EXECUTION_NAME,
+    RELEASE_ID,
+    parse_execution,
+    parse_release,
+    require_mapping,
+    require_str,
+)
+
+ACTIONS = ("request", "approve", "reject")
+
+
+def key(execution: str) -> str:
+    return f"approvals/{execution}.json"
+
+
+def handler(event: Any, context: Any) -> dict[str, Any]:
+    config = settings.load()
+    event = require_mapping(event, "event")
+    action = event.get("action")
+    if action not in ACTIONS:
+        raise InvalidEvent(f"action is {action!r:.80}; expected one of {', '.join(ACTIONS)}")
+    bucket = config.environment("production").bucket
+    s3 = boto3.client("s3")
+    if action == "request":
+        return request(
+            s3, bucket, event, getattr(context, "function_name", "the approval function")
+        )
+    return decide(s3, bucket, event, approved=action == "approve")
+
+
+def _topic() -> str:
+    topic = os.environ.get("NOTIFICATION_TOPIC_ARN", "")
+    if not topic:
+        raise ConfigurationError("environment variable NOTIFICATION_TOPIC_ARN is not set")
+    return topic
+
+
+def request(s3: Any, bucket: str, event: Any, function_name: str) -> dict[str, Any]:
+    release = parse_release(event)
+    execution = parse_execution(event)
+    token = event.get("token")
+    if not isinstance(token, str) or not token:
+        raise InvalidEvent("token is missing; the state machine passes $$.Task.Token")
+    record = {
+        "release_id": release.id,
+        "token": token,
+        "state": "waiting",
+        "requested_at": int(time.time()),
+    }
+    s3.put_object(
+        Bucket=bucket,
+        Key=key(execution),
+        Body=json.dumps(record).encode(),
+        ContentType="application/json",
+    )
+    decision = {"action": "approve", "release_id": release.id, "execution": execution}
+    boto3.client("sns").publish(
+        TopicArn=_topic(),
+        Subject=f"Release {release.id} waits for approval before production",
+        Message=json.dumps(
+            {
+                "release": release.id,
+                "outcome": "waiting_for_approval",
+                "changed": f"staging now serves release {release.id} and passed its tests",
+                "approve": f"aws lambda invoke --function-name {function_name} "
+                f"--cli-binary-format raw-in-base64-out --payload '{json.dumps(decision)}' "
+                "/dev/stdout",
+                "reject": 'the same with "action": "reject" (and an optional "reason")',
+            },
+            indent=2,
+        ),
+    )
+    return {"release_id": release.id, "state": "waiting"}
+
+
+def decide(s3: Any, bucket: str, event: Any, *, approved: bool) -> dict[str, Any]:
+    release_id = require_str(event, "release_id", RELEASE_ID, "the id of the waiting release")
+    execution = require_str(event, "execution", EXECUTION_NAME, "the execution that waits")
+    try:
+        record = json.loads(s3.get_object(Bucket=bucket, Key=key(execution))["Body"].read())
+    except ClientError as error:
+        raise InvalidEvent(f"execution {execution} is not waiting for an approval") from error
+    if record["release_id"] != release_id:
+        raise ApprovalMismatch(
+            f"execution {execution} waits for release {record['release_id']}, not {release_id}; "
+            "an approval names the release it approves"
+        )
+    if record["state"] != "waiting":
+        raise InvalidEvent(f"release {release_id} was already {record['state']}")
+    reason = str(event.get("reason", ""))[:256]
+    sfn = boto3.client("stepfunctions")
+    if approved:
+        sfn.send_task_success(
+            taskToken=record["token"], output=json.dumps({"approved": True, "reason": reason})
+        )
+    else:
+        sfn.send_task_failure(
+            taskToken=record["token"],
+            error="ReleaseRejected",
+            cause=reason or f"release {release_id} was rejected",
+        )
+    record["state"] = "approved" if approved else "rejected"
+    s3.put_object(
+        Bucket=bucket,
+        Key=key(execution),
+        Body=json.dumps(record).encode(),
+        ContentType="application/json",
+    )
+    return {"release_id": release_id, "state": record["state"]}
