@@ -49,12 +49,14 @@ class PaymentsPlatform(TerraformStack):
         key = PipelineKey(self, "key", PipelineKeyProps(name_prefix="payplat"), context)
         # One topic for both services: the on-call channel hears about every release.
         notifications = Notifications(
-            self, "notifications",
+            self,
+            "notifications",
             NotificationsProps(
                 name_prefix="payplat",
                 subscribers=[Subscriber("https", "https://hooks.example.com/payments-releases")],
             ),
-            key=key, context=context,
+            key=key,
+            context=context,
         )
         services = {
             "ledger": ApplicationProps(
@@ -96,12 +98,20 @@ class PaymentsPlatform(TerraformStack):
                 key=key,
                 buckets=buckets,
                 application=application,
+                notifications=notifications,
+                context=context,
             )
             machine = DeploymentStateMachine(
                 self,
                 f"{prefix}-deployment",
-                DeploymentStateMachineProps(name_prefix=prefix, poll_interval_seconds=20),
+                DeploymentStateMachineProps(
+                    name_prefix=prefix,
+                    poll_interval_seconds=20,
+                    # Ledger releases wait for a person before production, for up to 4 hours.
+                    approval_timeout_seconds=4 * 3600 if prefix == "ledger" else None,
+                ),
                 handlers=handlers,
+                notifications=notifications,
                 key=key,
                 context=context,
             )
