@@ -57,6 +57,7 @@ def _topic() -> str:
 
 
 def request(s3: Any, bucket: str, event: Any, function_name: str) -> dict[str, Any]:
+    topic = _topic()
     release = parse_release(event)
     execution = parse_execution(event)
     token = event.get("token")
@@ -76,7 +77,7 @@ def request(s3: Any, bucket: str, event: Any, function_name: str) -> dict[str, A
     )
     decision = {"action": "approve", "release_id": release.id, "execution": execution}
     boto3.client("sns").publish(
-        TopicArn=_topic(),
+        TopicArn=topic,
         Subject=f"Release {release.id} waits for approval before production",
         Message=json.dumps(
             {

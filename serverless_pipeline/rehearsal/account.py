@@ -44,10 +44,23 @@ class EmulatedAccount:
     artifact_bucket: str
     production_bucket: str
     state_machine_arn: str
+    inbox: str
 
     @property
     def approval_function(self) -> str:
         return naming.handler_function(self.config.name, "approval")
+
+    def notifications(self) -> list[Any]:
+        """Every message the topic delivered so far, in order, parsed from JSON."""
+        sqs = boto3.client("sqs", region_name=self.config.region)
+        messages: list[Any] = []
+        while batch := sqs.receive_message(QueueUrl=self.inbox, MaxNumberOfMessages=10).get(
+            "Messages", []
+        ):
+            for message in batch:
+                messages.append(json.loads(message["Body"]))
+                sqs.delete_message(QueueUrl=self.inbox, ReceiptHandle=message["ReceiptHandle"])
+        return messages
 
     def approval_pending(self, execution: str) -> bool:
         """Whether the approval handler has recorded a request for this execution."""
@@ -128,8 +141,18 @@ def create(config: PipelineConfig) -> EmulatedAccount:
         s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": region})
         s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
     role = iam.create_role(RoleName="rehearsal", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
-    boto3.client("sns", region_name=region).create_topic(
-        Name=naming.notification_topic(config.name)
+    sns, sqs = boto3.client("sns", region_name=region), boto3.client("sqs", region_name=region)
+    topic = sns.create_topic(Name=naming.notification_topic(config.name))["TopicArn"]
+    # The subscriber the rehearsal reads: what an on-call channel would have received.
+    inbox = sqs.create_queue(QueueName="rehearsal-notifications")["QueueUrl"]
+    inbox_arn = sqs.get_queue_attributes(QueueUrl=inbox, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    sns.subscribe(
+        TopicArn=topic,
+        Protocol="sqs",
+        Endpoint=inbox_arn,
+        Attributes={"RawMessageDelivery": "true"},
     )
 
     first = sample_app.release_zip("ok", FIRST_RELEASE)
@@ -220,6 +243,7 @@ def create(config: PipelineConfig) -> EmulatedAccount:
         buckets["artifacts"],
         buckets["production"],
         machine["stateMachineArn"],
+        inbox,
     )
 
 

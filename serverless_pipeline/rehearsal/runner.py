@@ -58,6 +58,8 @@ class ReleaseOutcome:
 class Rehearsal:
     releases: list[ReleaseOutcome] = field(default_factory=list)
     live: dict[str, str | None] = field(default_factory=dict)
+    # What subscribers of the notification topic received, in order.
+    notifications: list[Any] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {"releases": [r.to_json() for r in self.releases], "live": self.live}
@@ -106,6 +108,7 @@ def rehearse(
                     _release(account, release, kind, report, approver or (lambda _: "approve"))
                 )
             rehearsal.live = {env: account.live_release(env) for env in ENVIRONMENTS}
+            rehearsal.notifications = account.notifications()
             return rehearsal
 
 

@@ -9,7 +9,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from serverless_pipeline.handlers import promote, rollback, run_tests, validate
+from serverless_pipeline.handlers import approval, promote, rollback, run_tests, validate
 from serverless_pipeline.handlers.errors import PipelineError
 from tests.handlers.conftest import Account, app_files, build_zip
 
@@ -18,6 +18,7 @@ HANDLERS = {
     "run_tests": run_tests.handler,
     "promote": promote.handler,
     "rollback": rollback.handler,
+    "approval": approval.handler,
 }
 JSON_LEAVES = (
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20)

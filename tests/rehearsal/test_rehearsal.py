@@ -185,3 +185,15 @@ def test_approval_promotes_rejection_and_silence_roll_back() -> None:
     assert rejected.live == {"staging": "r2", "production": "r2"}
     assert (silent.outcome, silent.failed_state) == ("rolled_back", "WaitForApproval")
     assert rehearsal.live == {"staging": "r2", "production": "r2"}
+    # Subscribers heard each request and each outcome, with the error of a rollback.
+    heard = [(n["release"], n["outcome"], n.get("error")) for n in rehearsal.notifications]
+    assert heard == [
+        ("r2", "waiting_for_approval", None),
+        ("r2", "promoted", None),
+        ("r3", "waiting_for_approval", None),
+        ("r3", "rolled_back", "ReleaseRejected"),
+        ("r4", "waiting_for_approval", None),
+        ("r4", "rolled_back", heard[-1][2]),
+    ]
+    request = rehearsal.notifications[0]
+    assert '"action": "approve", "release_id": "r2"' in request["approve"]

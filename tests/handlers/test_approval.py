@@ -1,0 +1,91 @@
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import boto3
+import pytest
+
+from serverless_pipeline.handlers import approval
+from serverless_pipeline.handlers.errors import ApprovalMismatch, ConfigurationError, InvalidEvent
+from tests.handlers.conftest import REGION, Account, app_files, build_zip
+
+BUCKET = "app-production-releases"
+
+
+@pytest.fixture
+def topic(account: Account, monkeypatch: pytest.MonkeyPatch) -> Any:
+    sns = boto3.client("sns", region_name=REGION)
+    sqs = boto3.client("sqs", region_name=REGION)
+    arn = sns.create_topic(Name="app-releases")["TopicArn"]
+    queue = sqs.create_queue(QueueName="inbox")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    sns.subscribe(
+        TopicArn=arn, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"}
+    )
+    monkeypatch.setenv("NOTIFICATION_TOPIC_ARN", arn)
+    return lambda: [
+        json.loads(m["Body"])
+        for m in sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]
+    ]
+
+
+def request(account: Account, release_id: str = "r3") -> dict[str, str]:
+    release = account.upload(release_id, build_zip(app_files()))
+    approval.handler(
+        {"action": "request", "release": release, "execution": "e1", "token": "token-1"}, None
+    )
+    return release
+
+
+def test_a_request_records_the_token_and_tells_how_to_answer(account: Account, topic: Any) -> None:
+    request(account)
+    record = json.loads(
+        account.s3.get_object(Bucket=BUCKET, Key="approvals/e1.json")["Body"].read()
+    )
+    assert (record["release_id"], record["token"], record["state"]) == ("r3", "token-1", "waiting")
+    (message,) = topic()
+    assert message["outcome"] == "waiting_for_approval" and message["release"] == "r3"
+    assert '"release_id": "r3", "execution": "e1"' in message["approve"]
+
+
+def test_an_approval_for_another_release_cannot_promote_this_one(
+    account: Account, topic: Any
+) -> None:
+    request(account, "r3")
+    with pytest.raises(ApprovalMismatch, match="waits for release r3, not r2"):
+        approval.handler({"action": "approve", "release_id": "r2", "execution": "e1"}, None)
+    record = json.loads(
+        account.s3.get_object(Bucket=BUCKET, Key="approvals/e1.json")["Body"].read()
+    )
+    assert record["state"] == "waiting"
+
+
+def test_an_answer_without_a_pending_request_is_refused(account: Account, topic: Any) -> None:
+    with pytest.raises(InvalidEvent, match="execution e9 is not waiting for an approval"):
+        approval.handler({"action": "reject", "release_id": "r3", "execution": "e9"}, None)
+
+
+@pytest.mark.parametrize(
+    ("event", "message"),
+    [
+        ({"action": "maybe"}, "action is 'maybe'; expected one of request, approve, reject"),
+        ({"action": "approve", "release_id": "../r3", "execution": "e1"}, "release_id is '../r3'"),
+        ({"action": "request", "execution": "e1", "token": "t"}, "release is missing"),
+    ],
+)
+def test_malformed_events_are_refused(
+    account: Account, topic: Any, event: Any, message: str
+) -> None:
+    with pytest.raises(InvalidEvent, match=message):
+        approval.handler(event, None)
+
+
+def test_a_missing_topic_is_a_configuration_error(
+    account: Account, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("NOTIFICATION_TOPIC_ARN", raising=False)
+    with pytest.raises(ConfigurationError, match="NOTIFICATION_TOPIC_ARN is not set"):
+        request(account)
