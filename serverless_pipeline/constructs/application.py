@@ -229,6 +229,8 @@ class ServerlessApplication(Construct):
         self.functions: dict[str, PythonFunction] = {}
         self.aliases: dict[str, LambdaAlias] = {}
         self.deployment_groups: dict[str, CodedeployDeploymentGroup] = {}
+        # environment -> names of the alarms that stop its deployments
+        self.alarm_names: dict[str, list[str]] = {}
         for environment in ENVIRONMENTS:
             settings = props.settings(environment)
             function = PythonFunction(
@@ -265,6 +267,7 @@ class ServerlessApplication(Construct):
             config_name = self._deployment_config(environment, settings.deployment_config)
             function_name = self.function_name(environment)
             watched = watched_alarm_names(function_name, props.alias, settings.alarms)
+            self.alarm_names[environment] = watched
             for spec in alarm_specs(function_name, props.alias, settings.alarms):
                 CloudwatchMetricAlarm(
                     self,

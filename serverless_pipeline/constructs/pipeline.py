@@ -4,6 +4,7 @@ deployment state machine."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from cdktf_cdktf_provider_aws.cloudwatch_event_rule import CloudwatchEventRule
@@ -24,6 +25,11 @@ from cdktf_cdktf_provider_aws.codepipeline import (
     CodepipelineArtifactStoreEncryptionKey,
     CodepipelineStage,
     CodepipelineStageAction,
+    CodepipelineTrigger,
+    CodepipelineTriggerGitConfiguration,
+    CodepipelineTriggerGitConfigurationPush,
+    CodepipelineTriggerGitConfigurationPushBranches,
+    CodepipelineTriggerGitConfigurationPushFilePaths,
 )
 from constructs import Construct
 
@@ -61,6 +67,10 @@ class ConnectionSource:
     """owner/name of the repository."""
     branch: str = "main"
     """The branch whose pushes are released."""
+    file_paths: Sequence[str] = field(default_factory=tuple)
+    """Glob patterns: only pushes that change a matching file start a release; omitted: any."""
+    excluded_file_paths: Sequence[str] = field(default_factory=tuple)
+    """Glob patterns: pushes that change only matching files (docs, say) start nothing."""
 
 
 @dataclass(frozen=True)
@@ -157,6 +167,16 @@ def _validate(props: DeployPipelineProps) -> None:
         problems.pattern(
             "source.branch", source.branch, r"[^\s~^:?*\[\\]{1,255}", "a git branch name"
         )
+        for prop, globs in (
+            ("source.file_paths", source.file_paths),
+            ("source.excluded_file_paths", source.excluded_file_paths),
+        ):
+            if len(globs) > 8:
+                problems.add(f"{prop} has {len(globs)} patterns; CodePipeline accepts at most 8")
+            for glob in globs:
+                problems.pattern(
+                    f"{prop} item", glob, r"[^\s]{1,255}", "a glob such as src/** (no spaces)"
+                )
     else:
         problems.add(f"source is {source!r}; expected S3Source or ConnectionSource")
     build = props.build
@@ -366,6 +386,7 @@ class DeployPipeline(Construct):
                     ],
                 ),
             ],
+            trigger=self._trigger(props.source),
             depends_on=[self.role.policy],
         )
         if isinstance(props.source, S3Source):
@@ -421,6 +442,34 @@ class DeployPipeline(Construct):
                 },
             ),
         )
+
+    @staticmethod
+    def _trigger(source: S3Source | ConnectionSource) -> list[CodepipelineTrigger] | None:
+        """A V2 trigger: pushes to the branch, filtered by file paths, start a release."""
+        if not isinstance(source, ConnectionSource):
+            return None
+        paths = None
+        if source.file_paths or source.excluded_file_paths:
+            paths = CodepipelineTriggerGitConfigurationPushFilePaths(
+                includes=list(source.file_paths) or None,
+                excludes=list(source.excluded_file_paths) or None,
+            )
+        return [
+            CodepipelineTrigger(
+                provider_type="CodeStarSourceConnection",
+                git_configuration=CodepipelineTriggerGitConfiguration(
+                    source_action_name="Source",
+                    push=[
+                        CodepipelineTriggerGitConfigurationPush(
+                            branches=CodepipelineTriggerGitConfigurationPushBranches(
+                                includes=[source.branch]
+                            ),
+                            file_paths=paths,
+                        )
+                    ],
+                ),
+            )
+        ]
 
     def _s3_trigger(self, source: S3Source, bucket_name: str) -> None:
         """An EventBridge rule that starts the pipeline when the source object changes."""

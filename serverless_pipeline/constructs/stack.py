@@ -15,6 +15,7 @@ from .artifact_buckets import ArtifactBuckets, ArtifactBucketsProps
 from .aws_context import AwsContext
 from .encryption import PipelineKey, PipelineKeyProps
 from .handler_functions import HandlerFunctions, HandlerFunctionsProps
+from .monitoring import PipelineMonitoring
 from .notifications import Notifications, NotificationsProps
 from .pipeline import DeployPipeline, DeployPipelineProps
 from .state_machine import DeploymentStateMachine, DeploymentStateMachineProps
@@ -77,6 +78,15 @@ class ServerlessPipeline(Construct):
             key=self.key,
             context=self.context,
             handler_timeout_seconds=handler_props.timeout_seconds,
+        )
+        self.monitoring = PipelineMonitoring(
+            self,
+            "monitoring",
+            state_machine=self.state_machine,
+            handlers=self.handlers,
+            application=self.application,
+            notifications=self.notifications,
+            context=self.context,
         )
         self.pipeline = DeployPipeline(
             self,

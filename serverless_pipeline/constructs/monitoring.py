@@ -1,0 +1,155 @@
+"""PipelineMonitoring: a dashboard of releases and alarms on executions that end badly."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from cdktf_cdktf_provider_aws.cloudwatch_dashboard import CloudwatchDashboard
+from cdktf_cdktf_provider_aws.cloudwatch_metric_alarm import CloudwatchMetricAlarm
+from constructs import Construct
+
+from .application import ServerlessApplication
+from .artifact_buckets import ENVIRONMENTS
+from .aws_context import AwsContext
+from .handler_functions import HandlerFunctions
+from .notifications import Notifications
+from .state_machine import DeploymentStateMachine
+
+# Step Functions metrics of executions that did not succeed; each gets an alarm.
+BAD_ENDINGS = ("ExecutionsFailed", "ExecutionsTimedOut", "ExecutionsAborted")
+
+
+class PipelineMonitoring(Construct):
+    """Alarms (notifying the release topic) when an execution fails, times out or is aborted,
+    and a dashboard: releases by outcome, release duration, time in each handler, traffic and
+    errors through each live alias during deployments, and the state of every alarm."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        state_machine: DeploymentStateMachine,
+        handlers: HandlerFunctions,
+        application: ServerlessApplication,
+        notifications: Notifications,
+        context: AwsContext,
+    ) -> None:
+        super().__init__(scope, id)
+        machine_arn = state_machine.arn_from_name(context)
+        self.alarms = [
+            CloudwatchMetricAlarm(
+                self,
+                f"{metric.lower()}-alarm",
+                alarm_name=f"{state_machine.name}-{metric.removeprefix('Executions').lower()}",
+                alarm_description=f"A release execution of {state_machine.name} ended "
+                f"{metric.removeprefix('Executions').lower()}; see the execution's history",
+                namespace="AWS/States",
+                metric_name=metric,
+                dimensions={"StateMachineArn": machine_arn},
+                statistic="Sum",
+                period=300,
+                evaluation_periods=1,
+                threshold=1,
+                comparison_operator="GreaterThanOrEqualToThreshold",
+                treat_missing_data="notBreaching",
+                alarm_actions=[notifications.arn],
+            )
+            for metric in BAD_ENDINGS
+        ]
+        self.name = f"{state_machine.name}-releases"
+        region = context.region
+        alarm_arns = [a.arn for a in self.alarms] + [
+            context.arn("cloudwatch", f"alarm:{name}")
+            for environment in ENVIRONMENTS
+            for name in application.alarm_names[environment]
+        ]
+        widgets: list[dict[str, Any]] = [
+            _metrics(
+                "Releases by outcome",
+                region,
+                [
+                    ["AWS/States", metric, "StateMachineArn", machine_arn, {"stat": "Sum"}]
+                    for metric in ("ExecutionsSucceeded", *BAD_ENDINGS)
+                ],
+                period=3600,
+            ),
+            _metrics(
+                "Release duration (ms)",
+                region,
+                [
+                    [
+                        "AWS/States",
+                        "ExecutionTime",
+                        "StateMachineArn",
+                        machine_arn,
+                        {"stat": stat, "label": stat},
+                    ]
+                    for stat in ("Average", "p90")
+                ],
+                period=3600,
+            ),
+            _metrics(
+                "Time in each state's handler (ms)",
+                region,
+                [
+                    [
+                        "AWS/Lambda",
+                        "Duration",
+                        "FunctionName",
+                        function.name,
+                        {"stat": "Average", "label": name},
+                    ]
+                    for name, function in handlers.functions.items()
+                ],
+                period=300,
+            ),
+            _metrics(
+                "Traffic and errors through the live aliases",
+                region,
+                [
+                    [
+                        "AWS/Lambda",
+                        metric,
+                        "FunctionName",
+                        fn,
+                        "Resource",
+                        f"{fn}:{application.props.alias}",
+                        {"stat": "Sum", "label": f"{environment} {metric}"},
+                    ]
+                    for environment in ENVIRONMENTS
+                    for fn in [application.function_name(environment)]
+                    for metric in ("Invocations", "Errors", "Throttles")
+                ],
+                period=60,
+            ),
+            {
+                "type": "alarm",
+                "width": 24,
+                "height": 4,
+                "properties": {"title": "Alarms", "alarms": alarm_arns},
+            },
+        ]
+        self.dashboard = CloudwatchDashboard(
+            self,
+            "dashboard",
+            dashboard_name=self.name,
+            dashboard_body=json.dumps({"widgets": widgets}),
+        )
+
+
+def _metrics(title: str, region: str, metrics: list[list[Any]], *, period: int) -> dict[str, Any]:
+    return {
+        "type": "metric",
+        "width": 12,
+        "height": 6,
+        "properties": {
+            "title": title,
+            "region": region,
+            "metrics": metrics,
+            "period": period,
+            "view": "timeSeries",
+            "stacked": False,
+        },
+    }
