@@ -42,6 +42,7 @@ def handler_environment(
     deployment_timeout_seconds: int,
     test_case_timeout_seconds: int,
     notification_topic: str,
+    hooks: Mapping[str, Mapping[str, str]] | None = None,
 ) -> dict[str, str]:
     """The environment variables of the handler functions (read by handlers/settings.py)."""
     environments = {
@@ -51,6 +52,7 @@ def handler_environment(
             "bucket": bucket,
             "application": application,
             "deployment_group": deployment_group(application, environment),
+            "hooks": dict((hooks or {}).get(environment, {})),
         }
         for environment, bucket in buckets.items()
     }

@@ -34,15 +34,18 @@ from ..validation import (
     HANDLER_ACCEPTED,
     NAME_PREFIX,
     NAME_PREFIX_ACCEPTED,
+    ConfigurationError,
     Problems,
 )
-from .artifact_buckets import ENVIRONMENTS
+from .artifact_buckets import ENVIRONMENTS, ArtifactBuckets
 from .aws_context import AwsContext
 from .encryption import PipelineKey
 from .functions import PythonFunction, zip_asset
 from .iam import ServiceRole, Statement
 
 ENV_VAR_NAME = r"[a-zA-Z][a-zA-Z0-9_]+"
+# Choose the library's own traffic hook (HandlerFunctions.traffic_hook).
+SMOKE_TESTS = "smoke-tests"
 RESERVED_ENV_VARS = frozenset(
     {
         "AWS_REGION",
@@ -86,6 +89,24 @@ class EnvironmentSettings:
     alarms: AlarmSettings = field(default_factory=AlarmSettings)
     """Alarms that stop and roll back a deployment; omitted: errors and throttles through the
     alias, one in a minute sets them off."""
+    before_allow_traffic: str | None = None
+    """CodeDeploy BeforeAllowTraffic hook: SMOKE_TESTS for the library's hook (runs the
+    release's "smoke" cases against the new version), or your own hook function's name.
+    Omitted: no hook."""
+    after_allow_traffic: str | None = None
+    """CodeDeploy AfterAllowTraffic hook, as `before_allow_traffic`; omitted: no hook."""
+
+    def hooks(self, library_hook: str | None) -> dict[str, str]:
+        """Lifecycle event -> hook function name, with SMOKE_TESTS resolved."""
+        chosen = {
+            "BeforeAllowTraffic": self.before_allow_traffic,
+            "AfterAllowTraffic": self.after_allow_traffic,
+        }
+        return {
+            event: (library_hook or "") if function == SMOKE_TESTS else function
+            for event, function in chosen.items()
+            if function is not None
+        }
 
 
 @dataclass(frozen=True)
@@ -169,6 +190,17 @@ def validate_props(props: ApplicationProps) -> None:
                 f"{environment}.alarms.period_seconds is {alarms.period_seconds!r}; "
                 "expected a multiple of 60 from 60 to 86400"
             )
+        for event, hook in (
+            ("before_allow_traffic", settings.before_allow_traffic),
+            ("after_allow_traffic", settings.after_allow_traffic),
+        ):
+            if hook is not None and hook != SMOKE_TESTS:
+                problems.pattern(
+                    f"{environment}.{event}",
+                    hook,
+                    FUNCTION_NAME,
+                    f"{SMOKE_TESTS!r} or {FUNCTION_NAME_ACCEPTED}",
+                )
         for name in alarms.extra_alarm_names:
             problems.pattern(
                 f"{environment}.alarms.extra_alarm_names item",
@@ -216,9 +248,24 @@ class ServerlessApplication(Construct):
         *,
         key: PipelineKey,
         context: AwsContext,
+        traffic_hook_function: str | None = None,
     ) -> None:
         super().__init__(scope, id)
         validate_props(props)
+        uses_library_hook = any(
+            SMOKE_TESTS
+            in (props.settings(e).before_allow_traffic, props.settings(e).after_allow_traffic)
+            for e in ENVIRONMENTS
+        )
+        if uses_library_hook and traffic_hook_function is None:
+            raise ConfigurationError(
+                "ServerlessApplication",
+                [
+                    f"a traffic hook is {SMOKE_TESTS!r} but traffic_hook_function is not given; "
+                    "pass the name of HandlerFunctions' traffic hook (ServerlessPipeline does)"
+                ],
+            )
+        self.traffic_hook_function = traffic_hook_function
         self.props = props
         self._context = context
         code = placeholder_code(props.handler)
@@ -296,6 +343,20 @@ class ServerlessApplication(Construct):
                 if watched
                 else []
             )
+            hook_statements = (
+                [
+                    Statement(
+                        "InvokeTrafficHooks",
+                        ["lambda:InvokeFunction"],
+                        [
+                            self._context.arn("lambda", f"function:{name}")
+                            for name in sorted(set(self.hooks(environment).values()))
+                        ],
+                    )
+                ]
+                if self.hooks(environment)
+                else []
+            )
             deployer = ServiceRole(
                 self,
                 f"{environment}-deployer",
@@ -313,6 +374,7 @@ class ServerlessApplication(Construct):
                         self.function_arns(environment),
                     ),
                     *alarm_statements,
+                    *hook_statements,
                 ],
             )
             self.deployment_groups[environment] = CodedeployDeploymentGroup(
@@ -366,6 +428,10 @@ class ServerlessApplication(Construct):
             ),
         )
         return name
+
+    def hooks(self, environment: str) -> dict[str, str]:
+        """Lifecycle event -> hook function name for one environment's deployments."""
+        return self.props.settings(environment).hooks(self.traffic_hook_function)
 
     def deployment_config_name(self, environment: str) -> str:
         shift = self.props.settings(environment).deployment_config
@@ -444,6 +510,26 @@ class ServerlessApplication(Construct):
                     "codedeploy:StopDeployment",
                 ],
                 [self.deployment_group_arn(env) for env in ENVIRONMENTS],
+            ),
+        ]
+
+    def grant_traffic_hook(self, buckets: ArtifactBuckets) -> list[Statement]:
+        """Smoke-test new versions and report to the deployment groups, nothing else."""
+        return [
+            Statement(
+                "ReportHookStatus",
+                ["codedeploy:GetDeployment", "codedeploy:PutLifecycleEventHookExecutionStatus"],
+                [self.deployment_group_arn(env) for env in ENVIRONMENTS],
+            ),
+            Statement(
+                "InvokeNewVersions",
+                ["lambda:InvokeFunction"],
+                [arn for env in ENVIRONMENTS for arn in self.function_arns(env)],
+            ),
+            Statement(
+                "ReadDeployedReleases",
+                ["s3:GetObject", "s3:GetObjectVersion"],
+                [f"{buckets.bucket_for(env).arn}/releases/*" for env in ENVIRONMENTS],
             ),
         ]
 

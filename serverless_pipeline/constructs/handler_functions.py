@@ -110,6 +110,7 @@ class HandlerFunctions(Construct):
             deployment_timeout_seconds=props.deployment_timeout_seconds,
             test_case_timeout_seconds=props.test_case_timeout_seconds,
             notification_topic=notifications.arn,
+            hooks={env: application.hooks(env) for env in ENVIRONMENTS},
         )
         read = buckets.grant_read_releases()
         records = [buckets.grant_environment_records(), buckets.grant_list_environment_records()]
@@ -160,6 +161,26 @@ class HandlerFunctions(Construct):
             )
             for name in HANDLER_NAMES
         }
+
+        # CodeDeploy's hook, not the state machine's: it is kept out of `functions`, so the
+        # state machine gets no permission to invoke it.
+        self.traffic_hook = PythonFunction(
+            self,
+            "traffic-hook",
+            function_name=naming.handler_function(props.name_prefix, "traffic_hook"),
+            description="Deployment pipeline: smoke-tests a new version for CodeDeploy",
+            code=code,
+            asset=asset,
+            handler="handlers.traffic_hook.handler",
+            runtime=props.runtime,
+            memory_mb=props.memory_mb,
+            timeout_seconds=props.timeout_seconds,
+            environment=environment,
+            statements=application.grant_traffic_hook(buckets),
+            key=key,
+            log_retention_days=props.log_retention_days,
+            reserved_concurrency=props.reserved_concurrency,
+        )
 
     @property
     def validate(self) -> PythonFunction:

@@ -9,6 +9,7 @@ from cdktf import S3Backend as TfS3Backend
 from cdktf_cdktf_provider_aws.provider import AwsProvider, AwsProviderDefaultTags
 from constructs import Construct
 
+from .. import naming
 from ..config import CloudBackend, LocalBackend, PipelineConfig, S3Backend
 from .application import ServerlessApplication
 from .artifact_buckets import ArtifactBuckets, ArtifactBucketsProps
@@ -39,7 +40,12 @@ class ServerlessPipeline(Construct):
             context=self.context,
         )
         self.application = ServerlessApplication(
-            self, "application", config.application, key=self.key, context=self.context
+            self,
+            "application",
+            config.application,
+            key=self.key,
+            context=self.context,
+            traffic_hook_function=naming.handler_function(name, "traffic_hook"),
         )
         self.notifications = Notifications(
             self,

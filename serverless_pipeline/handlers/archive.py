@@ -31,7 +31,10 @@ MAX_ENTRIES = 10_000
 MAX_COMPRESSION_RATIO = 100
 MAX_MANIFEST_BYTES = 1024 * 1024
 MAX_TEST_CASES = 200
-TEST_STAGES = ("candidate", "staging")
+# Where a case runs: against the candidate code, through staging's alias, and (opt-in, since it
+# also runs in production) as a smoke test in the traffic hook before an alias shifts.
+TEST_STAGES = ("candidate", "staging", "smoke")
+DEFAULT_STAGES = ("candidate", "staging")
 
 
 @dataclass(frozen=True)
@@ -178,7 +181,7 @@ def _parse_case(case: Any, index: int, path: str) -> TestCase:
         raise InvalidTestManifest(f"{where} ({name}) needs exactly one of expected, expected_error")
     if error is not None and (not isinstance(error, str) or not error):
         raise InvalidTestManifest(f"{where} ({name}).expected_error must be an error type name")
-    stages = case.get("stages", list(TEST_STAGES))
+    stages = case.get("stages", list(DEFAULT_STAGES))
     if not isinstance(stages, list) or not stages or any(s not in TEST_STAGES for s in stages):
         raise InvalidTestManifest(
             f"{where} ({name}).stages is {stages!r:.80}; "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from .settings import Environment
@@ -13,9 +14,16 @@ ACTIVE_STATUSES = ("Created", "Queued", "InProgress", "Baking", "Ready")
 FAILED_STATUSES = ("Failed", "Stopped")
 
 
-def appspec(function_name: str, alias: str, current: str, target: str) -> str:
-    """The AppSpec that shifts `alias` of `function_name` from version `current` to `target`."""
-    document = {
+def appspec(
+    function_name: str,
+    alias: str,
+    current: str,
+    target: str,
+    hooks: Mapping[str, str] | None = None,
+) -> str:
+    """The AppSpec that shifts `alias` of `function_name` from version `current` to `target`,
+    running the lifecycle hooks (BeforeAllowTraffic, AfterAllowTraffic) when given."""
+    document: dict[str, Any] = {
         "version": 0.0,
         "Resources": [
             {
@@ -31,6 +39,8 @@ def appspec(function_name: str, alias: str, current: str, target: str) -> str:
             }
         ],
     }
+    if hooks:
+        document["Hooks"] = [{event: function} for event, function in sorted(hooks.items())]
     return json.dumps(document, sort_keys=True)
 
 
@@ -48,7 +58,9 @@ def active(codedeploy: Any, environment: Environment) -> list[str]:
 def start(
     codedeploy: Any, environment: Environment, current: str, target: str, release_id: str
 ) -> str:
-    content = appspec(environment.function_name, environment.alias, current, target)
+    content = appspec(
+        environment.function_name, environment.alias, current, target, environment.hooks
+    )
     response = codedeploy.create_deployment(
         applicationName=environment.application,
         deploymentGroupName=environment.deployment_group,

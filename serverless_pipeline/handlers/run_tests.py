@@ -27,9 +27,9 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
     config = settings.load()
     event = require_mapping(event, "event")
     stage = event.get("stage")
-    if stage not in archive.TEST_STAGES:
+    if stage not in archive.DEFAULT_STAGES:
         raise InvalidEvent(
-            f"stage is {stage!r:.80}; expected one of {', '.join(archive.TEST_STAGES)}"
+            f"stage is {stage!r:.80}; expected one of {', '.join(archive.DEFAULT_STAGES)}"
         )
     release = parse_release(event)
     data = artifacts.fetch(boto3.client("s3"), release, config.artifact_bucket)
@@ -79,12 +79,15 @@ def _run_in_staging(
             f"not release {release.id}'s"
             + (f", and still shifts traffic to {shifting}" if shifting else "")
         )
-    return [_invoke(client, staging.function_name, staging.alias, case) for case in cases]
+    return [invoke_case(client, staging.function_name, staging.alias, case) for case in cases]
 
 
-def _invoke(client: Any, function_name: str, alias: str, case: archive.TestCase) -> dict[str, Any]:
+def invoke_case(
+    client: Any, function_name: str, qualifier: str, case: archive.TestCase
+) -> dict[str, Any]:
+    """Invoke one case through an alias or version; the outcome as Lambda reported it."""
     response = client.invoke(
-        FunctionName=function_name, Qualifier=alias, Payload=json.dumps(case.event).encode()
+        FunctionName=function_name, Qualifier=qualifier, Payload=json.dumps(case.event).encode()
     )
     payload = response["Payload"].read()
     try:

@@ -9,10 +9,12 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .errors import ConfigurationError
 from .events import ENVIRONMENTS
+
+HOOK_EVENTS = ("BeforeAllowTraffic", "AfterAllowTraffic")
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,8 @@ class Environment:
     bucket: str
     application: str
     deployment_group: str
+    # lifecycle event (BeforeAllowTraffic, AfterAllowTraffic) -> hook function name
+    hooks: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -73,10 +77,26 @@ def _environments(raw: str) -> dict[str, Environment]:
     environments = {}
     for name, values in parsed.items():
         if not isinstance(values, dict) or any(
-            not isinstance(values.get(field), str) or not values[field] for field in fields
+            not isinstance(values.get(key), str) or not values[key] for key in fields
         ):
             raise ConfigurationError(f"ENVIRONMENTS.{name} must set {', '.join(fields)}")
-        environments[name] = Environment(name, *(values[field] for field in fields))
+        hooks = values.get("hooks", {})
+        if not isinstance(hooks, dict) or any(
+            event not in HOOK_EVENTS or not isinstance(function, str) or not function
+            for event, function in hooks.items()
+        ):
+            raise ConfigurationError(
+                f"ENVIRONMENTS.{name}.hooks must map {' or '.join(HOOK_EVENTS)} to function names"
+            )
+        environments[name] = Environment(
+            name=name,
+            function_name=values["function_name"],
+            alias=values["alias"],
+            bucket=values["bucket"],
+            application=values["application"],
+            deployment_group=values["deployment_group"],
+            hooks=hooks,
+        )
     return environments
 
 

@@ -216,9 +216,15 @@ def create(config: PipelineConfig) -> EmulatedAccount:
         deployment_timeout_seconds=config.deployment_timeout_seconds,
         test_case_timeout_seconds=30,
         notification_topic=topic_arn(config),
+        hooks={
+            environment: application.settings(environment).hooks(
+                naming.handler_function(config.name, "traffic_hook")
+            )
+            for environment in ENVIRONMENTS
+        },
     )
     handlers = handlers_package()
-    for name in HANDLER_NAMES:
+    for name in (*HANDLER_NAMES, "traffic_hook"):
         lam.create_function(
             FunctionName=naming.handler_function(config.name, name),
             Runtime=application.runtime,

@@ -41,7 +41,7 @@ def handler(event, context):
     if event.get("healthcheck"):
         if stage not in DEPENDENCIES:
             raise RuntimeError(f"no downstream dependency configured for {{stage}}")
-        return {{"healthy": True, "release": RELEASE, "stage": stage}}
+        return {{"healthy": True}}
     return {{"total": total(event["items"], CURRENCIES[stage])}}
 """
 
@@ -60,6 +60,12 @@ MANIFEST = {
             "expected": {"total": {"amount": 8.0, "currency": "EUR"}},
         },
         {"name": "refuses an empty order", "event": {"items": []}, "expected_error": "ValueError"},
+        {
+            "name": "is healthy",
+            "event": {"healthcheck": True},
+            "expected": {"healthy": True},
+            "stages": ["smoke"],
+        },
     ]
 }
 

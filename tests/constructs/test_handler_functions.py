@@ -112,7 +112,9 @@ def test_rollback_may_move_aliases_and_stop_deployments_only(example: dict[str, 
 def test_handlers_share_one_asset(example: dict[str, Any]) -> None:
     files = {handler(example, name)["filename"] for name in HANDLER_NAMES}
     assert len(files) == 1
-    assert len(resources(example, "aws_lambda_function")) == 7
+    hook = one(example, "aws_lambda_function", "handlers_traffic-hook_function")
+    assert hook["filename"] in files
+    assert len(resources(example, "aws_lambda_function")) == 8
 
 
 def test_approval_may_answer_only_its_own_state_machine(example: dict[str, Any]) -> None:

@@ -11,6 +11,7 @@ import pytest
 
 from serverless_pipeline import asl
 from serverless_pipeline.cli import main, run_rehearsal
+from serverless_pipeline.constructs.application import SMOKE_TESTS
 from serverless_pipeline.example import example_config
 from serverless_pipeline.rehearsal import account
 from serverless_pipeline.rehearsal.runner import Rehearsal, ReleaseOutcome, rehearse
@@ -197,3 +198,23 @@ def test_approval_promotes_rejection_and_silence_roll_back() -> None:
     ]
     request = rehearsal.notifications[0]
     assert '"action": "approve", "release_id": "r2"' in request["approve"]
+
+
+def test_the_library_traffic_hook_stops_a_bad_version_before_it_gets_traffic() -> None:
+    config = example_config()
+    production = dataclasses.replace(
+        config.application.production, before_allow_traffic=SMOKE_TESTS
+    )
+    config = dataclasses.replace(
+        config, application=dataclasses.replace(config.application, production=production)
+    )
+    rehearsal = rehearse(config, ["ok", "production-deploy"])
+    healthy, broken = rehearsal.releases
+    assert healthy.outcome == "promoted"
+    assert (broken.outcome, broken.failed_state) == ("rolled_back", "CheckProductionDeployment")
+    assert broken.live == {"staging": "r2", "production": "r2"}
+    cause = rehearsal.notifications[-1]["cause"]
+    assert (
+        "HOOK_EXECUTION_FAILURE BeforeAllowTraffic hook orders-traffic-hook reported Failed"
+        in cause
+    )

@@ -110,6 +110,14 @@ EXPECTED_ACTIONS = {
         "kms:GenerateDataKey",
     },
     "orders-pipeline-trigger": {"codepipeline:StartPipelineExecution"},
+    "orders-traffic-hook-fn": FUNCTION_BASE
+    | {
+        "codedeploy:GetDeployment",
+        "codedeploy:PutLifecycleEventHookExecutionStatus",
+        "lambda:InvokeFunction",
+        "s3:GetObject",
+        "s3:GetObjectVersion",
+    },
     "orders-approval-fn": FUNCTION_BASE
     | {
         "s3:GetObject",

@@ -36,7 +36,7 @@ def test_every_function_traces_and_handlers_run_the_latest_runtime(stack: dict[s
 
 def test_every_log_group_is_encrypted_and_expires(stack: dict[str, Any]) -> None:
     groups = resources(stack, "aws_cloudwatch_log_group").values()
-    assert len(groups) == 9  # 7 functions, the state machine, the build
+    assert len(groups) == 10  # 8 functions, the state machine, the build
     for group in groups:
         assert group["kms_key_id"].startswith("${aws_kms_key.")
         assert group["retention_in_days"] in defaults.LOG_RETENTION_CHOICES

@@ -1,0 +1,78 @@
+"""The library's CodeDeploy traffic hook: smoke-test the new version before (or after) traffic.
+
+CodeDeploy invokes it with a deployment id and a hook execution id. It reads from the
+deployment which function, version and release are being deployed, runs the release's "smoke"
+test cases against that exact version (with the environment's configuration), and reports
+Succeeded or Failed through PutLifecycleEventHookExecutionStatus; a failure stops the
+deployment and CodeDeploy rolls the alias back.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import boto3
+
+from . import archive, settings
+from .case_runner import judge
+from .errors import InvalidEvent
+from .events import require_mapping
+from .run_tests import invoke_case
+
+LOGGER = logging.getLogger(__name__)
+
+
+def handler(event: Any, context: Any) -> dict[str, Any]:
+    config = settings.load()
+    event = require_mapping(event, "event")
+    deployment_id, hook_id = event.get("DeploymentId"), event.get("LifecycleEventHookExecutionId")
+    if not isinstance(deployment_id, str) or not isinstance(hook_id, str):
+        raise InvalidEvent(
+            "expected CodeDeploy's hook event with DeploymentId and LifecycleEventHookExecutionId"
+        )
+    codedeploy = boto3.client("codedeploy")
+    try:
+        failures, ran = smoke_test(config, codedeploy, deployment_id)
+    except Exception as error:  # any failure to test is a failed hook, reported to CodeDeploy
+        failures, ran = [f"{type(error).__name__}: {error}"], 0
+    status = "Failed" if failures else "Succeeded"
+    LOGGER.info(
+        "traffic hook",
+        extra={"deployment": deployment_id, "status": status, "cases": ran, "failures": failures},
+    )
+    codedeploy.put_lifecycle_event_hook_execution_status(
+        deploymentId=deployment_id, lifecycleEventHookExecutionId=hook_id, status=status
+    )
+    return {"deployment_id": deployment_id, "status": status, "cases": ran, "failures": failures}
+
+
+def smoke_test(
+    config: settings.Settings, codedeploy: Any, deployment_id: str
+) -> tuple[list[str], int]:
+    """(failures, cases run) of the release's smoke cases against the deployment's target."""
+    info = codedeploy.get_deployment(deploymentId=deployment_id)["deploymentInfo"]
+    spec = json.loads(info["revision"]["appSpecContent"]["content"])
+    properties = next(iter(spec["Resources"][0].values()))["Properties"]
+    environment = next(
+        (e for e in config.environments.values() if e.function_name == properties["Name"]), None
+    )
+    if environment is None:
+        raise InvalidEvent(f"{properties['Name']} is not a function of this pipeline")
+    release_id = str(info.get("description", "")).removeprefix("release ")
+    data = (
+        boto3.client("s3")
+        .get_object(Bucket=environment.bucket, Key=f"releases/{release_id}/app.zip")["Body"]
+        .read()
+    )
+    bundle = archive.open_archive(data)
+    cases = [c for c in archive.load_manifest(bundle, config.test_manifest) if "smoke" in c.stages]
+    client = boto3.client("lambda")
+    target = str(properties["TargetVersion"])
+    failures = []
+    for case in cases:
+        reason = judge(case, invoke_case(client, environment.function_name, target, case))
+        if reason:
+            failures.append(f"{case.name}: {reason}")
+    return failures, len(cases)

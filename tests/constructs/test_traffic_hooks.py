@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any
+
+import pytest
+
+from serverless_pipeline import ConfigurationError, EnvironmentSettings
+from serverless_pipeline.constructs.application import SMOKE_TESTS
+from serverless_pipeline.example import example_config
+from tests.conftest import one, policy_statements, statement, synth_config
+
+
+def hooked(before: str | None, after: str | None = None) -> Any:
+    config = example_config()
+    production = EnvironmentSettings(
+        "CodeDeployDefault.LambdaAllAtOnce", before_allow_traffic=before, after_allow_traffic=after
+    )
+    return dataclasses.replace(
+        config, application=dataclasses.replace(config.application, production=production)
+    )
+
+
+def test_the_library_hook_and_a_users_hook_reach_the_appspec_settings() -> None:
+    document = synth_config(hooked(SMOKE_TESTS, "orders-after-traffic-check"))
+    promote = one(document, "aws_lambda_function", "handlers_promote_function")
+    environments = json.loads(promote["environment"]["variables"]["ENVIRONMENTS"])
+    assert environments["production"]["hooks"] == {
+        "BeforeAllowTraffic": "orders-traffic-hook",
+        "AfterAllowTraffic": "orders-after-traffic-check",
+    }
+    assert environments["staging"]["hooks"] == {}
+    invoke = statement(policy_statements(document, "production-deployer"), "InvokeTrafficHooks")
+    assert [r.split(":function:")[1] for r in invoke["resources"]] == [
+        "orders-after-traffic-check",
+        "orders-traffic-hook",
+    ]
+
+
+def test_the_traffic_hook_may_only_report_to_its_groups_and_invoke_its_functions(
+    example: dict[str, Any],
+) -> None:
+    hook = one(example, "aws_lambda_function", "handlers_traffic-hook_function")
+    assert hook["handler"] == "handlers.traffic_hook.handler"
+    statements = policy_statements(example, "handlers_traffic-hook_role")
+    report = statement(statements, "ReportHookStatus")
+    assert report["actions"] == [
+        "codedeploy:GetDeployment",
+        "codedeploy:PutLifecycleEventHookExecutionStatus",
+    ]
+    assert [r.split(":deploymentgroup:")[1] for r in report["resources"]] == [
+        "orders-api/orders-api-staging",
+        "orders-api/orders-api-production",
+    ]
+    machine = policy_statements(example, "state-machine_role")
+    invokable = statement(machine, "InvokeHandlers")["resources"]
+    assert not [r for r in invokable if "traffic-hook" in r]
+
+
+def test_a_bad_hook_name_is_refused() -> None:
+    with pytest.raises(ConfigurationError) as raised:
+        synth_config(hooked("not a function!"))
+    assert raised.value.problems == [
+        "production.before_allow_traffic is 'not a function!'; expected 'smoke-tests' or a "
+        "Lambda function name: 1-64 letters, digits, '-' or '_'"
+    ]

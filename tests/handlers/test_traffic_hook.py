@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+import pytest
+
+from serverless_pipeline.handlers import promote, traffic_hook
+from serverless_pipeline.handlers.errors import InvalidEvent
+from tests.handlers.conftest import MANIFEST, Account, app_files, build_zip
+
+SMOKE = {
+    "name": "greets",
+    "event": {"name": "x"},
+    "expected": {"greeting": "hello from staging x"},
+    "stages": ["smoke"],
+}
+
+
+def started(account: Account, manifest: object) -> str:
+    release = account.upload("r2", build_zip(app_files(manifest=manifest)))
+    report = promote.handler(
+        {"action": "start", "environment": "staging", "release": release, "execution": "e1"}, None
+    )
+    return str(report["deployment_id"])
+
+
+def test_smoke_cases_pass_against_the_target_version(account: Account) -> None:
+    deployment = started(account, {"cases": [*MANIFEST["cases"], SMOKE]})
+    report = traffic_hook.handler(
+        {"DeploymentId": deployment, "LifecycleEventHookExecutionId": "h1"}, None
+    )
+    assert (report["status"], report["cases"], report["failures"]) == ("Succeeded", 1, [])
+
+
+def test_a_failing_smoke_case_fails_the_hook(account: Account) -> None:
+    failing = {**SMOKE, "expected": {"greeting": "something else"}}
+    deployment = started(account, {"cases": [*MANIFEST["cases"], failing]})
+    report = traffic_hook.handler(
+        {"DeploymentId": deployment, "LifecycleEventHookExecutionId": "h1"}, None
+    )
+    assert report["status"] == "Failed"
+    assert report["failures"][0].startswith("greets: expected")
+
+
+def test_an_unknown_deployment_is_reported_failed(account: Account) -> None:
+    report = traffic_hook.handler(
+        {"DeploymentId": "d-none", "LifecycleEventHookExecutionId": "h1"}, None
+    )
+    assert report["status"] == "Failed" and report["cases"] == 0
+
+
+def test_an_event_that_is_not_codedeploys_is_refused(account: Account) -> None:
+    with pytest.raises(InvalidEvent, match="DeploymentId and LifecycleEventHookExecutionId"):
+        traffic_hook.handler({"DeploymentId": 3}, None)
