@@ -19,6 +19,7 @@ provider_imports.install()
 from .alarms import AlarmSettings  # noqa: E402
 from .config import Backend, CloudBackend, LocalBackend, PipelineConfig, S3Backend  # noqa: E402
 from .constructs.application import (  # noqa: E402
+    SMOKE_TESTS,
     ApplicationProps,
     EnvironmentSettings,
     ServerlessApplication,
@@ -49,6 +50,7 @@ from .validation import ConfigurationError  # noqa: E402
 from .version import __version__  # noqa: E402
 
 __all__ = [
+    "SMOKE_TESTS",
     "AlarmSettings",
     "ApplicationProps",
     "ArtifactBuckets",
