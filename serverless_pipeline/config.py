@@ -17,6 +17,7 @@ class LocalBackend:
     """State in a local file; the path is relative so the output does not name this machine."""
 
     path: str = "terraform.tfstate"
+    """State file, relative to the stack's directory in cdktf.out; omitted: terraform.tfstate."""
 
 
 @dataclass(frozen=True)
@@ -24,8 +25,11 @@ class S3Backend:
     """State in an S3 bucket, encrypted, with S3-native locking."""
 
     bucket: str
+    """Existing bucket that holds the state."""
     key: str
+    """Object key of the state file, relative (e.g. orders/terraform.tfstate)."""
     region: str
+    """Region of the state bucket."""
     kms_key_id: str | None = None
     """KMS key for the state object; omitted: the bucket's default encryption (SSE-S3)."""
 
@@ -35,8 +39,11 @@ class CloudBackend:
     """State and runs in HCP Terraform / Terraform Cloud: the synthesized stack runs there as is."""
 
     organization: str
+    """Terraform Cloud organization."""
     workspace: str
+    """Workspace that runs this stack (created on first use if the organization allows)."""
     hostname: str = "app.terraform.io"
+    """Terraform Cloud or Enterprise host; omitted: app.terraform.io."""
 
 
 Backend = LocalBackend | S3Backend | CloudBackend

@@ -37,7 +37,9 @@ class Subscriber:
     """Who hears about releases: protocol email, email-json, https, sqs or lambda."""
 
     protocol: str
+    """email, email-json, https, sqs or lambda (chat tools: their https webhook)."""
     endpoint: str
+    """The address, URL or ARN that receives the messages."""
 
 
 @dataclass(frozen=True)
