@@ -101,3 +101,12 @@ def test_the_consumer_example_synthesizes_from_the_installed_wheel(
     }
     assert groups["refunds-svc-production"] == "CodeDeployDefault.LambdaCanary10Percent15Minutes"
     assert len(list(stack.glob("assets/*/*/handlers.zip"))) == 2
+    approval = {
+        m["name"]: json.loads(m["definition"])["States"]["Configure"]["Result"] for m in machines
+    }
+    assert approval == {
+        "ledger-deployment": {"approval_required": True},
+        "refunds-deployment": {"approval_required": False},
+    }
+    (topic,) = document["resource"]["aws_sns_topic"].values()
+    assert topic["name"] == "payplat-releases"

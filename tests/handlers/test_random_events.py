@@ -9,7 +9,14 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from serverless_pipeline.handlers import approval, promote, rollback, run_tests, validate
+from serverless_pipeline.handlers import (
+    approval,
+    promote,
+    rollback,
+    run_tests,
+    traffic_hook,
+    validate,
+)
 from serverless_pipeline.handlers.errors import PipelineError
 from tests.handlers.conftest import Account, app_files, build_zip
 
@@ -19,6 +26,7 @@ HANDLERS = {
     "promote": promote.handler,
     "rollback": rollback.handler,
     "approval": approval.handler,
+    "traffic_hook": traffic_hook.handler,
 }
 JSON_LEAVES = (
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20)
@@ -65,6 +73,8 @@ def events(draw: st.DrawFn) -> Any:
         "environment": draw(st.sampled_from(["staging", "production", "qa"]) | JSON),
         "action": draw(st.sampled_from(["start", "status", "explode"]) | JSON),
         "stage": draw(st.sampled_from(["candidate", "staging", "prod"]) | JSON),
+        "DeploymentId": draw(st.sampled_from(["d-1", ""]) | JSON),
+        "LifecycleEventHookExecutionId": draw(st.sampled_from(["h-1"]) | JSON),
     }
     dropped = draw(st.sets(st.sampled_from(sorted(event))))
     shaped = {k: v for k, v in event.items() if k not in dropped}
