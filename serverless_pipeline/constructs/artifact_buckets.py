@@ -4,12 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cdktf_cdktf_provider_aws.data_aws_iam_policy_document import (
-    DataAwsIamPolicyDocument,
-    DataAwsIamPolicyDocumentStatement,
-    DataAwsIamPolicyDocumentStatementCondition,
-    DataAwsIamPolicyDocumentStatementPrincipals,
-)
+from cdktf_cdktf_provider_aws.data_aws_iam_policy_document import DataAwsIamPolicyDocument
 from cdktf_cdktf_provider_aws.s3_bucket import S3Bucket
 from cdktf_cdktf_provider_aws.s3_bucket_lifecycle_configuration import (
     S3BucketLifecycleConfiguration,
@@ -48,7 +43,13 @@ from ..validation import (
 )
 from .aws_context import AwsContext
 from .encryption import PipelineKey
-from .iam import Statement
+from .iam import (
+    Condition,
+    Statement,
+    deny_insecure_transport,
+    from_account_service,
+    resource_statement,
+)
 
 ENVIRONMENTS = ("staging", "production")
 
@@ -266,53 +267,29 @@ class ArtifactBuckets(Construct):
         return bucket
 
     def _policy(self, role: str, bucket: S3Bucket) -> str:
-        everyone = [DataAwsIamPolicyDocumentStatementPrincipals(type="*", identifiers=["*"])]
         objects = [bucket.arn, f"{bucket.arn}/*"]
         statements = [
-            DataAwsIamPolicyDocumentStatement(
-                sid="DenyInsecureTransport",
+            deny_insecure_transport(["s3:*"], objects),
+            resource_statement(
+                Statement(
+                    "DenyTlsBelow12",
+                    ["s3:*"],
+                    objects,
+                    [Condition("NumericLessThan", "s3:TlsVersion", ["1.2"])],
+                ),
+                principal_type="*",
+                principals=["*"],
                 effect="Deny",
-                principals=everyone,
-                actions=["s3:*"],
-                resources=objects,
-                condition=[
-                    DataAwsIamPolicyDocumentStatementCondition(
-                        test="Bool", variable="aws:SecureTransport", values=["false"]
-                    )
-                ],
-            ),
-            DataAwsIamPolicyDocumentStatement(
-                sid="DenyTlsBelow12",
-                effect="Deny",
-                principals=everyone,
-                actions=["s3:*"],
-                resources=objects,
-                condition=[
-                    DataAwsIamPolicyDocumentStatementCondition(
-                        test="NumericLessThan", variable="s3:TlsVersion", values=["1.2"]
-                    )
-                ],
             ),
         ]
         if role == "access-logs":
             statements.append(
-                DataAwsIamPolicyDocumentStatement(
-                    sid="S3ServerAccessLogsFromThisAccount",
-                    effect="Allow",
-                    principals=[
-                        DataAwsIamPolicyDocumentStatementPrincipals(
-                            type="Service", identifiers=["logging.s3.amazonaws.com"]
-                        )
-                    ],
-                    actions=["s3:PutObject"],
-                    resources=[f"{bucket.arn}/*"],
-                    condition=[
-                        DataAwsIamPolicyDocumentStatementCondition(
-                            test="StringEquals",
-                            variable="aws:SourceAccount",
-                            values=[self._context.account_id],
-                        )
-                    ],
+                from_account_service(
+                    "S3ServerAccessLogsFromThisAccount",
+                    ["s3:PutObject"],
+                    [f"{bucket.arn}/*"],
+                    "logging.s3.amazonaws.com",
+                    self._context.account_id,
                 )
             )
         return DataAwsIamPolicyDocument(self, f"{role}-policy-document", statement=statements).json

@@ -5,12 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
-from cdktf_cdktf_provider_aws.data_aws_iam_policy_document import (
-    DataAwsIamPolicyDocument,
-    DataAwsIamPolicyDocumentStatement,
-    DataAwsIamPolicyDocumentStatementCondition,
-    DataAwsIamPolicyDocumentStatementPrincipals,
-)
+from cdktf_cdktf_provider_aws.data_aws_iam_policy_document import DataAwsIamPolicyDocument
 from cdktf_cdktf_provider_aws.kms_alias import KmsAlias
 from cdktf_cdktf_provider_aws.kms_key import KmsKey
 from constructs import Construct
@@ -18,6 +13,7 @@ from constructs import Construct
 from .. import defaults
 from ..validation import NAME_PREFIX, NAME_PREFIX_ACCEPTED, Problems
 from .aws_context import AwsContext
+from .iam import Condition, Statement, from_account_service, resource_statement
 
 
 @dataclass(frozen=True)
@@ -43,60 +39,38 @@ class PipelineKey(Construct):
         problems.within("deletion_window_days", props.deletion_window_days, 7, 30, "days")
         problems.raise_if_any()
         logs_arn = context.arn("logs", "log-group:*")
+        account = context.account_id
         policy = DataAwsIamPolicyDocument(
             self,
             "policy",
             statement=[
-                DataAwsIamPolicyDocumentStatement(
-                    sid="AccountAdministersKeyThroughIam",
-                    actions=["kms:*"],
-                    resources=["*"],
-                    principals=[
-                        DataAwsIamPolicyDocumentStatementPrincipals(
-                            type="AWS",
-                            identifiers=[f"arn:{context.partition}:iam::{context.account_id}:root"],
-                        )
-                    ],
+                resource_statement(
+                    Statement("AccountAdministersKeyThroughIam", ["kms:*"], ["*"]),
+                    principal_type="AWS",
+                    principals=[f"arn:{context.partition}:iam::{account}:root"],
                 ),
-                DataAwsIamPolicyDocumentStatement(
-                    sid="CloudWatchLogsEncryptsThisAccountsLogGroups",
-                    actions=[
-                        "kms:Decrypt",
-                        "kms:DescribeKey",
-                        "kms:Encrypt",
-                        "kms:GenerateDataKey*",
-                        "kms:ReEncrypt*",
-                    ],
-                    resources=["*"],
-                    principals=[
-                        DataAwsIamPolicyDocumentStatementPrincipals(
-                            type="Service", identifiers=[f"logs.{context.region}.amazonaws.com"]
-                        )
-                    ],
-                    condition=[
-                        DataAwsIamPolicyDocumentStatementCondition(
-                            test="ArnLike",
-                            variable="kms:EncryptionContext:aws:logs:arn",
-                            values=[logs_arn],
-                        )
-                    ],
+                resource_statement(
+                    Statement(
+                        "CloudWatchLogsEncryptsThisAccountsLogGroups",
+                        [
+                            "kms:Decrypt",
+                            "kms:DescribeKey",
+                            "kms:Encrypt",
+                            "kms:GenerateDataKey*",
+                            "kms:ReEncrypt*",
+                        ],
+                        ["*"],
+                        [Condition("ArnLike", "kms:EncryptionContext:aws:logs:arn", [logs_arn])],
+                    ),
+                    principal_type="Service",
+                    principals=[f"logs.{context.region}.amazonaws.com"],
                 ),
-                DataAwsIamPolicyDocumentStatement(
-                    sid="CloudWatchAlarmsNotifyTheEncryptedTopic",
-                    actions=["kms:Decrypt", "kms:GenerateDataKey*"],
-                    resources=["*"],
-                    principals=[
-                        DataAwsIamPolicyDocumentStatementPrincipals(
-                            type="Service", identifiers=["cloudwatch.amazonaws.com"]
-                        )
-                    ],
-                    condition=[
-                        DataAwsIamPolicyDocumentStatementCondition(
-                            test="StringEquals",
-                            variable="aws:SourceAccount",
-                            values=[context.account_id],
-                        )
-                    ],
+                from_account_service(
+                    "CloudWatchAlarmsNotifyTheEncryptedTopic",
+                    ["kms:Decrypt", "kms:GenerateDataKey*"],
+                    ["*"],
+                    "cloudwatch.amazonaws.com",
+                    account,
                 ),
             ],
         )

@@ -15,6 +15,7 @@ from cdktf_cdktf_provider_aws.data_aws_iam_policy_document import (
     DataAwsIamPolicyDocument,
     DataAwsIamPolicyDocumentStatement,
     DataAwsIamPolicyDocumentStatementCondition,
+    DataAwsIamPolicyDocumentStatementPrincipals,
 )
 from cdktf_cdktf_provider_aws.iam_role import IamRole
 from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
@@ -86,13 +87,7 @@ class ServiceRole(Construct):
                     effect="Allow",
                     actions=sorted(statement.actions),
                     resources=list(statement.resources),
-                    condition=[
-                        DataAwsIamPolicyDocumentStatementCondition(
-                            test=c.test, variable=c.variable, values=list(c.values)
-                        )
-                        for c in statement.conditions
-                    ]
-                    or None,
+                    condition=_conditions(statement.conditions),
                 )
                 for statement in statements
             ],
@@ -132,3 +127,63 @@ def use_key(key_arn: str, *, decrypt_only: bool = False) -> Statement:
     if not decrypt_only:
         actions += ["kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"]
     return Statement("UsePipelineKey", actions, [key_arn])
+
+
+def _conditions(
+    conditions: Sequence[Condition],
+) -> list[DataAwsIamPolicyDocumentStatementCondition] | None:
+    return [
+        DataAwsIamPolicyDocumentStatementCondition(
+            test=c.test, variable=c.variable, values=list(c.values)
+        )
+        for c in conditions
+    ] or None
+
+
+def resource_statement(
+    statement: Statement, *, principal_type: str, principals: Sequence[str], effect: str = "Allow"
+) -> DataAwsIamPolicyDocumentStatement:
+    """A statement of a resource policy (bucket, key, topic): `statement` granted to (or, with
+    effect Deny, refused to) the principals."""
+    return DataAwsIamPolicyDocumentStatement(
+        sid=statement.sid,
+        effect=effect,
+        actions=list(statement.actions),
+        resources=list(statement.resources),
+        principals=[
+            DataAwsIamPolicyDocumentStatementPrincipals(
+                type=principal_type, identifiers=list(principals)
+            )
+        ],
+        condition=_conditions(statement.conditions),
+    )
+
+
+def deny_insecure_transport(
+    actions: Sequence[str], resources: Sequence[str]
+) -> DataAwsIamPolicyDocumentStatement:
+    """Refuse every request that does not use TLS."""
+    return resource_statement(
+        Statement(
+            "DenyInsecureTransport",
+            actions,
+            resources,
+            [Condition("Bool", "aws:SecureTransport", ["false"])],
+        ),
+        principal_type="*",
+        principals=["*"],
+        effect="Deny",
+    )
+
+
+def from_account_service(
+    sid: str, actions: Sequence[str], resources: Sequence[str], service: str, account_id: str
+) -> DataAwsIamPolicyDocumentStatement:
+    """Allow an AWS service to act, but only on behalf of this account."""
+    return resource_statement(
+        Statement(
+            sid, actions, resources, [Condition("StringEquals", "aws:SourceAccount", [account_id])]
+        ),
+        principal_type="Service",
+        principals=[service],
+    )

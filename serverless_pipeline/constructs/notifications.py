@@ -5,12 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from cdktf_cdktf_provider_aws.data_aws_iam_policy_document import (
-    DataAwsIamPolicyDocument,
-    DataAwsIamPolicyDocumentStatement,
-    DataAwsIamPolicyDocumentStatementCondition,
-    DataAwsIamPolicyDocumentStatementPrincipals,
-)
+from cdktf_cdktf_provider_aws.data_aws_iam_policy_document import DataAwsIamPolicyDocument
 from cdktf_cdktf_provider_aws.sns_topic import SnsTopic
 from cdktf_cdktf_provider_aws.sns_topic_policy import SnsTopicPolicy
 from cdktf_cdktf_provider_aws.sns_topic_subscription import SnsTopicSubscription
@@ -20,7 +15,13 @@ from .. import naming
 from ..validation import NAME_PREFIX, NAME_PREFIX_ACCEPTED, Problems
 from .aws_context import AwsContext
 from .encryption import PipelineKey
-from .iam import Condition, Statement
+from .iam import (
+    Condition,
+    Statement,
+    deny_insecure_transport,
+    from_account_service,
+    resource_statement,
+)
 
 # Protocol -> what its endpoint must look like.
 ENDPOINTS = {
@@ -116,59 +117,32 @@ class Notifications(Construct):
 
     def _policy(self) -> str:
         topic = [self.topic.arn]
+        account = self._context.account_id
         return DataAwsIamPolicyDocument(
             self,
             "policy-document",
             statement=[
-                DataAwsIamPolicyDocumentStatement(
-                    sid="OwnerAccountManagesTopic",
-                    actions=[
-                        "sns:GetTopicAttributes",
-                        "sns:ListSubscriptionsByTopic",
-                        "sns:Publish",
-                        "sns:Subscribe",
-                    ],
-                    resources=topic,
-                    principals=[
-                        DataAwsIamPolicyDocumentStatementPrincipals(
-                            type="AWS",
-                            identifiers=[
-                                f"arn:{self._context.partition}:iam::"
-                                f"{self._context.account_id}:root"
-                            ],
-                        )
-                    ],
+                resource_statement(
+                    Statement(
+                        "OwnerAccountManagesTopic",
+                        [
+                            "sns:GetTopicAttributes",
+                            "sns:ListSubscriptionsByTopic",
+                            "sns:Publish",
+                            "sns:Subscribe",
+                        ],
+                        topic,
+                    ),
+                    principal_type="AWS",
+                    principals=[f"arn:{self._context.partition}:iam::{account}:root"],
                 ),
-                DataAwsIamPolicyDocumentStatement(
-                    sid="CloudWatchAlarmsOfThisAccountPublish",
-                    actions=["sns:Publish"],
-                    resources=topic,
-                    principals=[
-                        DataAwsIamPolicyDocumentStatementPrincipals(
-                            type="Service", identifiers=["cloudwatch.amazonaws.com"]
-                        )
-                    ],
-                    condition=[
-                        DataAwsIamPolicyDocumentStatementCondition(
-                            test="StringEquals",
-                            variable="aws:SourceAccount",
-                            values=[self._context.account_id],
-                        )
-                    ],
+                from_account_service(
+                    "CloudWatchAlarmsOfThisAccountPublish",
+                    ["sns:Publish"],
+                    topic,
+                    "cloudwatch.amazonaws.com",
+                    account,
                 ),
-                DataAwsIamPolicyDocumentStatement(
-                    sid="DenyInsecureTransport",
-                    effect="Deny",
-                    actions=["sns:Publish"],
-                    resources=topic,
-                    principals=[
-                        DataAwsIamPolicyDocumentStatementPrincipals(type="*", identifiers=["*"])
-                    ],
-                    condition=[
-                        DataAwsIamPolicyDocumentStatementCondition(
-                            test="Bool", variable="aws:SecureTransport", values=["false"]
-                        )
-                    ],
-                ),
+                deny_insecure_transport(["sns:Publish"], topic),
             ],
         ).json

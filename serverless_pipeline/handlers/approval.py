@@ -24,6 +24,7 @@ from .events import (
     parse_execution,
     parse_release,
     require_mapping,
+    require_one_of,
     require_str,
 )
 
@@ -37,9 +38,7 @@ def key(execution: str) -> str:
 def handler(event: Any, context: Any) -> dict[str, Any]:
     config = settings.load()
     event = require_mapping(event, "event")
-    action = event.get("action")
-    if action not in ACTIONS:
-        raise InvalidEvent(f"action is {action!r:.80}; expected one of {', '.join(ACTIONS)}")
+    action = require_one_of(event, "action", ACTIONS)
     bucket = config.environment("production").bucket
     s3 = boto3.client("s3")
     if action == "request":

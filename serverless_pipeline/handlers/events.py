@@ -46,13 +46,16 @@ def require_str(
     return value
 
 
+def require_one_of(event: Mapping[str, Any], key: str, choices: tuple[str, ...]) -> str:
+    """The value at `key`, which must be one of `choices`."""
+    value = event.get(key)
+    if not isinstance(value, str) or value not in choices:
+        raise InvalidEvent(f"{key} is {value!r:.80}; expected one of {', '.join(choices)}")
+    return value
+
+
 def require_environment(event: Mapping[str, Any]) -> str:
-    value = _field(event, "environment", "")
-    if value not in ENVIRONMENTS:
-        raise InvalidEvent(
-            f"environment is {value!r:.80}; expected one of {', '.join(ENVIRONMENTS)}"
-        )
-    return str(value)
+    return require_one_of(event, "environment", ENVIRONMENTS)
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from .events import (
     parse_release,
     require_environment,
     require_mapping,
+    require_one_of,
 )
 from .lambda_versions import alias_version, describe, release_of
 
@@ -31,9 +32,7 @@ ACTIONS = ("start", "status")
 def handler(event: Any, context: Any) -> dict[str, Any]:
     config = settings.load()
     event = require_mapping(event, "event")
-    action = event.get("action")
-    if action not in ACTIONS:
-        raise InvalidEvent(f"action is {action!r:.80}; expected one of {', '.join(ACTIONS)}")
+    action = require_one_of(event, "action", ACTIONS)
     environment = config.environment(require_environment(event))
     release = parse_release(event)
     execution = parse_execution(event)

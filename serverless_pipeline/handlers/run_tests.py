@@ -17,8 +17,8 @@ import boto3
 
 from . import archive, artifacts, settings
 from .case_runner import judge, run_candidate
-from .errors import EnvironmentNotOnRelease, InvalidEvent, TestCasesFailed
-from .events import Release, parse_release, require_mapping
+from .errors import EnvironmentNotOnRelease, TestCasesFailed
+from .events import Release, parse_release, require_mapping, require_one_of
 
 LOGGER = logging.getLogger(__name__)
 
@@ -26,11 +26,7 @@ LOGGER = logging.getLogger(__name__)
 def handler(event: Any, context: Any) -> dict[str, Any]:
     config = settings.load()
     event = require_mapping(event, "event")
-    stage = event.get("stage")
-    if stage not in archive.DEFAULT_STAGES:
-        raise InvalidEvent(
-            f"stage is {stage!r:.80}; expected one of {', '.join(archive.DEFAULT_STAGES)}"
-        )
+    stage = require_one_of(event, "stage", archive.DEFAULT_STAGES)
     release = parse_release(event)
     data = artifacts.fetch(boto3.client("s3"), release, config.artifact_bucket)
     bundle = archive.open_archive(data)
