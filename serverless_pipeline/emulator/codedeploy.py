@@ -88,6 +88,8 @@ def lambda_deployments(traffic: Traffic = no_traffic) -> Iterator[DeploymentEmul
         return None
 
     def settle(backend: CodeDeployBackend, deployment: DeploymentInfo) -> None:
+        # In progress from here on: a hook that reads the deployment must not settle it again.
+        deployment.status = "InProgress"
         content = json.loads(deployment.revision["appSpecContent"]["content"])  # type: ignore[index]
         region = backend.region_name
         hooks = {event: name for hook in content.get("Hooks", []) for event, name in hook.items()}

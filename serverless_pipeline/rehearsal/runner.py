@@ -130,8 +130,9 @@ def _release(
     while True:
         status = account.sfn.describe_execution(executionArn=execution)["status"]
         events = account.sfn.get_execution_history(executionArn=execution)["events"]
-        for event in events[seen:]:
-            _report_event(event, release, path, report)
+        for index in range(seen, len(events)):
+            previous = events[index - 1]["type"] if index else ""
+            _report_event(events[index], previous, release, path, report)
         seen = len(events)
         if status != "RUNNING":
             break
@@ -168,9 +169,17 @@ def _answer(
     return True
 
 
-def _report_event(event: dict[str, Any], release: str, path: list[str], report: Progress) -> None:
-    """Entered and exited states become progress; a state whose task failed (its Catch then
-    exits it) is reported failed, not succeeded."""
+# Events after which a state exits because its Catch took the failure.
+FAILURE_EVENTS = frozenset(
+    {"TaskFailed", "TaskTimedOut", "LambdaFunctionFailed", "LambdaFunctionTimedOut"}
+)
+
+
+def _report_event(
+    event: dict[str, Any], previous: str, release: str, path: list[str], report: Progress
+) -> None:
+    """Entered and exited states become progress; a state that exits right after its task
+    failed (its Catch took the error) is reported failed, not succeeded."""
     kind = event["type"]
     if kind.endswith("StateEntered"):
         name = event["stateEnteredEventDetails"]["name"]
@@ -180,9 +189,7 @@ def _report_event(event: dict[str, Any], release: str, path: list[str], report: 
             report(release, name, "failed")
     elif kind.endswith("StateExited"):
         name = event["stateExitedEventDetails"]["name"]
-        output = json.loads(event["stateExitedEventDetails"].get("output") or "{}")
-        caught = name != "Rollback" and isinstance(output, dict) and "error" in output
-        report(release, name, "failed" if caught else "succeeded")
+        report(release, name, "failed" if previous in FAILURE_EVENTS else "succeeded")
 
 
 def _failure(path: list[str], events: list[dict[str, Any]]) -> tuple[str | None, str | None]:
