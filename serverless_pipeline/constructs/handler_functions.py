@@ -118,7 +118,20 @@ class HandlerFunctions(Construct):
             "validate": [read],
             "run_tests": [read, *application.grant_test_staging()],
             "promote": [read, *records, _write_with_key(key), *application.grant_promote()],
-            "rollback": [*records, _write_with_key(key), *application.grant_rollback()],
+            "rollback": [
+                *records,
+                _write_with_key(key),
+                *application.grant_rollback(),
+                Statement(
+                    "ReadWhichStateFailed",
+                    ["states:GetExecutionHistory"],
+                    [
+                        context.arn(
+                            "states", f"execution:{naming.state_machine(props.name_prefix)}:*"
+                        )
+                    ],
+                ),
+            ],
             "approval": [
                 *buckets.grant_approval_records(),
                 _write_with_key(key),

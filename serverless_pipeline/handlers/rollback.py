@@ -7,14 +7,21 @@ a record (never touched), is left as it is. It tries every environment before it
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import boto3
+from botocore.exceptions import ClientError
 
 from . import deployments, records, settings
 from .errors import RollbackFailed
 from .events import ENVIRONMENTS, parse_execution, parse_release, require_mapping
 from .lambda_versions import release_of
+
+EXECUTION_ARN = re.compile(r"arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:execution:[\w-]+:[\w-]+")
+FAILURE_EVENTS = frozenset(
+    {"TaskFailed", "TaskTimedOut", "LambdaFunctionFailed", "LambdaFunctionTimedOut"}
+)
 
 
 def handler(event: Any, context: Any) -> dict[str, Any]:
@@ -33,7 +40,37 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
             problems.append(f"{name}: {type(error).__name__}: {error}")
     if problems:
         raise RollbackFailed(f"release {release.id}: " + "; ".join(problems))
-    return {"release_id": release.id, "environments": outcomes}
+    return {
+        "release_id": release.id,
+        "environments": outcomes,
+        "failed_state": failed_state(event.get("execution_arn")),
+    }
+
+
+def failed_state(execution_arn: Any) -> str | None:
+    """The state whose error sent this execution to Rollback, for the notification. Only
+    informative: when it cannot be read, the rollback still counts as done."""
+    if not isinstance(execution_arn, str) or not EXECUTION_ARN.fullmatch(execution_arn):
+        return None
+    try:
+        pages = (
+            boto3.client("stepfunctions")
+            .get_paginator("get_execution_history")
+            .paginate(executionArn=execution_arn)
+        )
+        events = [event for page in pages for event in page["events"]]
+    except ClientError:
+        return None
+    current, failed = None, None
+    for event in events:
+        details = event.get("stateEnteredEventDetails")
+        if details:
+            if details["name"] == "Rollback":
+                break
+            current = details["name"]
+        elif event["type"] in FAILURE_EVENTS:
+            failed = current
+    return failed
 
 
 def restore(

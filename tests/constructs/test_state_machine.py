@@ -127,7 +127,9 @@ def test_outcomes_are_published_with_the_failed_state_and_cause() -> None:
         "outcome": "rolled_back",
         "error.$": "$.error.Error",
         "cause.$": "$.error.Cause",
+        "failed_state.$": "$.rollback.output.failed_state",
     }
+    assert states["Rollback"]["Parameters"]["Payload"]["execution_arn.$"] == "$$.Execution.Id"
     assert states["ProductionDeployed"]["Choices"][0]["Next"] == "NotifyPromoted"
 
 

@@ -82,6 +82,20 @@ def test_each_defect_rolls_back_at_its_stage(matrix: Rehearsal, kind: str) -> No
     assert result.live == {"staging": "r2", "production": "r2"}
 
 
+def test_subscribers_hear_each_rollback_with_the_failed_state(matrix: Rehearsal) -> None:
+    rolled_back = {n["release"]: n for n in matrix.notifications if n["outcome"] == "rolled_back"}
+    for result in matrix.releases:
+        if result.outcome == "rolled_back":
+            message = rolled_back[result.release]
+            assert (message["failed_state"], message["error"]) == (
+                result.failed_state,
+                result.error,
+            )
+            assert message["cause"]
+    promoted = [n["release"] for n in matrix.notifications if n["outcome"] == "promoted"]
+    assert promoted == ["r2", "r8"]
+
+
 @pytest.mark.parametrize("kind", ["validate", "unit-tests"])
 def test_a_release_failing_before_staging_never_touches_an_environment(
     matrix: Rehearsal, kind: str

@@ -65,6 +65,7 @@ EXPECTED_ACTIONS = {
         "codedeploy:GetDeployment",
         "codedeploy:ListDeployments",
         "codedeploy:StopDeployment",
+        "states:GetExecutionHistory",
     },
     "orders-api-staging-fn": FUNCTION_BASE,
     "orders-api-production-fn": FUNCTION_BASE,
