@@ -9,7 +9,7 @@ import pytest
 from moto.codedeploy.models import codedeploy_backends
 from moto.core import DEFAULT_ACCOUNT_ID
 
-from serverless_pipeline.handlers import promote, records
+from serverless_pipeline.handlers import promote, records, rollback
 from serverless_pipeline.handlers.errors import (
     ChecksumMismatch,
     DeploymentFailed,
@@ -197,3 +197,7 @@ def test_an_alarm_during_the_shift_fails_the_deployment_and_restores_the_alias(
     assert account.live_version("staging") == "1"
     state = cloudwatch.describe_alarms(AlarmNames=["app-staging-errors"])["MetricAlarms"][0]
     assert state["StateValue"] == "ALARM"
+    # CodeDeploy already moved the alias back: Rollback finds nothing more to undo.
+    report = rollback.handler({"release": release, "execution": "e1"}, None)
+    assert report["environments"]["staging"]["action"] == "already_restored"
+    assert report["environments"]["production"] == {"action": "untouched"}
