@@ -112,6 +112,7 @@ class HandlerFunctions(Construct):
             notification_topic=notifications.arn,
             hooks={env: application.hooks(env) for env in ENVIRONMENTS},
         )
+        machine = naming.state_machine(props.name_prefix)
         read = buckets.grant_read_releases()
         records = [buckets.grant_environment_records(), buckets.grant_list_environment_records()]
         grants: dict[str, list[Statement]] = {
@@ -125,11 +126,7 @@ class HandlerFunctions(Construct):
                 Statement(
                     "ReadWhichStateFailed",
                     ["states:GetExecutionHistory"],
-                    [
-                        context.arn(
-                            "states", f"execution:{naming.state_machine(props.name_prefix)}:*"
-                        )
-                    ],
+                    [context.arn("states", f"execution:{machine}:*")],
                 ),
             ],
             "approval": [
@@ -139,11 +136,7 @@ class HandlerFunctions(Construct):
                 Statement(
                     "AnswerApprovalTasks",
                     ["states:SendTaskFailure", "states:SendTaskSuccess"],
-                    [
-                        context.arn(
-                            "states", f"stateMachine:{naming.state_machine(props.name_prefix)}"
-                        )
-                    ],
+                    [context.arn("states", f"stateMachine:{machine}")],
                 ),
             ],
         }
@@ -153,9 +146,11 @@ class HandlerFunctions(Construct):
             "promote": "moves an environment to a release through CodeDeploy",
             "rollback": "restores environments to the release they served before",
             "approval": "asks for and records approval of a release before production",
+            "traffic_hook": "smoke-tests a new version for CodeDeploy",
         }
-        self.functions: dict[str, PythonFunction] = {
-            name: PythonFunction(
+
+        def handler_function(name: str, statements: list[Statement]) -> PythonFunction:
+            return PythonFunction(
                 self,
                 name.replace("_", "-"),
                 function_name=naming.handler_function(props.name_prefix, name),
@@ -167,32 +162,19 @@ class HandlerFunctions(Construct):
                 memory_mb=props.memory_mb,
                 timeout_seconds=props.timeout_seconds,
                 environment=environment,
-                statements=grants[name],
+                statements=statements,
                 key=key,
                 log_retention_days=props.log_retention_days,
                 reserved_concurrency=props.reserved_concurrency,
             )
-            for name in HANDLER_NAMES
-        }
 
+        self.functions: dict[str, PythonFunction] = {
+            name: handler_function(name, grants[name]) for name in HANDLER_NAMES
+        }
         # CodeDeploy's hook, not the state machine's: it is kept out of `functions`, so the
         # state machine gets no permission to invoke it.
-        self.traffic_hook = PythonFunction(
-            self,
-            "traffic-hook",
-            function_name=naming.handler_function(props.name_prefix, "traffic_hook"),
-            description="Deployment pipeline: smoke-tests a new version for CodeDeploy",
-            code=code,
-            asset=asset,
-            handler="handlers.traffic_hook.handler",
-            runtime=props.runtime,
-            memory_mb=props.memory_mb,
-            timeout_seconds=props.timeout_seconds,
-            environment=environment,
-            statements=application.grant_traffic_hook(buckets),
-            key=key,
-            log_retention_days=props.log_retention_days,
-            reserved_concurrency=props.reserved_concurrency,
+        self.traffic_hook = handler_function(
+            "traffic_hook", application.grant_traffic_hook(buckets)
         )
 
     @property

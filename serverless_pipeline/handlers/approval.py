@@ -14,9 +14,8 @@ import time
 from typing import Any
 
 import boto3
-from botocore.exceptions import ClientError
 
-from . import settings
+from . import records, settings
 from .errors import ApprovalMismatch, ConfigurationError, InvalidEvent
 from .events import (
     EXECUTION_NAME,
@@ -68,12 +67,7 @@ def request(s3: Any, bucket: str, event: Any, function_name: str) -> dict[str, A
         "state": "waiting",
         "requested_at": int(time.time()),
     }
-    s3.put_object(
-        Bucket=bucket,
-        Key=key(execution),
-        Body=json.dumps(record).encode(),
-        ContentType="application/json",
-    )
+    records.save(s3, bucket, key(execution), record)
     decision = {"action": "approve", "release_id": release.id, "execution": execution}
     boto3.client("sns").publish(
         TopicArn=topic,
@@ -97,10 +91,9 @@ def request(s3: Any, bucket: str, event: Any, function_name: str) -> dict[str, A
 def decide(s3: Any, bucket: str, event: Any, *, approved: bool) -> dict[str, Any]:
     release_id = require_str(event, "release_id", RELEASE_ID, "the id of the waiting release")
     execution = require_str(event, "execution", EXECUTION_NAME, "the execution that waits")
-    try:
-        record = json.loads(s3.get_object(Bucket=bucket, Key=key(execution))["Body"].read())
-    except ClientError as error:
-        raise InvalidEvent(f"execution {execution} is not waiting for an approval") from error
+    record = records.load(s3, bucket, key(execution))
+    if record is None:
+        raise InvalidEvent(f"execution {execution} is not waiting for an approval")
     if record["release_id"] != release_id:
         raise ApprovalMismatch(
             f"execution {execution} waits for release {record['release_id']}, not {release_id}; "
@@ -121,10 +114,5 @@ def decide(s3: Any, bucket: str, event: Any, *, approved: bool) -> dict[str, Any
             cause=reason or f"release {release_id} was rejected",
         )
     record["state"] = "approved" if approved else "rejected"
-    s3.put_object(
-        Bucket=bucket,
-        Key=key(execution),
-        Body=json.dumps(record).encode(),
-        ContentType="application/json",
-    )
+    records.save(s3, bucket, key(execution), record)
     return {"release_id": release_id, "state": record["state"]}

@@ -17,9 +17,10 @@ def key(execution: str, environment: str) -> str:
     return f"executions/{execution}/{environment}.json"
 
 
-def read(s3: Any, bucket: str, execution: str, environment: str) -> dict[str, Any] | None:
+def load(s3: Any, bucket: str, object_key: str) -> dict[str, Any] | None:
+    """The JSON record at object_key, or None when there is none."""
     try:
-        body = s3.get_object(Bucket=bucket, Key=key(execution, environment))["Body"].read()
+        body = s3.get_object(Bucket=bucket, Key=object_key)["Body"].read()
     except ClientError as error:
         if error.response.get("Error", {}).get("Code") in {"NoSuchKey", "404"}:
             return None
@@ -28,10 +29,18 @@ def read(s3: Any, bucket: str, execution: str, environment: str) -> dict[str, An
     return record
 
 
-def write(s3: Any, bucket: str, execution: str, environment: str, record: dict[str, Any]) -> None:
+def save(s3: Any, bucket: str, object_key: str, record: dict[str, Any]) -> None:
     s3.put_object(
         Bucket=bucket,
-        Key=key(execution, environment),
+        Key=object_key,
         Body=json.dumps(record, sort_keys=True).encode(),
         ContentType="application/json",
     )
+
+
+def read(s3: Any, bucket: str, execution: str, environment: str) -> dict[str, Any] | None:
+    return load(s3, bucket, key(execution, environment))
+
+
+def write(s3: Any, bucket: str, execution: str, environment: str, record: dict[str, Any]) -> None:
+    save(s3, bucket, key(execution, environment), record)

@@ -19,6 +19,7 @@ from .events import ENVIRONMENTS, parse_execution, parse_release, require_mappin
 from .lambda_versions import release_of
 
 EXECUTION_ARN = re.compile(r"arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:execution:[\w-]+:[\w-]+")
+# Execution-history events of a task that failed (its Catch, if any, then takes the error).
 FAILURE_EVENTS = frozenset(
     {"TaskFailed", "TaskTimedOut", "LambdaFunctionFailed", "LambdaFunctionTimedOut"}
 )

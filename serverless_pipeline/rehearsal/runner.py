@@ -19,6 +19,7 @@ from ..constructs.artifact_buckets import ENVIRONMENTS
 from ..emulator.codedeploy import lambda_deployments
 from ..emulator.lambda_runtime import in_process_lambda
 from ..emulator.stepfunctions import repeatable_executions
+from ..handlers.rollback import FAILURE_EVENTS
 from . import account as emulated
 from . import sample_app
 
@@ -169,12 +170,6 @@ def _answer(
     return True
 
 
-# Events after which a state exits because its Catch took the failure.
-FAILURE_EVENTS = frozenset(
-    {"TaskFailed", "TaskTimedOut", "LambdaFunctionFailed", "LambdaFunctionTimedOut"}
-)
-
-
 def _report_event(
     event: dict[str, Any], previous: str, release: str, path: list[str], report: Progress
 ) -> None:
@@ -189,6 +184,7 @@ def _report_event(
             report(release, name, "failed")
     elif kind.endswith("StateExited"):
         name = event["stateExitedEventDetails"]["name"]
+        # A state that exits right after a failed task exits through its Catch.
         report(release, name, "failed" if previous in FAILURE_EVENTS else "succeeded")
 
 
