@@ -133,18 +133,10 @@ def test_the_installed_provider_index_is_understood_in_full(tmp_path: Path) -> N
         assert index is not None
         source = index.read().decode()
     script = (
-        "const { lazyExports } = require(process.argv[1]);"
+        f"const {{ lazyExports }} = require({json.dumps(str(provider_imports.NODE_HOOK))});"
         "console.log(JSON.stringify(lazyExports(require('fs').readFileSync(0, 'utf8'))));"
     )
-    done = subprocess.run(
-        ["node", "-e", script, str(provider_imports.NODE_HOOK)],
-        input=source,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    )
-    pairs = json.loads(done.stdout)
+    pairs = _node(script, tmp_path, stdin=source)
     # One lazy export per resource module: the same modules the Python package has.
     assert pairs is not None and len(pairs) == source.count(' = require("./')
     assert len(pairs) == len(provider.__all__)
