@@ -91,4 +91,4 @@ Module._extensions[".js"] = function loadProviderIndexLazily(module, filename) {
   loadJavaScript.call(this, module, filename);
 };
 
-module.exports = { lazyExports, isProviderIndex };
+module.exports = { lazyExports };

@@ -29,7 +29,7 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return built
 
 
-def test_the_wheel_holds_the_handlers_asl_and_type_marker(wheel: Path) -> None:
+def test_the_wheel_holds_the_handlers_asl_node_hook_and_type_marker(wheel: Path) -> None:
     assert wheel.name == f"cdktf_serverless_pipeline-{__version__}-py3-none-any.whl"
     names = zipfile.ZipFile(wheel).namelist()
     for expected in (
@@ -37,6 +37,7 @@ def test_the_wheel_holds_the_handlers_asl_and_type_marker(wheel: Path) -> None:
         "serverless_pipeline/handlers/promote.py",
         "serverless_pipeline/handlers/errors.py",
         "serverless_pipeline/py.typed",
+        "serverless_pipeline/provider_requires.cjs",
     ):
         assert expected in names
     assert not [n for n in names if n.startswith(("tests/", "examples/", "benchmarks/"))]
