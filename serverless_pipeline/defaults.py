@@ -5,9 +5,16 @@ from __future__ import annotations
 # Lambda: the newest Python runtime that Lambda and the provider bindings both accept.
 LAMBDA_RUNTIME = "python3.13"
 SUPPORTED_RUNTIMES = ("python3.12", "python3.13")
-HANDLER_MEMORY_MB = 512
+# validate, run_tests, promote and the traffic hook hold a whole release in memory: up to Lambda's
+# 250 MB, the most validate accepts, beside the largest source file it compiles and the runtime.
+# tests/handlers/test_sizing.py measures that peak against this size.
+HANDLER_MEMORY_MB = 1024
 HANDLER_TIMEOUT_SECONDS = 300
-HANDLER_RESERVED_CONCURRENCY = 2
+# How long one test case of a candidate release may run (the candidate function's timeout).
+TEST_CASE_TIMEOUT_SECONDS = 30
+# None reserves nothing: Lambda refuses a reservation that would leave the account's unreserved
+# pool under its minimum, which is every reservation on an account still at a low quota.
+HANDLER_RESERVED_CONCURRENCY: int | None = None
 
 # Logs are kept a year, encrypted with the pipeline's key.
 LOG_RETENTION_DAYS = 365

@@ -15,6 +15,11 @@ def handler_function(prefix: str, handler: str) -> str:
     return f"{prefix}-{handler.replace('_', '-')}"
 
 
+def candidate_function(prefix: str) -> str:
+    """The function that runs a candidate release's test cases for run_tests."""
+    return f"{prefix}-candidate"
+
+
 def app_function(application: str, environment: str) -> str:
     return f"{application}-{environment}"
 
@@ -40,7 +45,7 @@ def handler_environment(
     alias: str,
     buckets: Mapping[str, str],
     deployment_timeout_seconds: int,
-    test_case_timeout_seconds: int,
+    candidate_function: str,
     notification_topic: str,
     hooks: Mapping[str, Mapping[str, str]] | None = None,
 ) -> dict[str, str]:
@@ -62,6 +67,6 @@ def handler_environment(
         "TEST_MANIFEST": test_manifest,
         "ENVIRONMENTS": json.dumps(environments, sort_keys=True),
         "DEPLOYMENT_TIMEOUT_SECONDS": str(deployment_timeout_seconds),
-        "TEST_CASE_TIMEOUT_SECONDS": str(test_case_timeout_seconds),
+        "CANDIDATE_FUNCTION": candidate_function,
         "NOTIFICATION_TOPIC_ARN": notification_topic,
     }

@@ -51,7 +51,11 @@ class PythonFunction(Construct):
         publish: bool = False,
         ignore_code_changes: bool = False,
         reserved_concurrency: int | None = None,
+        sandboxed: bool = False,
     ) -> None:
+        """`sandboxed`: the function runs release code that is not yet trusted, so its role may
+        only write its logs (no traces, no key, nothing in `statements`), and Terraform leaves
+        its code and environment to the pipeline, which sets both for every release."""
         super().__init__(scope, id)
         self.log_group = encrypted_log_group(
             self,
@@ -66,26 +70,21 @@ class PythonFunction(Construct):
             name=f"{function_name}-fn",
             service="lambda.amazonaws.com",
             description=f"Runs the {function_name} function",
-            statements=[
+            statements=[write_logs(self.log_group.arn)]
+            if sandboxed
+            else [
                 write_logs(self.log_group.arn),
                 XRAY_WRITE,
                 use_key(key.arn, decrypt_only=True),
                 *statements,
             ],
         )
-        lifecycle = (
-            TerraformResourceLifecycle(
-                ignore_changes=[
-                    "filename",
-                    "source_code_hash",
-                    "s3_bucket",
-                    "s3_key",
-                    "s3_object_version",
-                ]
-            )
-            if ignore_code_changes
-            else None
-        )
+        ignored: list[str] = []
+        if ignore_code_changes or sandboxed:
+            ignored += ["filename", "source_code_hash", "s3_bucket", "s3_key", "s3_object_version"]
+        if sandboxed:
+            ignored.append("environment")
+        lifecycle = TerraformResourceLifecycle(ignore_changes=ignored) if ignored else None
         self.function = LambdaFunction(
             self,
             "function",
@@ -100,16 +99,22 @@ class PythonFunction(Construct):
             timeout=timeout_seconds,
             publish=publish,
             reserved_concurrent_executions=reserved_concurrency,
-            kms_key_arn=key.arn,
+            # A sandboxed function's variables are set per test case by run_tests: values from
+            # the release's own manifest, under Lambda's own key, so that run_tests needs no
+            # kms:CreateGrant on the pipeline key.
+            kms_key_arn=None if sandboxed else key.arn,
             environment=LambdaFunctionEnvironment(variables=dict(environment))
             if environment
             else None,
-            tracing_config=LambdaFunctionTracingConfig(mode="Active"),
+            tracing_config=LambdaFunctionTracingConfig(
+                mode="PassThrough" if sandboxed else "Active"
+            ),
             logging_config=LambdaFunctionLoggingConfig(
                 log_format="JSON",
                 log_group=self.log_group.name,
                 application_log_level="INFO",
-                system_log_level="WARN",
+                # INFO keeps Lambda's START and REPORT lines: duration and memory used.
+                system_log_level="INFO",
             ),
             depends_on=[self.log_group, self.role.policy],
             lifecycle=lifecycle,

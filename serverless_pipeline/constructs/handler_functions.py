@@ -40,19 +40,24 @@ class HandlerFunctionsProps:
     runtime: str = defaults.LAMBDA_RUNTIME
     """Lambda runtime of the handlers."""
     memory_mb: int = defaults.HANDLER_MEMORY_MB
-    """Memory of each handler, 128-10240 MB; validate and run_tests hold a release in memory."""
+    """Memory of each handler, 128-10240 MB; omitted: 1024, which holds the largest release
+    validate accepts. Smaller saves little and fails on large releases. No handler writes a
+    release to /tmp, so the default 512 MB of ephemeral storage is enough."""
     timeout_seconds: int = defaults.HANDLER_TIMEOUT_SECONDS
     """Timeout of each handler, 1-900 s."""
     deployment_timeout_seconds: int = defaults.DEPLOYMENT_TIMEOUT_SECONDS
     """How long one CodeDeploy deployment may run before it counts as failed."""
-    test_case_timeout_seconds: int = 30
-    """How long one test case of a release may run."""
+    test_case_timeout_seconds: int = defaults.TEST_CASE_TIMEOUT_SECONDS
+    """How long one test case of a candidate release may run: the candidate function's
+    timeout."""
     log_retention_days: int = defaults.LOG_RETENTION_DAYS
     """Retention of the handlers' log groups."""
     reserved_concurrency: int | None = defaults.HANDLER_RESERVED_CONCURRENCY
-    """Concurrency reserved for (and capping) each handler. The pipeline runs one release at a
-    time, so 2 leaves room for a retry; None reserves nothing (for accounts whose concurrency
-    limit is too low to reserve any)."""
+    """Concurrency reserved for (and capping) each handler; omitted: none reserved. Reserving
+    guarantees the pipeline can run while the application uses the whole account's concurrency,
+    and caps what a runaway handler can take (2 is enough: one release at a time, plus a
+    retry). Lambda refuses any reservation that leaves the account's unreserved pool under its
+    minimum, so reserving fails to apply on accounts whose concurrency quota is still low."""
 
 
 class HandlerFunctions(Construct):
@@ -98,6 +103,29 @@ class HandlerFunctions(Construct):
             problems.within("reserved_concurrency", props.reserved_concurrency, 1, 1000)
         problems.raise_if_any()
 
+        app = application.props
+        placeholder, placeholder_asset = application.placeholder
+        candidate_name = naming.candidate_function(props.name_prefix)
+        # Runs a candidate release's test cases for run_tests, as the application would run:
+        # its runtime, handler and memory; its role can only write its logs.
+        self.candidate = PythonFunction(
+            self,
+            "candidate",
+            function_name=candidate_name,
+            description="Deployment pipeline: runs a candidate release's test cases",
+            code=placeholder,
+            asset=placeholder_asset,
+            handler=app.handler,
+            runtime=app.runtime,
+            memory_mb=app.memory_mb,
+            timeout_seconds=props.test_case_timeout_seconds,
+            environment={},
+            statements=[],
+            key=key,
+            log_retention_days=props.log_retention_days,
+            sandboxed=True,
+        )
+        candidate_arn = context.arn("lambda", f"function:{candidate_name}")
         code = handlers_package()
         asset = zip_asset(self, "code", "handlers.zip", code)
         environment = naming.handler_environment(
@@ -108,7 +136,7 @@ class HandlerFunctions(Construct):
             alias=application.props.alias,
             buckets={env: buckets.bucket_for(env).bucket for env in ENVIRONMENTS},
             deployment_timeout_seconds=props.deployment_timeout_seconds,
-            test_case_timeout_seconds=props.test_case_timeout_seconds,
+            candidate_function=candidate_name,
             notification_topic=notifications.arn,
             hooks={env: application.hooks(env) for env in ENVIRONMENTS},
         )
@@ -117,7 +145,26 @@ class HandlerFunctions(Construct):
         records = [buckets.grant_environment_records(), buckets.grant_list_environment_records()]
         grants: dict[str, list[Statement]] = {
             "validate": [read],
-            "run_tests": [read, *application.grant_test_staging()],
+            "run_tests": [
+                read,
+                *application.grant_test_staging(),
+                Statement(
+                    "RunCandidateReleases",
+                    [
+                        "lambda:GetFunction",
+                        "lambda:GetFunctionConfiguration",
+                        "lambda:InvokeFunction",
+                        "lambda:PublishVersion",
+                        "lambda:UpdateFunctionCode",
+                        "lambda:UpdateFunctionConfiguration",
+                    ],
+                    [candidate_arn, f"{candidate_arn}:*"],
+                ),
+                # Qualified ARNs only: versions can go, the function itself cannot.
+                Statement(
+                    "DeleteCandidateVersions", ["lambda:DeleteFunction"], [f"{candidate_arn}:*"]
+                ),
+            ],
             "promote": [read, *records, _write_with_key(key), *application.grant_promote()],
             "rollback": [
                 *records,
@@ -172,9 +219,12 @@ class HandlerFunctions(Construct):
             name: handler_function(name, grants[name]) for name in HANDLER_NAMES
         }
         # CodeDeploy's hook, not the state machine's: it is kept out of `functions`, so the
-        # state machine gets no permission to invoke it.
-        self.traffic_hook = handler_function(
-            "traffic_hook", application.grant_traffic_hook(buckets)
+        # state machine gets no permission to invoke it. Deployed only where an environment
+        # uses it (SMOKE_TESTS): an unused function is only more to patch and audit.
+        self.traffic_hook: PythonFunction | None = (
+            handler_function("traffic_hook", application.grant_traffic_hook(buckets))
+            if application.uses_library_hook
+            else None
         )
 
     @property

@@ -31,9 +31,40 @@ from moto.awslambda_simple.models import LambdaSimpleBackend
 
 from .cloudwatch import record_invocation
 
-# One invocation at a time: the handler's module imports and environment are process-wide. A
-# re-entrant lock, because a handler may invoke another function (run_tests invokes staging).
-_LOCK = threading.RLock()
+
+class _ChainLock:
+    """One chain of invocations at a time: a handler's module imports and environment are
+    process-wide. A chain is the thread that took the lock and the worker threads its handlers
+    run in, so a handler may invoke another function (run_tests invokes the candidate) while its
+    caller waits for it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._chain: set[int] = set()
+
+    @contextlib.contextmanager
+    def held(self) -> Iterator[None]:
+        me = threading.get_ident()
+        if me in self._chain:
+            yield
+            return
+        with self._lock:
+            self._chain.add(me)
+            try:
+                yield
+            finally:
+                self._chain.discard(me)
+
+    def join(self, worker: int) -> None:
+        self._chain.add(worker)
+
+    def leave(self, worker: int | None) -> None:
+        """A worker that finished, or was given up on (timed out), leaves the chain."""
+        if worker is not None:
+            self._chain.discard(worker)
+
+
+_LOCK = _ChainLock()
 
 
 class Context:
@@ -76,17 +107,43 @@ class InProcessRuntime:
             "AWS_LAMBDA_FUNCTION_VERSION": str(function.version),
             **(function.environment_vars or {}),
         }
-        with _LOCK, _imports_from(directory), mock.patch.dict(os.environ, variables):
+        outcome: list[tuple[Any, bool]] = []
+
+        def call() -> None:
+            me = threading.get_ident()
+            _LOCK.join(me)
             try:
                 handler = getattr(importlib.import_module(module_name), attribute)
                 result = handler(event, Context(function))
-                return json.loads(json.dumps(result)), False
+                outcome.append((json.loads(json.dumps(result)), False))
             except Exception as error:  # the function's failure is the invocation's answer
+                outcome.append(
+                    (
+                        {
+                            "errorType": type(error).__name__,
+                            "errorMessage": str(error),
+                            "stackTrace": traceback.format_tb(error.__traceback__)[-5:],
+                        },
+                        True,
+                    )
+                )
+            finally:
+                # Thread idents are reused: a finished worker must not vouch for a new thread.
+                _LOCK.leave(me)
+
+        with _LOCK.held(), _imports_from(directory), mock.patch.dict(os.environ, variables):
+            # The function's own timeout, as Lambda enforces it: a handler that hangs fails the
+            # invocation instead of the rehearsal.
+            worker = threading.Thread(target=call, daemon=True, name=function.function_name)
+            worker.start()
+            worker.join(function.timeout)
+            if worker.is_alive():
+                _LOCK.leave(worker.ident)
                 return {
-                    "errorType": type(error).__name__,
-                    "errorMessage": str(error),
-                    "stackTrace": traceback.format_tb(error.__traceback__)[-5:],
+                    "errorType": "Sandbox.Timedout",
+                    "errorMessage": f"Task timed out after {float(function.timeout):.2f} seconds",
                 }, True
+        return outcome[0]
 
 
 @contextlib.contextmanager

@@ -12,7 +12,7 @@ import json
 import stat
 import zipfile
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 from typing import Any
 
 from .errors import (
@@ -30,6 +30,10 @@ MAX_ENTRIES = 10_000
 # A compression ratio past this is a zip bomb, not source code (text compresses ~3-10x).
 MAX_COMPRESSION_RATIO = 100
 MAX_MANIFEST_BYTES = 1024 * 1024
+# Compiling a source file takes up to ~250 times its size in memory (measured on a file of one
+# short statement per line), so the application's own files are compiled only up to this size:
+# the handlers' memory holds a whole release beside it (defaults.HANDLER_MEMORY_MB).
+MAX_SOURCE_BYTES = 1024 * 1024
 MAX_TEST_CASES = 200
 # Where a case runs: against the candidate code, through staging's alias, and (opt-in, since it
 # also runs in production) as a smoke test in the traffic hook before an alias shifts.
@@ -102,13 +106,32 @@ def read_member(archive: zipfile.ZipFile, name: str, limit: int) -> bytes:
     return data
 
 
-def check_sources(archive: zipfile.ZipFile) -> int:
-    """Compile every Python file; the count of files compiled."""
-    count = 0
+def installed_files(archive: zipfile.ZipFile) -> set[str]:
+    """The files pip installed into the release (listed in a *.dist-info/RECORD): dependencies
+    come from wheels and are not compiled here, which keeps a large generated module of a
+    dependency from costing the handler gigabytes; the application's own files are."""
+    installed: set[str] = set()
     for name in archive.namelist():
-        if not name.endswith(".py"):
+        if PurePosixPath(name).name == "RECORD" and name.endswith(".dist-info/RECORD"):
+            text = read_member(archive, name, MAX_MANIFEST_BYTES * 16).decode(errors="replace")
+            installed.update(line.split(",", 1)[0] for line in text.splitlines())
+    return installed
+
+
+def check_sources(archive: zipfile.ZipFile) -> int:
+    """Compile every Python file of the application; the count of files compiled."""
+    count = 0
+    installed = installed_files(archive)
+    for name in archive.namelist():
+        if not name.endswith(".py") or name in installed:
             continue
-        source = read_member(archive, name, MAX_UNZIPPED_BYTES)
+        if archive.getinfo(name).file_size > MAX_SOURCE_BYTES:
+            raise ArtifactTooLarge(
+                f"{name} is {archive.getinfo(name).file_size} bytes; the application's own "
+                f"source files are compiled up to {MAX_SOURCE_BYTES} bytes each (installed "
+                "dependencies, listed in a .dist-info/RECORD, are not compiled)"
+            )
+        source = read_member(archive, name, MAX_SOURCE_BYTES)
         try:
             compile(source, name, "exec", dont_inherit=True)
         except (SyntaxError, ValueError) as error:
@@ -130,7 +153,7 @@ def check_handler(archive: zipfile.ZipFile, handler: str) -> None:
     path, function = handler_location(handler)
     if path not in archive.namelist():
         raise HandlerNotFound(f"handler module {path} is not in the release")
-    tree = ast.parse(read_member(archive, path, MAX_UNZIPPED_BYTES), path)
+    tree = ast.parse(read_member(archive, path, MAX_SOURCE_BYTES), path)
     defined = {
         node.name for node in tree.body if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
     } | {
@@ -203,17 +226,3 @@ def inspect(data: bytes, handler: str, manifest_path: str) -> ArchiveReport:
     cases = load_manifest(archive, manifest_path)
     infos = archive.infolist()
     return ArchiveReport(len(infos), sum(i.file_size for i in infos), python_files, len(cases))
-
-
-def extract(archive: zipfile.ZipFile, destination: Path) -> None:
-    """Unpack an archive that open_archive accepted, regular files only."""
-    root = destination.resolve()
-    for member in archive.infolist():
-        target = (root / member.filename).resolve()
-        if not target.is_relative_to(root):
-            raise UnsafeArtifact(f"archive entry {member.filename!r} escapes the archive")
-        if member.is_dir():
-            target.mkdir(parents=True, exist_ok=True)
-            continue
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(read_member(archive, member.filename, MAX_UNZIPPED_BYTES))

@@ -1,85 +1,47 @@
-"""Running one test case of a release against its code, and judging the outcome.
+"""Running one test case of a release through Lambda, and judging the outcome.
 
-A candidate release is run in a child interpreter with an environment that holds no AWS
-credentials: the release's code is not yet trusted and must not act with the pipeline's role.
-The outcome crosses back through a file, so whatever the code prints cannot forge a result.
+Every case runs in a function that holds the release's code (the candidate function, a staging
+version through its alias, or the version a deployment is about to shift to), never in the
+handler that judges it: release code does not share a process with the pipeline's roles.
 """
 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-import tempfile
-from pathlib import Path
 from typing import Any
 
-from .archive import TestCase, handler_location
+import boto3
+from botocore.config import Config
 
-_CHILD = r"""
-import importlib, json, sys
-root, module, function, event_path, outcome_path = sys.argv[1:6]
-sys.path.insert(0, root)
+from .archive import TestCase
 
-class Context:
-    function_name = "candidate"
-    function_version = "$LATEST"
-    memory_limit_in_mb = 128
-    aws_request_id = "candidate"
-    invoked_function_arn = "arn:aws:lambda:local:000000000000:function:candidate"
-    def get_remaining_time_in_millis(self):
-        return 30000
+# A case may run as long as Lambda allows (900 s): the client waits that long for the answer,
+# and never sends a case again on a timeout, which would run its side effects twice (the
+# Lambda API reference for Invoke: configure the client for long synchronous invocations).
+_INVOKE_CONFIG = Config(read_timeout=910, connect_timeout=10, retries={"total_max_attempts": 1})
 
-try:
-    with open(event_path) as stream:
-        event = json.load(stream)
-    result = getattr(importlib.import_module(module), function)(event, Context())
+
+def invoke_client() -> Any:
+    """A Lambda client for invoking test cases: long read timeout, no retries."""
+    return boto3.client("lambda", config=_INVOKE_CONFIG)
+
+
+def invoke_case(client: Any, function_name: str, qualifier: str, case: TestCase) -> dict[str, Any]:
+    """Invoke one case through an alias or version; the outcome as Lambda reported it:
+    {'result': ...} or {'errorType': ..., 'errorMessage': ...}."""
+    response = client.invoke(
+        FunctionName=function_name, Qualifier=qualifier, Payload=json.dumps(case.event).encode()
+    )
+    payload = response["Payload"].read()
     try:
-        outcome = {"result": json.loads(json.dumps(result))}
-    except (TypeError, ValueError) as error:
-        outcome = {"errorType": "Runtime.MarshalError", "errorMessage": str(error)}
-except Exception as error:
-    outcome = {"errorType": type(error).__name__, "errorMessage": str(error)}
-with open(outcome_path, "w") as stream:
-    json.dump(outcome, stream)
-"""
-
-
-def run_candidate(root: Path, handler: str, case: TestCase, timeout: int) -> dict[str, Any]:
-    """The outcome of `case` against the unpacked release at `root`: {'result': ...} or
-    {'errorType': ..., 'errorMessage': ...}, as Lambda would report it."""
-    path, function = handler_location(handler)
-    module = path[: -len(".py")].replace("/", ".")
-    with tempfile.TemporaryDirectory() as scratch:
-        event_path, outcome_path = Path(scratch, "event.json"), Path(scratch, "outcome.json")
-        event_path.write_text(json.dumps(case.event))
-        environment = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", **case.environment}
-        try:
-            completed = subprocess.run(
-                [
-                    sys.executable,
-                    "-I",
-                    "-c",
-                    _CHILD,
-                    str(root),
-                    module,
-                    function,
-                    str(event_path),
-                    str(outcome_path),
-                ],
-                env=environment,
-                cwd=scratch,
-                capture_output=True,
-                timeout=timeout,
-                check=False,
-            )
-        except subprocess.TimeoutExpired:
-            return {"errorType": "Sandbox.Timedout", "errorMessage": f"no result in {timeout} s"}
-        if not outcome_path.exists():
-            stderr = completed.stderr.decode(errors="replace")[-500:]
-            return {"errorType": "Runtime.ExitError", "errorMessage": stderr}
-        outcome: dict[str, Any] = json.loads(outcome_path.read_text())
-        return outcome
+        body = json.loads(payload) if payload else None
+    except json.JSONDecodeError:
+        body = payload.decode(errors="replace")
+    if response.get("FunctionError"):
+        if isinstance(body, dict):
+            return {"errorType": body.get("errorType"), "errorMessage": body.get("errorMessage")}
+        return {"errorType": "Unhandled", "errorMessage": str(body)}
+    return {"result": body}
 
 
 def judge(case: TestCase, outcome: dict[str, Any]) -> str | None:

@@ -1,6 +1,8 @@
 """RunTests and RunTestsInStaging: the release's own test cases against its code.
 
-Stage "candidate" runs the code from the artifact, before any environment is touched. Stage
+Stage "candidate" runs the code from the artifact before any environment is touched, in the
+pipeline's candidate function: a function of its own whose role can only write its logs, so
+release code that is not yet trusted never runs next to this handler's credentials. Stage
 "staging" invokes the staging function through its live alias, after checking that the alias
 really serves this release, so a pass proves the release works with staging's configuration.
 """
@@ -9,14 +11,12 @@ from __future__ import annotations
 
 import json
 import logging
-import tempfile
-from pathlib import Path
 from typing import Any
 
 import boto3
 
 from . import archive, artifacts, settings
-from .case_runner import judge, run_candidate
+from .case_runner import invoke_case, invoke_client, judge
 from .errors import EnvironmentNotOnRelease, TestCasesFailed
 from .events import Release, parse_release, require_mapping, require_one_of
 
@@ -32,14 +32,7 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
     bundle = archive.open_archive(data)
     cases = [c for c in archive.load_manifest(bundle, config.test_manifest) if stage in c.stages]
     if stage == "candidate":
-        with tempfile.TemporaryDirectory() as root:
-            archive.extract(bundle, Path(root))
-            outcomes = [
-                run_candidate(
-                    Path(root), config.app_handler, case, config.test_case_timeout_seconds
-                )
-                for case in cases
-            ]
+        outcomes = _run_candidate(release, config.candidate_function, cases)
     else:
         outcomes = _run_in_staging(release, config, cases)
     results = [
@@ -54,6 +47,42 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
         summary = "; ".join(f"{r['name']}: {r['reason']}" for r in failed)
         raise TestCasesFailed(f"{len(failed)} of {len(results)} {stage} cases failed: {summary}")
     return {"release_id": release.id, "stage": stage, "passed": len(results), "cases": results}
+
+
+def _run_candidate(
+    release: Release, function_name: str, cases: list[archive.TestCase]
+) -> list[dict[str, Any]]:
+    """Each case invoked on a version of the candidate function that holds exactly the release's
+    code and the case's environment; the versions are deleted once their cases ran."""
+    client, invoker = boto3.client("lambda"), invoke_client()
+    code = {"S3Bucket": release.bucket, "S3Key": release.key}
+    if release.version_id:
+        code["S3ObjectVersion"] = release.version_id
+    client.update_function_code(FunctionName=function_name, **code)
+    waiter = client.get_waiter("function_updated_v2")
+    waiter.wait(FunctionName=function_name)
+    # Cases that share an environment share a version: usually one version per release.
+    groups: dict[str, list[int]] = {}
+    for index, case in enumerate(cases):
+        groups.setdefault(json.dumps(case.environment, sort_keys=True), []).append(index)
+    outcomes: dict[int, dict[str, Any]] = {}
+    for variables, indexes in groups.items():
+        client.update_function_configuration(
+            FunctionName=function_name, Environment={"Variables": json.loads(variables)}
+        )
+        waiter.wait(FunctionName=function_name)
+        # CodeSha256 makes Lambda refuse to publish anything but the release's exact bytes.
+        version = client.publish_version(
+            FunctionName=function_name,
+            CodeSha256=release.code_sha256,
+            Description=f"candidate {release.id}",
+        )["Version"]
+        try:
+            for index in indexes:
+                outcomes[index] = invoke_case(invoker, function_name, version, cases[index])
+        finally:
+            client.delete_function(FunctionName=function_name, Qualifier=version)
+    return [outcomes[index] for index in range(len(cases))]
 
 
 def _run_in_staging(
@@ -75,23 +104,5 @@ def _run_in_staging(
             f"not release {release.id}'s"
             + (f", and still shifts traffic to {shifting}" if shifting else "")
         )
-    return [invoke_case(client, staging.function_name, staging.alias, case) for case in cases]
-
-
-def invoke_case(
-    client: Any, function_name: str, qualifier: str, case: archive.TestCase
-) -> dict[str, Any]:
-    """Invoke one case through an alias or version; the outcome as Lambda reported it."""
-    response = client.invoke(
-        FunctionName=function_name, Qualifier=qualifier, Payload=json.dumps(case.event).encode()
-    )
-    payload = response["Payload"].read()
-    try:
-        body = json.loads(payload) if payload else None
-    except json.JSONDecodeError:
-        body = payload.decode(errors="replace")
-    if response.get("FunctionError"):
-        if isinstance(body, dict):
-            return {"errorType": body.get("errorType"), "errorMessage": body.get("errorMessage")}
-        return {"errorType": "Unhandled", "errorMessage": str(body)}
-    return {"result": body}
+    invoker = invoke_client()
+    return [invoke_case(invoker, staging.function_name, staging.alias, case) for case in cases]

@@ -38,7 +38,8 @@ class Settings:
     test_manifest: str
     environments: Mapping[str, Environment]
     deployment_timeout_seconds: int
-    test_case_timeout_seconds: int
+    # The function that runs a candidate release's test cases (its role can only write logs).
+    candidate_function: str
 
     def environment(self, name: str) -> Environment:
         return self.environments[name]
@@ -109,5 +110,5 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         test_manifest=_required(env, "TEST_MANIFEST"),
         environments=_environments(_required(env, "ENVIRONMENTS")),
         deployment_timeout_seconds=_positive_int(env, "DEPLOYMENT_TIMEOUT_SECONDS", 3600),
-        test_case_timeout_seconds=_positive_int(env, "TEST_CASE_TIMEOUT_SECONDS", 30),
+        candidate_function=_required(env, "CANDIDATE_FUNCTION"),
     )

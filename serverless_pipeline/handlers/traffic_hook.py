@@ -11,17 +11,20 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import boto3
+from botocore.exceptions import ReadTimeoutError
 
 from . import archive, settings
-from .case_runner import judge
+from .case_runner import invoke_case, invoke_client, judge
 from .errors import InvalidEvent
 from .events import require_mapping
-from .run_tests import invoke_case
 
 LOGGER = logging.getLogger(__name__)
+# Stop starting cases when less than this is left of the function's time: enough to report.
+REPORT_MARGIN_SECONDS = 20
 
 
 def handler(event: Any, context: Any) -> dict[str, Any]:
@@ -33,8 +36,11 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
             "expected CodeDeploy's hook event with DeploymentId and LifecycleEventHookExecutionId"
         )
     codedeploy = boto3.client("codedeploy")
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
     try:
-        failures, ran = smoke_test(config, codedeploy, deployment_id)
+        failures, ran = smoke_test(
+            config, codedeploy, deployment_id, (lambda: remaining() / 1000) if remaining else None
+        )
     except Exception as error:  # any failure to test is a failed hook, reported to CodeDeploy
         failures, ran = [f"{type(error).__name__}: {error}"], 0
     status = "Failed" if failures else "Succeeded"
@@ -49,9 +55,16 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
 
 
 def smoke_test(
-    config: settings.Settings, codedeploy: Any, deployment_id: str
+    config: settings.Settings,
+    codedeploy: Any,
+    deployment_id: str,
+    seconds_left: Callable[[], float] | None = None,
 ) -> tuple[list[str], int]:
-    """(failures, cases run) of the release's smoke cases against the deployment's target."""
+    """(failures, cases run) of the release's smoke cases against the deployment's target.
+
+    A hook that dies of its own timeout never reports, and CodeDeploy then waits out its hour
+    before failing the deployment; so cases stop, as a failure, while there is still time to
+    report (`seconds_left`, from the Lambda context)."""
     info = codedeploy.get_deployment(deploymentId=deployment_id)["deploymentInfo"]
     spec = json.loads(info["revision"]["appSpecContent"]["content"])
     properties = next(iter(spec["Resources"][0].values()))["Properties"]
@@ -68,11 +81,18 @@ def smoke_test(
     )
     bundle = archive.open_archive(data)
     cases = [c for c in archive.load_manifest(bundle, config.test_manifest) if "smoke" in c.stages]
-    client = boto3.client("lambda")
+    client = invoke_client()
     target = str(properties["TargetVersion"])
     failures = []
-    for case in cases:
-        reason = judge(case, invoke_case(client, environment.function_name, target, case))
+    for ran, case in enumerate(cases):
+        if seconds_left is not None and seconds_left() < REPORT_MARGIN_SECONDS:
+            failures.append(f"ran out of time after {ran} of {len(cases)} smoke cases")
+            return failures, ran
+        try:
+            outcome = invoke_case(client, environment.function_name, target, case)
+        except ReadTimeoutError as error:
+            outcome = {"errorType": "Sandbox.Timedout", "errorMessage": str(error)}
+        reason = judge(case, outcome)
         if reason:
             failures.append(f"{case.name}: {reason}")
     return failures, len(cases)

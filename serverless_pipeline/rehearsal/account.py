@@ -17,10 +17,11 @@ import boto3
 from .. import asl, naming
 from ..alarms import alarm_specs, watched_alarm_names
 from ..config import PipelineConfig
+from ..constructs.application import placeholder_code, runs_library_hook
 from ..constructs.artifact_buckets import ENVIRONMENTS
 from ..constructs.handler_functions import HANDLER_NAMES, handlers_package
 from ..constructs.state_machine import definition_values
-from ..defaults import HANDLER_TIMEOUT_SECONDS
+from ..defaults import HANDLER_TIMEOUT_SECONDS, TEST_CASE_TIMEOUT_SECONDS
 from ..handlers.lambda_versions import describe
 from . import sample_app
 
@@ -167,6 +168,8 @@ def create(config: PipelineConfig) -> EmulatedAccount:
             Code={"ZipFile": first},
             Environment={"Variables": dict(application.settings(environment).variables)},
             Description=describe(FIRST_RELEASE),
+            Timeout=application.timeout_seconds,
+            MemorySize=application.memory_mb,
             Publish=True,
         )
         lam.create_alias(
@@ -214,7 +217,7 @@ def create(config: PipelineConfig) -> EmulatedAccount:
         alias=application.alias,
         buckets={environment: buckets[environment] for environment in ENVIRONMENTS},
         deployment_timeout_seconds=config.deployment_timeout_seconds,
-        test_case_timeout_seconds=30,
+        candidate_function=naming.candidate_function(config.name),
         notification_topic=topic_arn(config),
         hooks={
             environment: application.settings(environment).hooks(
@@ -223,8 +226,18 @@ def create(config: PipelineConfig) -> EmulatedAccount:
             for environment in ENVIRONMENTS
         },
     )
+    lam.create_function(
+        FunctionName=naming.candidate_function(config.name),
+        Runtime=application.runtime,
+        Role=role,
+        Handler=application.handler,
+        Code={"ZipFile": placeholder_code(application.handler)},
+        Timeout=TEST_CASE_TIMEOUT_SECONDS,
+        MemorySize=application.memory_mb,
+    )
     handlers = handlers_package()
-    for name in (*HANDLER_NAMES, "traffic_hook"):
+    hook = ("traffic_hook",) if runs_library_hook(application) else ()
+    for name in (*HANDLER_NAMES, *hook):
         lam.create_function(
             FunctionName=naming.handler_function(config.name, name),
             Runtime=application.runtime,

@@ -76,6 +76,7 @@ class Account:
         )
 
 
+CANDIDATE_FUNCTION = "app-candidate"
 ENVIRONMENTS = {
     name: {
         "function_name": f"app-{name}",
@@ -97,6 +98,7 @@ def account(monkeypatch: pytest.MonkeyPatch) -> Iterator[Account]:
     monkeypatch.setenv("APP_HANDLER", "app.handler")
     monkeypatch.setenv("TEST_MANIFEST", "release-tests.json")
     monkeypatch.setenv("ENVIRONMENTS", json.dumps(ENVIRONMENTS))
+    monkeypatch.setenv("CANDIDATE_FUNCTION", CANDIDATE_FUNCTION)
     with (
         mock_aws(config={"lambda": {"use_docker": False}}),
         lambda_deployments() as deployments,
@@ -112,6 +114,14 @@ def account(monkeypatch: pytest.MonkeyPatch) -> Iterator[Account]:
             s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
         role = iam.create_role(RoleName="app", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
         codedeploy.create_application(applicationName="app", computePlatform="Lambda")
+        lam.create_function(
+            FunctionName=CANDIDATE_FUNCTION,
+            Runtime="python3.12",
+            Role=role,
+            Handler="app.handler",
+            Code={"ZipFile": build_zip({"app.py": "def handler(event, context):\n    pass\n"})},
+            Timeout=30,
+        )
         for name, environment in ENVIRONMENTS.items():
             function = lam.create_function(
                 FunctionName=environment["function_name"],

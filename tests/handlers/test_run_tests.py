@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import base64
+
 import pytest
 
 from serverless_pipeline.handlers import promote, run_tests
@@ -52,22 +54,43 @@ def test_a_failing_candidate_case_raises_with_the_difference(account: Account) -
     assert "rejects: expected error ValueError" in message
 
 
-def test_candidate_code_runs_without_aws_credentials(account: Account) -> None:
+def test_candidate_code_runs_in_the_candidate_function_with_the_cases_environment(
+    account: Account,
+) -> None:
+    # Release code is not trusted yet: it runs in a function of its own whose role can only
+    # write its logs (tests/security/test_least_privilege.py), never inside run_tests.
     snoop = (
         "import os\n"
         "def handler(event, context):\n"
-        "    return sorted(k for k in os.environ if k.startswith('AWS'))\n"
+        "    return [os.environ['AWS_LAMBDA_FUNCTION_NAME'], os.environ.get('MODE')]\n"
     )
     manifest = {
-        "cases": [{"name": "no creds", "event": {}, "expected": [], "stages": ["candidate"]}]
+        "cases": [
+            {"name": "plain", "event": {}, "expected": ["app-candidate", None]},
+            {
+                "name": "with its environment",
+                "event": {},
+                "expected": ["app-candidate", "strict"],
+                "environment": {"MODE": "strict"},
+            },
+            {"name": "plain again", "event": {}, "expected": ["app-candidate", None]},
+        ]
     }
     release = account.upload("r2", build_zip(app_files(source=snoop, manifest=manifest)))
-    assert run_tests.handler({"release": release, "stage": "candidate"}, None)["passed"] == 1
+    report = run_tests.handler({"release": release, "stage": "candidate"}, None)
+    assert [c["passed"] for c in report["cases"]] == [True, True, True]
+    # Every version published for the cases is gone again; only $LATEST holds the release.
+    versions = account.lam.list_versions_by_function(FunctionName="app-candidate")["Versions"]
+    assert [v["Version"] for v in versions] == ["$LATEST"]
+    latest = account.lam.get_function_configuration(FunctionName="app-candidate")
+    assert latest["CodeSha256"] == base64.b64encode(
+        bytes.fromhex(release["sha256"])
+    ).decode()
 
 
-def test_a_hanging_case_times_out(account: Account, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("TEST_CASE_TIMEOUT_SECONDS", "1")
-    slow = "import time\ndef handler(event, context):\n    time.sleep(30)\n"
+def test_a_hanging_case_times_out(account: Account) -> None:
+    account.lam.update_function_configuration(FunctionName="app-candidate", Timeout=1)
+    slow = "import time\ndef handler(event, context):\n    time.sleep(5)\n"
     manifest = {"cases": [{"name": "slow", "event": {}, "expected": None}]}
     release = account.upload("r2", build_zip(app_files(source=slow, manifest=manifest)))
     with pytest.raises(TestCasesFailed, match="Sandbox.Timedout"):

@@ -50,3 +50,20 @@ def test_an_unknown_deployment_is_reported_failed(account: Account) -> None:
 def test_an_event_that_is_not_codedeploys_is_refused(account: Account) -> None:
     with pytest.raises(InvalidEvent, match="DeploymentId and LifecycleEventHookExecutionId"):
         traffic_hook.handler({"DeploymentId": 3}, None)
+
+
+class NearlyOutOfTime:
+    """A Lambda context with less time left than reporting needs."""
+
+    def get_remaining_time_in_millis(self) -> int:
+        return (traffic_hook.REPORT_MARGIN_SECONDS - 1) * 1000
+
+
+def test_a_hook_running_out_of_time_reports_failed_instead_of_dying(account: Account) -> None:
+    # A hook killed by its own timeout never reports: CodeDeploy would wait out its hour.
+    deployment = started(account, {"cases": [*MANIFEST["cases"], SMOKE]})
+    report = traffic_hook.handler(
+        {"DeploymentId": deployment, "LifecycleEventHookExecutionId": "h1"}, NearlyOutOfTime()
+    )
+    assert (report["status"], report["cases"]) == ("Failed", 0)
+    assert report["failures"] == ["ran out of time after 0 of 1 smoke cases"]
