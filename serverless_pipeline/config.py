@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from . import defaults
-from .constructs.application import ApplicationProps
+from .constructs.application import ApplicationProps, shift_minutes
 from .constructs.notifications import Subscriber
 from .constructs.pipeline import BuildSettings, ConnectionSource, S3Source
 from .validation import REGION, REGION_ACCEPTED, Problems
@@ -48,6 +48,17 @@ class CloudBackend:
 
 Backend = LocalBackend | S3Backend | CloudBackend
 
+# Time a deployment needs beyond shifting traffic: its hooks, and CodeDeploy's last step.
+DEPLOYMENT_MARGIN_SECONDS = 600
+# Step Functions keeps at most 25,000 events in an execution's history (service quotas); one
+# turn of a deployment wait loop writes 9, and everything else a release does fewer than 300.
+HISTORY_EVENTS = 25_000
+EVENTS_PER_POLL = 9
+EVENTS_OUTSIDE_POLLING = 300
+# CodePipeline's StepFunctions invoke action fails after 7 days (its default action timeout)
+# even if the execution goes on; the deploy stage must end within it.
+ACTION_TIMEOUT_SECONDS = 7 * 24 * 3600
+
 
 @dataclass(frozen=True)
 class PipelineConfig:
@@ -83,6 +94,54 @@ class PipelineConfig:
     subscribers: Sequence[Subscriber] = field(default_factory=tuple)
     """Who hears about every release outcome and approval request (email, https, sqs, lambda);
     omitted: nobody yet (the topic exists either way)."""
+    handler_reserved_concurrency: int | None = defaults.HANDLER_RESERVED_CONCURRENCY
+    """Concurrency reserved for each pipeline handler (HandlerFunctionsProps.
+    reserved_concurrency); omitted: none, which applies on every account. Lambda refuses a
+    reservation that leaves fewer than 100 unreserved executions in the account."""
+
+    def _validate_timing(self, problems: Problems) -> None:
+        """The deadlines of different constructs must fit each other and AWS's limits: a
+        deployment deadline shorter than its traffic shift fails every release, a wait loop
+        longer than the execution history quota ends without a rollback, and an execution that
+        outlives the pipeline's action lets the next release start beside it."""
+        timeout = self.deployment_timeout_seconds
+        poll = self.poll_interval_seconds
+        if not (isinstance(timeout, int) and 60 <= timeout <= 86400) or not (
+            isinstance(poll, int) and 5 <= poll <= 3600
+        ):
+            return  # the constructs name out-of-range values
+        for environment in ("staging", "production"):
+            settings = self.application.settings(environment)
+            minutes = shift_minutes(settings.deployment_config)
+            if not minutes:
+                continue  # all at once: done in moments
+            shift = settings.deployment_config
+            if timeout < minutes * 60 + DEPLOYMENT_MARGIN_SECONDS:
+                name = shift if isinstance(shift, str) else shift.config_name
+                problems.add(
+                    f"deployment_timeout_seconds is {timeout} but {environment}'s deployment "
+                    f"config {name} shifts traffic for {minutes} minutes; give at least "
+                    f"{minutes * 60 + DEPLOYMENT_MARGIN_SECONDS} (the shift and "
+                    f"{DEPLOYMENT_MARGIN_SECONDS // 60} minutes for hooks)"
+                )
+        polls = 2 * -(-timeout // poll)
+        if polls * EVENTS_PER_POLL + EVENTS_OUTSIDE_POLLING > HISTORY_EVENTS:
+            fewest = -(-2 * timeout * EVENTS_PER_POLL // (HISTORY_EVENTS - EVENTS_OUTSIDE_POLLING))
+            problems.add(
+                f"poll_interval_seconds is {poll}: with "
+                f"deployment_timeout_seconds {timeout}, two deployments can poll {polls} times, "
+                f"more than Step Functions' {HISTORY_EVENTS}-event execution history holds; "
+                f"give at least {fewest}"
+            )
+        approval = self.approval_timeout_seconds or 0
+        longest = approval + 2 * timeout + DEPLOYMENT_MARGIN_SECONDS
+        if longest > ACTION_TIMEOUT_SECONDS:
+            problems.add(
+                f"approval_timeout_seconds {approval} and two deployments of up to {timeout} s "
+                f"can outlast CodePipeline's 7-day action timeout; keep approval_timeout_seconds "
+                f"+ 2 x deployment_timeout_seconds under "
+                f"{ACTION_TIMEOUT_SECONDS - DEPLOYMENT_MARGIN_SECONDS}"
+            )
 
     def validate(self) -> None:
         """Checks that belong to the stack as a whole (constructs check their own props)."""
@@ -119,6 +178,7 @@ class PipelineConfig:
             problems.add(
                 f"backend is {backend!r}; expected LocalBackend, S3Backend or CloudBackend"
             )
+        self._validate_timing(problems)
         for key, value in self.tags.items():
             if not 1 <= len(key) <= 128 or key.lower().startswith("aws:"):
                 problems.add(f"tags key {key!r} is not allowed; 1-128 characters, not aws:")

@@ -27,7 +27,7 @@ def test_every_deciding_task_has_a_dotted_edge_to_rollback() -> None:
     chart = mermaid()
     tasks = [name for name, s in asl.template()["States"].items() if s["Type"] == "Task"]
     for name in tasks:
-        edge = f'    {name} -. "States.ALL" .-> Rollback'
+        edge = f'    {name} -. "States.ALL" .-> Rollback\n'
         deciding = name != "Rollback" and not name.startswith("Notify")
         assert (edge in chart) == deciding, name
     assert '    StagingDeployed -- "otherwise" --> WaitForStagingDeployment' in chart

@@ -3,6 +3,7 @@ environment, each behind a `live` alias that CodeDeploy shifts."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -75,6 +76,30 @@ class TrafficShift:
     @property
     def config_name(self) -> str:
         return f"{self.kind.capitalize()}{self.percentage}PercentEvery{self.interval_minutes}Min"
+
+
+_PREDEFINED_SHIFT = re.compile(
+    r"CodeDeployDefault\.Lambda(Canary|Linear)(\d+)Percent(?:Every)?(\d+)Minutes?"
+)
+
+
+def shift_minutes(config: str | TrafficShift) -> int | None:
+    """How long a deployment config takes to move all traffic, in minutes (None for a name
+    this library does not know): a canary waits one interval, a linear shift takes one interval
+    per step after the first."""
+    if isinstance(config, TrafficShift):
+        kind, percentage, interval = config.kind, config.percentage, config.interval_minutes
+        if kind not in ("canary", "linear") or not (1 <= percentage <= 99 and interval >= 1):
+            return None  # validate_props names the problem
+    elif config == "CodeDeployDefault.LambdaAllAtOnce":
+        return 0
+    elif match := _PREDEFINED_SHIFT.fullmatch(config):
+        kind, percentage, interval = match[1].lower(), int(match[2]), int(match[3])
+    else:
+        return None
+    if kind == "canary":
+        return interval
+    return (-(-100 // percentage) - 1) * interval
 
 
 @dataclass(frozen=True)
@@ -221,6 +246,15 @@ def validate_props(props: ApplicationProps) -> None:
     problems.raise_if_any()
 
 
+def runs_library_hook(props: ApplicationProps) -> bool:
+    """Whether any environment's deployments run the library's smoke-test hook."""
+    return any(
+        SMOKE_TESTS
+        in (props.settings(e).before_allow_traffic, props.settings(e).after_allow_traffic)
+        for e in ENVIRONMENTS
+    )
+
+
 def placeholder_code(handler: str) -> bytes:
     """The code a new function starts with: the handler answers that nothing is released yet.
     The pipeline replaces it, and Terraform ignores the code from then on."""
@@ -252,11 +286,7 @@ class ServerlessApplication(Construct):
     ) -> None:
         super().__init__(scope, id)
         validate_props(props)
-        uses_library_hook = any(
-            SMOKE_TESTS
-            in (props.settings(e).before_allow_traffic, props.settings(e).after_allow_traffic)
-            for e in ENVIRONMENTS
-        )
+        uses_library_hook = runs_library_hook(props)
         if uses_library_hook and traffic_hook_function is None:
             raise ConfigurationError(
                 "ServerlessApplication",
@@ -265,11 +295,16 @@ class ServerlessApplication(Construct):
                     "pass the name of HandlerFunctions' traffic hook (ServerlessPipeline does)"
                 ],
             )
+        self.uses_library_hook = uses_library_hook
+        """Whether any environment runs the library's smoke-test hook (HandlerFunctions then
+        deploys it)."""
         self.traffic_hook_function = traffic_hook_function
         self.props = props
         self._context = context
         code = placeholder_code(props.handler)
         asset = zip_asset(self, "placeholder-code", "placeholder.zip", code)
+        self.placeholder = (code, asset)
+        """The code every function of the application starts with, and its asset."""
         self.codedeploy_app = CodedeployApp(
             self, "codedeploy", name=props.name, compute_platform="Lambda"
         )
@@ -403,12 +438,14 @@ class ServerlessApplication(Construct):
             )
 
     def _deployment_config(self, environment: str, shift: str | TrafficShift) -> str:
-        """The config's name; a custom shift gets a CodeDeploy deployment config of its own."""
+        """The config's name; a custom shift gets a CodeDeploy deployment config of its own,
+        named through the resource's attribute so that Terraform creates the config before the
+        deployment group that uses it."""
         name = self.deployment_config_name(environment)
         if not isinstance(shift, TrafficShift):
             return name
         step = {"interval": shift.interval_minutes, "percentage": shift.percentage}
-        CodedeployDeploymentConfig(
+        config = CodedeployDeploymentConfig(
             self,
             f"{environment}-deployment-config",
             deployment_config_name=name,
@@ -427,7 +464,7 @@ class ServerlessApplication(Construct):
                 else None,
             ),
         )
-        return name
+        return config.deployment_config_name
 
     def hooks(self, environment: str) -> dict[str, str]:
         """Lifecycle event -> hook function name for one environment's deployments."""

@@ -15,6 +15,10 @@ from ..validation import NAME_PREFIX, NAME_PREFIX_ACCEPTED, Problems
 from .aws_context import AwsContext
 from .iam import Condition, Statement, from_account_service, resource_statement
 
+# The encryption context of the data keys of vended log delivery to a KMS-encrypted log group:
+# the Step Functions developer guide's "Data at rest encryption" for CloudWatch Logs.
+LOG_DELIVERY_CONTEXT = "kms:EncryptionContext:SourceArn"
+
 
 @dataclass(frozen=True)
 class PipelineKeyProps:
@@ -39,6 +43,7 @@ class PipelineKey(Construct):
         problems.within("deletion_window_days", props.deletion_window_days, 7, 30, "days")
         problems.raise_if_any()
         logs_arn = context.arn("logs", "log-group:*")
+        log_delivery_source = context.arn("logs", "*")
         account = context.account_id
         policy = DataAwsIamPolicyDocument(
             self,
@@ -64,6 +69,18 @@ class PipelineKey(Construct):
                     ),
                     principal_type="Service",
                     principals=[f"logs.{context.region}.amazonaws.com"],
+                ),
+                # Vended logs (the state machine's execution log): the state machine's role
+                # makes the data key with this context, and log delivery decrypts with it.
+                resource_statement(
+                    Statement(
+                        "LogDeliveryDecryptsThisAccountsVendedLogs",
+                        ["kms:Decrypt"],
+                        ["*"],
+                        [Condition("StringEquals", LOG_DELIVERY_CONTEXT, [log_delivery_source])],
+                    ),
+                    principal_type="Service",
+                    principals=["delivery.logs.amazonaws.com"],
                 ),
                 from_account_service(
                     "CloudWatchAlarmsNotifyTheEncryptedTopic",

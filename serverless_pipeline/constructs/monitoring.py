@@ -18,6 +18,10 @@ from .state_machine import DeploymentStateMachine
 
 # Step Functions metrics of executions that did not succeed; each gets an alarm.
 BAD_ENDINGS = ("ExecutionsFailed", "ExecutionsTimedOut", "ExecutionsAborted")
+# Endings the state machine cannot announce itself. A failed execution has already published
+# its outcome (NotifyRolledBack or NotifyRollbackFailed), so its alarm only shows on the
+# dashboard: one message per outcome.
+SILENT_ENDINGS = ("ExecutionsTimedOut", "ExecutionsAborted")
 
 
 class PipelineMonitoring(Construct):
@@ -54,7 +58,7 @@ class PipelineMonitoring(Construct):
                 threshold=1,
                 comparison_operator="GreaterThanOrEqualToThreshold",
                 treat_missing_data="notBreaching",
-                alarm_actions=[notifications.arn],
+                alarm_actions=[notifications.arn] if metric in SILENT_ENDINGS else None,
             )
             for metric in BAD_ENDINGS
         ]

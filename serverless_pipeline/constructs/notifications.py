@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from cdktf_cdktf_provider_aws.data_aws_iam_policy_document import DataAwsIamPolicyDocument
+from cdktf_cdktf_provider_aws.lambda_permission import LambdaPermission
 from cdktf_cdktf_provider_aws.sns_topic import SnsTopic
 from cdktf_cdktf_provider_aws.sns_topic_policy import SnsTopicPolicy
 from cdktf_cdktf_provider_aws.sns_topic_subscription import SnsTopicSubscription
@@ -91,6 +92,21 @@ class Notifications(Construct):
                 endpoint=subscriber.endpoint,
             )
             for index, subscriber in enumerate(props.subscribers)
+        ]
+        # SNS can deliver to a function only with the function's permission (SNS developer
+        # guide, "Fanout to Lambda functions"). An SQS queue's policy belongs to the queue's
+        # owner: the README says what it must allow.
+        self.invoke_permissions = [
+            LambdaPermission(
+                self,
+                f"subscriber-{index}-invoke",
+                action="lambda:InvokeFunction",
+                function_name=subscriber.endpoint,
+                principal="sns.amazonaws.com",
+                source_arn=self.topic.arn,
+            )
+            for index, subscriber in enumerate(props.subscribers)
+            if subscriber.protocol == "lambda"
         ]
 
     @property

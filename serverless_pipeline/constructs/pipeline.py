@@ -80,15 +80,26 @@ class BuildSettings:
     source_dir: str = "src"
     """Directory of the source whose contents become the release zip (with the test manifest)."""
     install_command: str = (
-        "if [ -f requirements-dev.txt ]; then pip install -r requirements-dev.txt; fi"
+        "if [ -f requirements.txt ]; then pip install -r requirements.txt; fi; "
+        "if [ -f requirements-dev.txt ]; then pip install -r requirements-dev.txt; fi; "
+        "python -m pytest --version >/dev/null 2>&1 || pip install 'pytest>=8,<10'"
     )
-    """Installs what the unit tests need."""
+    """Installs what the unit tests need. Omitted: the application's requirements.txt and
+    requirements-dev.txt when they exist, and pytest when they bring none (the build image has
+    no test runner)."""
     unit_test_command: str = "python -m pytest -q"
-    """Runs the application's unit tests; a non-zero exit stops the release."""
-    python_version: str = "3.12"
-    """CodeBuild runtime-versions python value."""
+    """Runs the application's unit tests; a non-zero exit stops the release (but see
+    `require_unit_tests`)."""
+    require_unit_tests: bool = False
+    """Fail the build when the unit test command exits 5, pytest's "no tests collected".
+    Omitted: a repository without unit tests still builds; its release's own test cases still
+    run before staging."""
+    python_version: str | None = None
+    """CodeBuild runtime-versions python value; omitted: the application runtime's version, so
+    that packaged dependencies with compiled extensions import in Lambda. Another version than
+    the runtime's is refused."""
     image: str = defaults.BUILD_IMAGE
-    """CodeBuild image."""
+    """CodeBuild image (x86_64, like the functions); the default offers Python 3.12 and 3.13."""
     compute_type: str = "BUILD_GENERAL1_SMALL"
     """CodeBuild compute type."""
     timeout_minutes: int = defaults.BUILD_TIMEOUT_MINUTES
@@ -109,9 +120,28 @@ class DeployPipelineProps:
     """Path of the test manifest inside the release zip (must match the handlers')."""
     log_retention_days: int = defaults.LOG_RETENTION_DAYS
     """Retention of the build log group."""
+    runtime: str = defaults.LAMBDA_RUNTIME
+    """The application's Lambda runtime; the build's Python is its version."""
 
 
-def buildspec(settings: BuildSettings) -> str:
+def runtime_python(runtime: str) -> str:
+    """The Python version of a Lambda runtime: python3.13 -> 3.13."""
+    return runtime.removeprefix("python")
+
+
+def unit_tests(settings: BuildSettings) -> str:
+    """The unit test command; unless tests are required, pytest's exit status 5 (no tests
+    collected) lets the build go on, since a repository need not have unit tests."""
+    if settings.require_unit_tests:
+        return settings.unit_test_command
+    return (
+        f"({settings.unit_test_command}) || {{ status=$?; if [ $status -eq 5 ]; then "
+        'echo "No unit tests collected; the release is still tested by its own test cases."; '
+        "else exit $status; fi; }"
+    )
+
+
+def buildspec(settings: BuildSettings, runtime: str = defaults.LAMBDA_RUNTIME) -> str:
     """The buildspec: install, unit tests, a reproducible release zip uploaded to
     releases/<id>/app.zip, and release.json, the state machine's input."""
     package = [
@@ -134,10 +164,12 @@ def buildspec(settings: BuildSettings) -> str:
         "env": {"shell": "bash"},
         "phases": {
             "install": {
-                "runtime-versions": {"python": settings.python_version},
+                "runtime-versions": {
+                    "python": settings.python_version or runtime_python(runtime)
+                },
                 "commands": [settings.install_command],
             },
-            "pre_build": {"commands": [settings.unit_test_command]},
+            "pre_build": {"commands": [unit_tests(settings)]},
             "build": {"commands": package},
         },
         "artifacts": {"files": [RELEASE_INPUT_FILE]},
@@ -186,7 +218,12 @@ def _validate(props: DeployPipelineProps) -> None:
         r"(?!/)(?!.*\.\.)[\w./-]{1,200}",
         "a relative directory of the repository",
     )
-    problems.pattern("build.python_version", build.python_version, r"3\.(1[2-9])", "3.12 or newer")
+    if build.python_version is not None and build.python_version != runtime_python(props.runtime):
+        problems.add(
+            f"build.python_version is {build.python_version!r} but the functions run "
+            f"{props.runtime}; omit it (the build follows the runtime) or set "
+            f"{runtime_python(props.runtime)!r}, so that compiled dependencies import in Lambda"
+        )
     problems.within("build.timeout_minutes", build.timeout_minutes, 5, 480, "minutes")
     problems.one_of(
         "build.compute_type",
@@ -200,6 +237,7 @@ def _validate(props: DeployPipelineProps) -> None:
         if not command.strip():
             problems.add(f"{prop} is empty; give a shell command (use 'true' to skip the step)")
     problems.one_of("log_retention_days", props.log_retention_days, defaults.LOG_RETENTION_CHOICES)
+    problems.one_of("runtime", props.runtime, defaults.SUPPORTED_RUNTIMES)
     problems.raise_if_any()
 
 
@@ -255,6 +293,13 @@ class DeployPipeline(Construct):
                     ["s3:PutObject"],
                     [pipeline_objects, f"{bucket.arn}/releases/*"],
                 ),
+                # CodeBuild reads where the artifact bucket lives (CodeBuild user guide, service
+                # role policy); denied, builds still work but fill CloudTrail with AccessDenied.
+                Statement(
+                    "LocateArtifactBucket",
+                    ["s3:GetBucketAcl", "s3:GetBucketLocation"],
+                    [bucket.arn],
+                ),
                 use_key(key.arn),
             ],
         )
@@ -267,7 +312,9 @@ class DeployPipeline(Construct):
             build_timeout=props.build.timeout_minutes,
             encryption_key=key.arn,
             artifacts=CodebuildProjectArtifacts(type="CODEPIPELINE"),
-            source=CodebuildProjectSource(type="CODEPIPELINE", buildspec=buildspec(props.build)),
+            source=CodebuildProjectSource(
+                type="CODEPIPELINE", buildspec=buildspec(props.build, props.runtime)
+            ),
             environment=CodebuildProjectEnvironment(
                 compute_type=props.build.compute_type,
                 image=props.build.image,
@@ -387,7 +434,8 @@ class DeployPipeline(Construct):
                 ),
             ],
             trigger=self._trigger(props.source),
-            depends_on=[self.role.policy],
+            # A new pipeline starts a run at once: its build project must exist by then.
+            depends_on=[self.role.policy, self.build_project],
         )
         if isinstance(props.source, S3Source):
             self._s3_trigger(props.source, bucket.bucket)
@@ -420,13 +468,25 @@ class DeployPipeline(Construct):
                     },
                 ),
             )
+        # The role permissions of CodePipeline's "Amazon S3 source action reference", each
+        # scoped to the one bucket or the one source object.
         return (
             [
                 Statement(
                     "ReadSource",
-                    ["s3:GetObject", "s3:GetObjectVersion"],
+                    [
+                        "s3:GetObject",
+                        "s3:GetObjectTagging",
+                        "s3:GetObjectVersion",
+                        "s3:GetObjectVersionTagging",
+                    ],
                     [f"{bucket_arn}/{source.object_key}"],
-                )
+                ),
+                Statement(
+                    "ReadSourceBucket",
+                    ["s3:GetBucketAcl", "s3:GetBucketLocation"],
+                    [bucket_arn],
+                ),
             ],
             CodepipelineStageAction(
                 name="Source",
@@ -496,5 +556,10 @@ class DeployPipeline(Construct):
             event_pattern=json.dumps(pattern, sort_keys=True),
         )
         CloudwatchEventTarget(
-            self, "trigger-target", rule=rule.name, arn=self.pipeline.arn, role_arn=starter.arn
+            self,
+            "trigger-target",
+            rule=rule.name,
+            arn=self.pipeline.arn,
+            role_arn=starter.arn,
+            depends_on=[starter.policy],
         )

@@ -59,6 +59,7 @@ class ServerlessPipeline(Construct):
             test_manifest=config.test_manifest,
             deployment_timeout_seconds=config.deployment_timeout_seconds,
             log_retention_days=config.log_retention_days,
+            reserved_concurrency=config.handler_reserved_concurrency,
         )
         self.handlers = HandlerFunctions(
             self,
@@ -103,6 +104,7 @@ class ServerlessPipeline(Construct):
                 build=config.build,
                 test_manifest=config.test_manifest,
                 log_retention_days=config.log_retention_days,
+                runtime=config.application.runtime,
             ),
             buckets=self.buckets,
             key=self.key,
@@ -134,8 +136,10 @@ class ServerlessPipelineStack(TerraformStack):
                 encrypt=True,
                 kms_key_id=backend.kms_key_id,
             )
-            # S3-native state locking (Terraform 1.10+); cdktf 0.21's binding predates it.
+            # S3-native state locking; cdktf 0.21's binding predates it. Terraform accepts it
+            # from 1.10 and made it generally available in 1.11: older versions fail at init.
             self.add_override("terraform.backend.s3.use_lockfile", True)
+            self.add_override("terraform.required_version", ">= 1.11")
         elif isinstance(backend, CloudBackend):
             TfCloudBackend(
                 self,

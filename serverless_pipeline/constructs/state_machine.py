@@ -15,7 +15,7 @@ from constructs import Construct
 from .. import asl, defaults, naming
 from ..validation import NAME_PREFIX, NAME_PREFIX_ACCEPTED, Problems
 from .aws_context import AwsContext
-from .encryption import PipelineKey, encrypted_log_group
+from .encryption import LOG_DELIVERY_CONTEXT, PipelineKey, encrypted_log_group
 from .handler_functions import HandlerFunctions
 from .iam import XRAY_WRITE, Condition, ServiceRole, Statement
 from .notifications import Notifications
@@ -137,6 +137,12 @@ class DeploymentStateMachine(Construct):
                 Statement("DeliverLogs", list(LOG_DELIVERY_ACTIONS), ["*"]),
                 XRAY_WRITE,
                 *notifications.grant_publish(),
+                Statement(
+                    "EncryptExecutionLogs",
+                    ["kms:GenerateDataKey"],
+                    [key.arn],
+                    [Condition("StringEquals", LOG_DELIVERY_CONTEXT, [context.arn("logs", "*")])],
+                ),
                 Statement(
                     "EncryptExecutionData",
                     ["kms:Decrypt", "kms:GenerateDataKey"],

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from serverless_pipeline import BuildSettings, ConfigurationError, ConnectionSource
-from serverless_pipeline.constructs.pipeline import RELEASE_INPUT_FILE, buildspec
+from serverless_pipeline.constructs.pipeline import RELEASE_INPUT_FILE, buildspec, unit_tests
 from serverless_pipeline.example import example_config
 from tests.conftest import one, policy_statements, resources, statement, synth_config
 
@@ -78,7 +78,7 @@ def test_codebuild_is_unprivileged_encrypted_and_logs_to_its_group(
     assert project["encryption_key"].startswith("${aws_kms_key.")
     assert project["logs_config"]["cloudwatch_logs"]["status"] == "ENABLED"
     spec = json.loads(project["source"]["buildspec"])
-    assert spec["phases"]["pre_build"]["commands"] == ["python -m pytest -q"]
+    assert spec["phases"]["pre_build"]["commands"] == [unit_tests(BuildSettings())]
     assert spec["artifacts"]["files"] == [RELEASE_INPUT_FILE]
     build = " && ".join(spec["phases"]["build"]["commands"])
     assert "zip -X" in build and "sha256sum release.zip" in build
@@ -86,11 +86,10 @@ def test_codebuild_is_unprivileged_encrypted_and_logs_to_its_group(
 
 
 def test_buildspec_commands_come_from_settings() -> None:
-    spec = json.loads(
-        buildspec(BuildSettings(unit_test_command="make test", python_version="3.13"))
-    )
+    settings = BuildSettings(unit_test_command="make test", require_unit_tests=True)
+    spec = json.loads(buildspec(settings, "python3.12"))
     assert spec["phases"]["pre_build"]["commands"] == ["make test"]
-    assert spec["phases"]["install"]["runtime-versions"] == {"python": "3.13"}
+    assert spec["phases"]["install"]["runtime-versions"] == {"python": "3.12"}
 
 
 def test_pipeline_role_is_scoped_to_its_own_build_and_state_machine(
@@ -139,7 +138,8 @@ def test_invalid_pipeline_settings_are_reported_together() -> None:
         "source.connection_arn is 'arn:aws:s3:::bucket'; expected a CodeConnections connection ARN",
         "source.repository is 'orders'; expected owner/name",
         "source.branch is 'bad branch'; expected a git branch name",
-        "build.python_version is '3.9'; expected 3.12 or newer",
+        "build.python_version is '3.9' but the functions run python3.13; omit it (the build "
+        "follows the runtime) or set '3.13', so that compiled dependencies import in Lambda",
         "build.timeout_minutes is 1; expected a whole number from 5 to 480 minutes",
         "build.unit_test_command is empty; give a shell command (use 'true' to skip the step)",
     ]

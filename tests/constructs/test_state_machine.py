@@ -67,15 +67,24 @@ def test_the_public_state_names_exist(example: dict[str, Any]) -> None:
 def test_every_deciding_task_routes_every_error_to_rollback(example: dict[str, Any]) -> None:
     states = definition(example)["States"]
     tasks = {name: s for name, s in states.items() if s["Type"] == "Task"}
-    assert len(tasks) == 11
+    assert len(tasks) == 12
     for name, state in tasks.items():
         assert isinstance(state["TimeoutSeconds"], int)
         for retry in state["Retry"]:
             assert retry["JitterStrategy"] == "FULL" and retry["BackoffRate"] == 2
         if name == "Rollback":
-            assert "Catch" not in state
+            # Retries everything; a rollback that still fails is announced, then fails.
             assert state["Retry"][0]["ErrorEquals"] == ["States.ALL"]
             assert state["Next"] == "NotifyRolledBack"
+            assert state["Catch"] == [
+                {
+                    "ErrorEquals": ["States.ALL"],
+                    "ResultPath": "$.rollback_error",
+                    "Next": "NotifyRollbackFailed",
+                }
+            ]
+            assert states["NotifyRollbackFailed"]["Next"] == "RollbackFailed"
+            assert states["RollbackFailed"]["ErrorPath"] == "$.rollback_error.Error"
         elif name.startswith("Notify"):
             # The outcome is decided before these run: a failed notification never changes it.
             assert state["Catch"][0]["Next"] == state["Next"]

@@ -101,7 +101,12 @@ def test_a_custom_traffic_shift_gets_its_own_deployment_config(
         block: {"interval": 3, "percentage": 20},
     }
     group = one(document, "aws_codedeploy_deployment_group", "production-deployment-group")
-    assert group["deployment_config_name"] == name
+    # Named through the config's attribute, so Terraform creates the config first (the
+    # provider's aws_codedeploy_deployment_group example with a custom config does the same).
+    assert group["deployment_config_name"] == (
+        "${aws_codedeploy_deployment_config."
+        "pipeline_application_production-deployment-config_CBE8650C.deployment_config_name}"
+    )
     read = statement(policy_statements(document, "handlers_promote_role"), "ReadDeploymentConfigs")
     assert any(r.endswith(f":deploymentconfig:{name}") for r in read["resources"])
 

@@ -9,7 +9,7 @@ import pytest
 from serverless_pipeline import ConfigurationError, EnvironmentSettings
 from serverless_pipeline.constructs.application import SMOKE_TESTS
 from serverless_pipeline.example import example_config
-from tests.conftest import one, policy_statements, statement, synth_config
+from tests.conftest import one, policy_statements, resources, statement, synth_config
 
 
 def hooked(before: str | None, after: str | None = None) -> Any:
@@ -38,12 +38,21 @@ def test_the_library_hook_and_a_users_hook_reach_the_appspec_settings() -> None:
     ]
 
 
-def test_the_traffic_hook_may_only_report_to_its_groups_and_invoke_its_functions(
+def test_the_traffic_hook_is_deployed_only_where_an_environment_uses_it(
     example: dict[str, Any],
 ) -> None:
-    hook = one(example, "aws_lambda_function", "handlers_traffic-hook_function")
+    assert not [k for k in resources(example, "aws_lambda_function") if "traffic-hook" in k]
+    hooked_stack = synth_config(hooked(SMOKE_TESTS))
+    one(hooked_stack, "aws_lambda_function", "handlers_traffic-hook_function")
+    users_own = synth_config(hooked("orders-after-traffic-check"))
+    assert not [k for k in resources(users_own, "aws_lambda_function") if "traffic-hook" in k]
+
+
+def test_the_traffic_hook_may_only_report_to_its_groups_and_invoke_its_functions() -> None:
+    document = synth_config(hooked(SMOKE_TESTS))
+    hook = one(document, "aws_lambda_function", "handlers_traffic-hook_function")
     assert hook["handler"] == "handlers.traffic_hook.handler"
-    statements = policy_statements(example, "handlers_traffic-hook_role")
+    statements = policy_statements(document, "handlers_traffic-hook_role")
     report = statement(statements, "ReportHookStatus")
     assert report["actions"] == [
         "codedeploy:GetDeployment",
@@ -53,7 +62,7 @@ def test_the_traffic_hook_may_only_report_to_its_groups_and_invoke_its_functions
         "orders-api/orders-api-staging",
         "orders-api/orders-api-production",
     ]
-    machine = policy_statements(example, "state-machine_role")
+    machine = policy_statements(document, "state-machine_role")
     invokable = statement(machine, "InvokeHandlers")["resources"]
     assert not [r for r in invokable if "traffic-hook" in r]
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from serverless_pipeline import (
+    SMOKE_TESTS,
     ApplicationProps,
     BuildSettings,
     ConnectionSource,
     EnvironmentSettings,
     PipelineConfig,
     S3Backend,
+    Subscriber,
+    TrafficShift,
 )
 
 
@@ -27,7 +30,10 @@ def full_config() -> PipelineConfig:
                 "CodeDeployDefault.LambdaLinear10PercentEvery1Minute", {"STAGE": "staging"}
             ),
             production=EnvironmentSettings(
-                "CodeDeployDefault.LambdaCanary10Percent30Minutes", {"STAGE": "production"}
+                TrafficShift("canary", percentage=5, interval_minutes=15),
+                {"STAGE": "production"},
+                before_allow_traffic=SMOKE_TESTS,
+                after_allow_traffic="payments-synthetic-checkout",
             ),
         ),
         source=ConnectionSource(
@@ -53,4 +59,7 @@ def full_config() -> PipelineConfig:
         deployment_timeout_seconds=7200,
         log_retention_days=731,
         force_destroy_buckets=True,
+        approval_timeout_seconds=4 * 3600,
+        subscribers=(Subscriber("email", "oncall@example.com"),),
+        handler_reserved_concurrency=2,
     )

@@ -40,7 +40,18 @@ EXPECTED_ACTIONS = {
     "orders-validate-fn": FUNCTION_BASE | READ_RELEASE,
     "orders-run-tests-fn": FUNCTION_BASE
     | READ_RELEASE
-    | {"lambda:GetAlias", "lambda:GetFunctionConfiguration", "lambda:InvokeFunction"},
+    | {
+        "lambda:GetAlias",
+        "lambda:GetFunction",
+        "lambda:GetFunctionConfiguration",
+        "lambda:InvokeFunction",
+        "lambda:PublishVersion",
+        "lambda:UpdateFunctionCode",
+        "lambda:UpdateFunctionConfiguration",
+        "lambda:DeleteFunction",
+    },
+    # Runs release code that is not trusted yet: it may write its logs and nothing else.
+    "orders-candidate-fn": LOGS,
     "orders-promote-fn": FUNCTION_BASE
     | RECORDS
     | {
@@ -87,6 +98,11 @@ EXPECTED_ACTIONS = {
     "orders-pipeline-codepipeline": {
         "s3:GetObject",
         "s3:GetObjectVersion",
+        # CodePipeline's "Amazon S3 source action reference", service role permissions.
+        "s3:GetObjectTagging",
+        "s3:GetObjectVersionTagging",
+        "s3:GetBucketAcl",
+        "s3:GetBucketLocation",
         "s3:PutObject",
         "s3:GetBucketVersioning",
         "codebuild:StartBuild",
@@ -102,6 +118,8 @@ EXPECTED_ACTIONS = {
     },
     "orders-build-codebuild": LOGS
     | {
+        "s3:GetBucketAcl",
+        "s3:GetBucketLocation",
         "s3:GetObject",
         "s3:GetObjectVersion",
         "s3:PutObject",
@@ -111,14 +129,6 @@ EXPECTED_ACTIONS = {
         "kms:GenerateDataKey",
     },
     "orders-pipeline-trigger": {"codepipeline:StartPipelineExecution"},
-    "orders-traffic-hook-fn": FUNCTION_BASE
-    | {
-        "codedeploy:GetDeployment",
-        "codedeploy:PutLifecycleEventHookExecutionStatus",
-        "lambda:InvokeFunction",
-        "s3:GetObject",
-        "s3:GetObjectVersion",
-    },
     "orders-approval-fn": FUNCTION_BASE
     | {
         "s3:GetObject",
