@@ -13,7 +13,13 @@ from typing import Any
 
 import pytest
 
-from serverless_pipeline import ApplicationProps, BuildSettings, ConfigurationError, Subscriber
+from serverless_pipeline import (
+    ApplicationProps,
+    BuildSettings,
+    ConfigurationError,
+    Subscriber,
+    defaults,
+)
 from serverless_pipeline.constructs.pipeline import unit_tests
 from serverless_pipeline.example import example_config
 from tests.conftest import (
@@ -254,3 +260,11 @@ def test_lambda_subscribers_let_the_topic_invoke_them() -> None:
     assert permission["function_name"] == endpoint
     assert permission["principal"] == "sns.amazonaws.com"
     assert permission["source_arn"].startswith("${aws_sns_topic.")
+
+
+def test_handlers_get_the_memory_measured_for_the_largest_release(example: dict[str, Any]) -> None:
+    # tests/handlers/test_sizing.py measures the peak of a 250 MB release against this size.
+    for name in ("validate", "run-tests", "promote", "rollback", "approval"):
+        function = one(example, "aws_lambda_function", f"handlers_{name}_function")
+        assert function["memory_size"] == defaults.HANDLER_MEMORY_MB == 1024
+        assert "ephemeral_storage" not in function  # no handler writes a release to /tmp
