@@ -17,6 +17,7 @@ from serverless_pipeline import (
     ApplicationProps,
     BuildSettings,
     ConfigurationError,
+    PipelineConfig,
     Subscriber,
     defaults,
 )
@@ -37,6 +38,13 @@ LOG_DELIVERY_SOURCE = (
     "${data.aws_region.pipeline_context_region_0C9DB2D7.region}:"
     "${data.aws_caller_identity.pipeline_context_identity_699D45AB.account_id}:*"
 )
+
+
+def refused(config: PipelineConfig) -> list[str]:
+    """The problems a configuration is refused with at synth time."""
+    with pytest.raises(ConfigurationError) as raised:
+        synth_config(config)
+    return raised.value.problems
 
 
 def key_policy(document: dict[str, Any]) -> list[dict[str, Any]]:
@@ -105,9 +113,7 @@ def test_a_build_python_other_than_the_runtimes_is_refused() -> None:
         application=ApplicationProps(name="orders-api", runtime="python3.13"),
         build=BuildSettings(python_version="3.12"),
     )
-    with pytest.raises(ConfigurationError) as raised:
-        synth_config(config)
-    assert raised.value.problems == [
+    assert refused(config) == [
         "build.python_version is '3.12' but the functions run python3.13; omit it (the build "
         "follows the runtime) or set '3.13', so that compiled dependencies import in Lambda"
     ]
@@ -186,9 +192,7 @@ def test_a_deadline_shorter_than_the_traffic_shift_is_refused() -> None:
     config = dataclasses.replace(
         config, application=dataclasses.replace(config.application, production=production)
     )
-    with pytest.raises(ConfigurationError) as raised:
-        synth_config(config)
-    assert raised.value.problems == [
+    assert refused(config) == [
         "deployment_timeout_seconds is 3600 but production's deployment config "
         "CodeDeployDefault.LambdaLinear10PercentEvery10Minutes shifts traffic for 90 minutes; "
         "give at least 6000 (the shift and 10 minutes for hooks)"
@@ -201,9 +205,7 @@ def test_wait_loops_that_outgrow_the_execution_history_are_refused() -> None:
     config = dataclasses.replace(
         example_config(), poll_interval_seconds=5, deployment_timeout_seconds=86400
     )
-    with pytest.raises(ConfigurationError) as raised:
-        synth_config(config)
-    assert raised.value.problems == [
+    assert refused(config) == [
         "poll_interval_seconds is 5: with deployment_timeout_seconds 86400, two deployments can "
         "poll 34560 times, more than Step Functions' 25000-event execution history holds; "
         "give at least 63"
@@ -215,9 +217,7 @@ def test_an_approval_that_outlasts_the_pipeline_action_is_refused() -> None:
     # CodePipeline "AWS Step Functions invoke action reference": the action fails after its
     # 7-day timeout while the execution may go on, and the next release would start beside it.
     config = dataclasses.replace(example_config(), approval_timeout_seconds=7 * 24 * 3600)
-    with pytest.raises(ConfigurationError) as raised:
-        synth_config(config)
-    assert raised.value.problems == [
+    assert refused(config) == [
         "approval_timeout_seconds 604800 and two deployments of up to 3600 s can outlast "
         "CodePipeline's 7-day action timeout; keep approval_timeout_seconds + 2 x "
         "deployment_timeout_seconds under 604200"
