@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: synth test lint clean
+.PHONY: synth test test-fast lint clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,11 +29,17 @@ synth: $(VENV)/.installed
 	$(PY) main.py
 	@echo "wrote cdktf.out/stacks/serverless-pipeline/cdk.tf.json"
 
-test: $(VENV)/.installed node_modules/.installed $(CHECKOV)
+lint: $(VENV)/.installed
 	$(PY) -m ruff check .
 	$(PY) -m mypy
+
+test: lint node_modules/.installed $(CHECKOV)
 	$(PY) -m pytest
 	@echo "(the pytest line above gives the suite's wall time)"
+
+# The edit loop: pure, handler and synth tests; no rehearsal, checkov, wheel or fresh processes.
+test-fast: lint node_modules/.installed
+	$(PY) -m pytest -m "not slow"
 
 clean:
 	rm -rf $(VENV) .tools node_modules cdktf.out .pytest_cache .mypy_cache .ruff_cache

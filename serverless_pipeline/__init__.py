@@ -2,52 +2,98 @@
 applications, as CDK for Terraform constructs plus the Lambda handlers it runs.
 
 Importing this package makes the AWS provider bindings load lazily (see provider_imports), so a
-synth pays only for the provider resources it uses.
+synth pays only for the provider resources it uses. The public names below load on first use
+(PEP 562): importing the package, or its handlers and emulator, starts no jsii kernel and needs
+neither cdktf nor the provider bindings installed.
 """
 
 from __future__ import annotations
 
+import importlib
 import os
+from typing import TYPE_CHECKING, Any
 
 from . import provider_imports
+from .version import __version__
 
 # jsii prints a multi-line end-of-life banner for Node.js 20 on every start; users who want it
 # can set the variable themselves.
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 provider_imports.install()
 
-from .alarms import AlarmSettings  # noqa: E402
-from .config import Backend, CloudBackend, LocalBackend, PipelineConfig, S3Backend  # noqa: E402
-from .constructs.application import (  # noqa: E402
-    SMOKE_TESTS,
-    ApplicationProps,
-    EnvironmentSettings,
-    ServerlessApplication,
-    TrafficShift,
-)
-from .constructs.artifact_buckets import ArtifactBuckets, ArtifactBucketsProps  # noqa: E402
-from .constructs.aws_context import AwsContext  # noqa: E402
-from .constructs.encryption import PipelineKey, PipelineKeyProps  # noqa: E402
-from .constructs.handler_functions import HandlerFunctions, HandlerFunctionsProps  # noqa: E402
-from .constructs.notifications import (  # noqa: E402
-    Notifications,
-    NotificationsProps,
-    Subscriber,
-)
-from .constructs.pipeline import (  # noqa: E402
-    BuildSettings,
-    ConnectionSource,
-    DeployPipeline,
-    DeployPipelineProps,
-    S3Source,
-)
-from .constructs.stack import ServerlessPipeline, ServerlessPipelineStack  # noqa: E402
-from .constructs.state_machine import (  # noqa: E402
-    DeploymentStateMachine,
-    DeploymentStateMachineProps,
-)
-from .validation import ConfigurationError  # noqa: E402
-from .version import __version__  # noqa: E402
+if TYPE_CHECKING:
+    from .alarms import AlarmSettings
+    from .config import Backend, CloudBackend, LocalBackend, PipelineConfig, S3Backend
+    from .constructs.application import (
+        SMOKE_TESTS,
+        ApplicationProps,
+        EnvironmentSettings,
+        ServerlessApplication,
+        TrafficShift,
+    )
+    from .constructs.artifact_buckets import ArtifactBuckets, ArtifactBucketsProps
+    from .constructs.aws_context import AwsContext
+    from .constructs.encryption import PipelineKey, PipelineKeyProps
+    from .constructs.handler_functions import HandlerFunctions, HandlerFunctionsProps
+    from .constructs.notifications import Notifications, NotificationsProps, Subscriber
+    from .constructs.pipeline import (
+        BuildSettings,
+        ConnectionSource,
+        DeployPipeline,
+        DeployPipelineProps,
+        S3Source,
+    )
+    from .constructs.stack import ServerlessPipeline, ServerlessPipelineStack
+    from .constructs.state_machine import DeploymentStateMachine, DeploymentStateMachineProps
+    from .validation import ConfigurationError
+
+# public name -> the module that defines it
+_EXPORTS = {
+    "AlarmSettings": ".alarms",
+    "ApplicationProps": ".constructs.application",
+    "ArtifactBuckets": ".constructs.artifact_buckets",
+    "ArtifactBucketsProps": ".constructs.artifact_buckets",
+    "AwsContext": ".constructs.aws_context",
+    "Backend": ".config",
+    "BuildSettings": ".constructs.pipeline",
+    "CloudBackend": ".config",
+    "ConfigurationError": ".validation",
+    "ConnectionSource": ".constructs.pipeline",
+    "DeployPipeline": ".constructs.pipeline",
+    "DeployPipelineProps": ".constructs.pipeline",
+    "DeploymentStateMachine": ".constructs.state_machine",
+    "DeploymentStateMachineProps": ".constructs.state_machine",
+    "EnvironmentSettings": ".constructs.application",
+    "HandlerFunctions": ".constructs.handler_functions",
+    "HandlerFunctionsProps": ".constructs.handler_functions",
+    "LocalBackend": ".config",
+    "Notifications": ".constructs.notifications",
+    "NotificationsProps": ".constructs.notifications",
+    "PipelineConfig": ".config",
+    "PipelineKey": ".constructs.encryption",
+    "PipelineKeyProps": ".constructs.encryption",
+    "S3Backend": ".config",
+    "S3Source": ".constructs.pipeline",
+    "SMOKE_TESTS": ".constructs.application",
+    "ServerlessApplication": ".constructs.application",
+    "ServerlessPipeline": ".constructs.stack",
+    "ServerlessPipelineStack": ".constructs.stack",
+    "Subscriber": ".constructs.notifications",
+    "TrafficShift": ".constructs.application",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name], __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])
+
 
 __all__ = [
     "SMOKE_TESTS",

@@ -17,6 +17,7 @@ from serverless_pipeline import provider_imports
 from tests.conftest import run_main, same_tree
 
 
+@pytest.mark.slow
 def test_output_is_byte_identical_with_and_without_lazy_loading(tmp_path: Path) -> None:
     lazy_modules = run_main(tmp_path / "lazy", eager=False)
     eager_modules = run_main(tmp_path / "eager", eager=True)

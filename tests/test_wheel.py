@@ -15,6 +15,9 @@ import pytest
 from serverless_pipeline import __version__
 from tests.conftest import ROOT
 
+# Slow: left out of `make test-fast`.
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:

@@ -52,6 +52,7 @@ def largest_release(path: Path) -> None:
         release.writestr("data.bin", os.urandom(rest))
 
 
+@pytest.mark.slow
 def test_the_largest_accepted_release_fits_in_handler_memory(tmp_path: Path) -> None:
     path = tmp_path / "release.zip"
     largest_release(path)

@@ -17,6 +17,9 @@ from serverless_pipeline.rehearsal import account
 from serverless_pipeline.rehearsal.runner import Rehearsal, ReleaseOutcome, rehearse
 from tests.conftest import one
 
+# Slow: left out of `make test-fast`.
+pytestmark = pytest.mark.slow
+
 # Every kind once, after a healthy release, then a healthy one again: r2 .. r8.
 SEQUENCE = [
     "ok",

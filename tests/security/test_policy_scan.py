@@ -12,6 +12,9 @@ import pytest
 from tests.conftest import synth_config
 from tests.security.full_config import full_config
 
+# Slow: left out of `make test-fast`.
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[2]
 CHECKOV = ROOT / ".tools" / "checkov" / "bin" / "checkov"
 CONFIG = ROOT / ".checkov.yaml"

@@ -1,0 +1,56 @@
+"""Which way imports point: the handlers and the emulator run where only boto3 is installed
+(inside Lambda, in a light test environment), without cdktf, jsii or a Node.js kernel."""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+# boto3 and what it imports: the whole of a Lambda function's third-party world.
+BOTO3 = ("boto3", "botocore", "jmespath", "s3transfer", "dateutil", "urllib3", "six")
+
+
+def boto3_only(tmp_path: Path) -> Path:
+    """A directory holding only boto3 and its dependencies, linked from this environment."""
+    site = tmp_path / "site"
+    site.mkdir()
+    for name in BOTO3:
+        spec = importlib.util.find_spec(name)
+        assert spec is not None and spec.origin is not None, name
+        origin = Path(spec.origin)
+        source = origin.parent if origin.name == "__init__.py" else origin
+        (site / source.name).symlink_to(source)
+    return site
+
+
+def test_handlers_import_with_boto3_alone(tmp_path: Path) -> None:
+    code = (
+        f"import sys; sys.path[:0] = [{str(boto3_only(tmp_path))!r}, {str(ROOT)!r}]\n"
+        "import importlib.util\n"
+        "assert importlib.util.find_spec('cdktf') is None\n"
+        "import serverless_pipeline.handlers.promote, serverless_pipeline.handlers.run_tests\n"
+        "import serverless_pipeline.handlers.rollback, serverless_pipeline.handlers.approval\n"
+        "import serverless_pipeline.handlers.validate, serverless_pipeline.handlers.traffic_hook\n"
+        "assert not {'jsii', 'constructs', 'cdktf'} & set(sys.modules), sorted(sys.modules)\n"
+    )
+    # -S: no site-packages, so nothing but the standard library and the two paths above.
+    done = subprocess.run(
+        [sys.executable, "-S", "-c", code], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+
+
+def test_importing_the_package_starts_no_kernel() -> None:
+    code = (
+        "import sys, serverless_pipeline, serverless_pipeline.emulator.lambda_runtime\n"
+        "assert 'jsii' not in sys.modules and 'constructs' not in sys.modules\n"
+        "from serverless_pipeline import ServerlessPipelineStack\n"
+        "assert 'jsii' in sys.modules\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
