@@ -282,23 +282,14 @@ class ServerlessApplication(Construct):
         *,
         key: PipelineKey,
         context: AwsContext,
-        traffic_hook_function: str | None = None,
     ) -> None:
         super().__init__(scope, id)
         validate_props(props)
-        uses_library_hook = runs_library_hook(props)
-        if uses_library_hook and traffic_hook_function is None:
-            raise ConfigurationError(
-                "ServerlessApplication",
-                [
-                    f"a traffic hook is {SMOKE_TESTS!r} but traffic_hook_function is not given; "
-                    "pass the name of HandlerFunctions' traffic hook (ServerlessPipeline does)"
-                ],
-            )
-        self.uses_library_hook = uses_library_hook
+        self.uses_library_hook = runs_library_hook(props)
         """Whether any environment runs the library's smoke-test hook (HandlerFunctions then
-        deploys it)."""
-        self.traffic_hook_function = traffic_hook_function
+        deploys it and registers it with `add_library_hook`)."""
+        self.traffic_hook_function: str | None = None
+        self.deployers: dict[str, ServiceRole] = {}
         self.props = props
         self._context = context
         code = placeholder_code(props.handler)
@@ -378,21 +369,21 @@ class ServerlessApplication(Construct):
                 if watched
                 else []
             )
+            own_hooks = sorted(
+                {f for f in self._chosen_hooks(environment).values() if f != SMOKE_TESTS}
+            )
             hook_statements = (
                 [
                     Statement(
                         "InvokeTrafficHooks",
                         ["lambda:InvokeFunction"],
-                        [
-                            self._context.arn("lambda", f"function:{name}")
-                            for name in sorted(set(self.hooks(environment).values()))
-                        ],
+                        [self._context.arn("lambda", f"function:{name}") for name in own_hooks],
                     )
                 ]
-                if self.hooks(environment)
+                if own_hooks
                 else []
             )
-            deployer = ServiceRole(
+            deployer = self.deployers[environment] = ServiceRole(
                 self,
                 f"{environment}-deployer",
                 name=f"{self.function_name(environment)}-codedeploy",
@@ -466,8 +457,36 @@ class ServerlessApplication(Construct):
         )
         return config.deployment_config_name
 
+    def _chosen_hooks(self, environment: str) -> dict[str, str]:
+        settings = self.props.settings(environment)
+        chosen = {
+            "BeforeAllowTraffic": settings.before_allow_traffic,
+            "AfterAllowTraffic": settings.after_allow_traffic,
+        }
+        return {event: function for event, function in chosen.items() if function is not None}
+
+    def add_library_hook(self, function_name: str) -> None:
+        """Register the library's traffic hook (HandlerFunctions does, when it deploys it):
+        the environments that chose SMOKE_TESTS run it, and their CodeDeploy roles may invoke
+        it and nothing else of the pipeline's."""
+        self.traffic_hook_function = function_name
+        arn = self._context.arn("lambda", f"function:{function_name}")
+        for environment, deployer in self.deployers.items():
+            if SMOKE_TESTS in self._chosen_hooks(environment).values():
+                deployer.add_statements(
+                    Statement("InvokeLibraryTrafficHook", ["lambda:InvokeFunction"], [arn])
+                )
+
     def hooks(self, environment: str) -> dict[str, str]:
         """Lifecycle event -> hook function name for one environment's deployments."""
+        if self.uses_library_hook and self.traffic_hook_function is None:
+            raise ConfigurationError(
+                "ServerlessApplication",
+                [
+                    f"a traffic hook is {SMOKE_TESTS!r}, which only HandlerFunctions deploys; "
+                    "build HandlerFunctions with this application (ServerlessPipeline does)"
+                ],
+            )
         return self.props.settings(environment).hooks(self.traffic_hook_function)
 
     def deployment_config_name(self, environment: str) -> str:

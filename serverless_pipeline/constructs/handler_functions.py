@@ -32,9 +32,7 @@ class HandlerFunctionsProps:
     """Props of `HandlerFunctions`."""
 
     name_prefix: str
-    """Function names are <prefix>-validate, <prefix>-run-tests, <prefix>-promote, ...; the
-    approval handler answers the state machine named <prefix>-deployment, so give the
-    DeploymentStateMachine the same prefix."""
+    """Function names are <prefix>-validate, <prefix>-run-tests, <prefix>-promote, ..."""
     test_manifest: str = "release-tests.json"
     """Path of the test manifest inside each release zip."""
     runtime: str = defaults.LAMBDA_RUNTIME
@@ -102,6 +100,7 @@ class HandlerFunctions(Construct):
         if props.reserved_concurrency is not None:
             problems.within("reserved_concurrency", props.reserved_concurrency, 1, 1000)
         problems.raise_if_any()
+        self._timeout_seconds = props.timeout_seconds
 
         app = application.props
         placeholder, placeholder_asset = application.placeholder
@@ -126,6 +125,9 @@ class HandlerFunctions(Construct):
             sandboxed=True,
         )
         candidate_arn = context.arn("lambda", f"function:{candidate_name}")
+        hook_name = naming.handler_function(props.name_prefix, "traffic_hook")
+        if application.uses_library_hook:
+            application.add_library_hook(hook_name)
         code = handlers_package()
         asset = zip_asset(self, "code", "handlers.zip", code)
         environment = naming.handler_environment(
@@ -140,7 +142,6 @@ class HandlerFunctions(Construct):
             notification_topic=notifications.arn,
             hooks={env: application.hooks(env) for env in ENVIRONMENTS},
         )
-        machine = naming.state_machine(props.name_prefix)
         read = buckets.grant_read_releases()
         records = [buckets.grant_environment_records(), buckets.grant_list_environment_records()]
         grants: dict[str, list[Statement]] = {
@@ -166,25 +167,13 @@ class HandlerFunctions(Construct):
                 ),
             ],
             "promote": [read, *records, _write_with_key(key), *application.grant_promote()],
-            "rollback": [
-                *records,
-                _write_with_key(key),
-                *application.grant_rollback(),
-                Statement(
-                    "ReadWhichStateFailed",
-                    ["states:GetExecutionHistory"],
-                    [context.arn("states", f"execution:{machine}:*")],
-                ),
-            ],
+            # The state machine grants what its executions need (DeploymentStateMachine's
+            # grant_read_execution_history and grant_task_response): it owns those ARNs.
+            "rollback": [*records, _write_with_key(key), *application.grant_rollback()],
             "approval": [
                 *buckets.grant_approval_records(),
                 _write_with_key(key),
                 *notifications.grant_publish(),
-                Statement(
-                    "AnswerApprovalTasks",
-                    ["states:SendTaskFailure", "states:SendTaskSuccess"],
-                    [context.arn("states", f"stateMachine:{machine}")],
-                ),
             ],
         }
         purposes = {
@@ -226,6 +215,11 @@ class HandlerFunctions(Construct):
             if application.uses_library_hook
             else None
         )
+
+    @property
+    def timeout_seconds(self) -> int:
+        """Every handler's timeout: the state machine's tasks wait at least this long."""
+        return self._timeout_seconds
 
     @property
     def validate(self) -> PythonFunction:

@@ -78,23 +78,36 @@ class ServiceRole(Construct):
             assume_role_policy=trust_policy(service),
             max_session_duration=3600,
         )
+        self.statements = list(statements)
         self.document = DataAwsIamPolicyDocument(
-            self,
-            "policy-document",
-            statement=[
-                DataAwsIamPolicyDocumentStatement(
-                    sid=statement.sid,
-                    effect="Allow",
-                    actions=sorted(statement.actions),
-                    resources=list(statement.resources),
-                    condition=_conditions(statement.conditions),
-                )
-                for statement in statements
-            ],
+            self, "policy-document", statement=self._rendered()
         )
         self.policy = IamRolePolicy(
             self, "policy", name=name, role=self.role.id, policy=self.document.json
         )
+
+    def add_statements(self, *statements: Statement) -> None:
+        """Grant more after creation: how the construct that owns a resource grants access to
+        it (`DeploymentStateMachine.grant_task_response`, ...). A statement names its resource
+        by an ARN built from a name, so granting adds no reference cycle."""
+        sids = {s.sid for s in self.statements}
+        clashing = [s.sid for s in statements if s.sid in sids]
+        if clashing:
+            raise ValueError(f"{self.node.path} already has statement(s) {', '.join(clashing)}")
+        self.statements += statements
+        self.document.put_statement(self._rendered())
+
+    def _rendered(self) -> list[DataAwsIamPolicyDocumentStatement]:
+        return [
+            DataAwsIamPolicyDocumentStatement(
+                sid=statement.sid,
+                effect="Allow",
+                actions=sorted(statement.actions),
+                resources=list(statement.resources),
+                condition=_conditions(statement.conditions),
+            )
+            for statement in self.statements
+        ]
 
     @property
     def arn(self) -> str:

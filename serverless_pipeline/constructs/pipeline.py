@@ -340,7 +340,6 @@ class DeployPipeline(Construct):
         )
 
         source_statements, source_action = self._source(props.source, bucket.bucket, bucket.arn)
-        sm_name = state_machine.name
         self.role = ServiceRole(
             self,
             "role",
@@ -358,19 +357,10 @@ class DeployPipeline(Construct):
                 Statement(
                     "RunBuild", ["codebuild:BatchGetBuilds", "codebuild:StartBuild"], [build_arn]
                 ),
-                Statement(
-                    "StartDeployment",
-                    ["states:DescribeStateMachine", "states:StartExecution"],
-                    [state_machine.arn_from_name(context)],
-                ),
-                Statement(
-                    "WatchDeployment",
-                    ["states:DescribeExecution", "states:StopExecution"],
-                    [context.arn("states", f"execution:{sm_name}:*")],
-                ),
                 use_key(key.arn),
             ],
         )
+        state_machine.grant_start_execution(self.role)
         self.pipeline = Codepipeline(
             self,
             "pipeline",

@@ -9,7 +9,6 @@ from cdktf import S3Backend as TfS3Backend
 from cdktf_cdktf_provider_aws.provider import AwsProvider, AwsProviderDefaultTags
 from constructs import Construct
 
-from .. import naming
 from ..config import CloudBackend, LocalBackend, PipelineConfig, S3Backend
 from .application import ServerlessApplication
 from .artifact_buckets import ArtifactBuckets, ArtifactBucketsProps
@@ -45,7 +44,6 @@ class ServerlessPipeline(Construct):
             config.application,
             key=self.key,
             context=self.context,
-            traffic_hook_function=naming.handler_function(name, "traffic_hook"),
         )
         self.notifications = Notifications(
             self,
@@ -84,7 +82,6 @@ class ServerlessPipeline(Construct):
             notifications=self.notifications,
             key=self.key,
             context=self.context,
-            handler_timeout_seconds=handler_props.timeout_seconds,
         )
         self.monitoring = PipelineMonitoring(
             self,

@@ -99,7 +99,6 @@ class DeploymentStateMachine(Construct):
         notifications: Notifications,
         key: PipelineKey,
         context: AwsContext,
-        handler_timeout_seconds: int = defaults.HANDLER_TIMEOUT_SECONDS,
     ) -> None:
         super().__init__(scope, id)
         problems = Problems("DeploymentStateMachine")
@@ -114,6 +113,7 @@ class DeploymentStateMachine(Construct):
             )
         problems.raise_if_any()
         self.name = naming.state_machine(props.name_prefix)
+        self._context = context
         self.log_group = encrypted_log_group(
             self,
             "logs",
@@ -167,7 +167,8 @@ class DeploymentStateMachine(Construct):
                 approval=handlers.approval.arn,
                 notification_topic=notifications.arn,
                 poll_interval_seconds=props.poll_interval_seconds,
-                task_timeout_seconds=handler_timeout_seconds + 60,
+                # A task waits for its function's own timeout, and a minute for Lambda to answer.
+                task_timeout_seconds=handlers.timeout_seconds + 60,
                 approval_timeout_seconds=props.approval_timeout_seconds,
             )
         )
@@ -191,10 +192,49 @@ class DeploymentStateMachine(Construct):
             ),
             depends_on=[self.role.policy],
         )
+        self.grant_task_response(handlers.approval.role)
+        self.grant_read_execution_history(handlers.rollback.role)
 
     def arn_from_name(self, context: AwsContext) -> str:
         """The machine's ARN built from its name, usable where a reference would form a cycle."""
         return context.arn("states", f"stateMachine:{self.name}")
+
+    def executions_arn(self) -> str:
+        """Every execution of this machine (execution:<name>:*)."""
+        return self._context.arn("states", f"execution:{self.name}:*")
+
+    def grant_task_response(self, role: ServiceRole) -> None:
+        """Answer this machine's task tokens (the approval handler)."""
+        role.add_statements(
+            Statement(
+                "AnswerApprovalTasks",
+                ["states:SendTaskFailure", "states:SendTaskSuccess"],
+                [self.arn_from_name(self._context)],
+            )
+        )
+
+    def grant_read_execution_history(self, role: ServiceRole) -> None:
+        """Read which state of an execution failed (the rollback handler)."""
+        role.add_statements(
+            Statement(
+                "ReadWhichStateFailed", ["states:GetExecutionHistory"], [self.executions_arn()]
+            )
+        )
+
+    def grant_start_execution(self, role: ServiceRole) -> None:
+        """Start executions and watch them, as CodePipeline's StepFunctions action does."""
+        role.add_statements(
+            Statement(
+                "StartDeployment",
+                ["states:DescribeStateMachine", "states:StartExecution"],
+                [self.arn_from_name(self._context)],
+            ),
+            Statement(
+                "WatchDeployment",
+                ["states:DescribeExecution", "states:StopExecution"],
+                [self.executions_arn()],
+            ),
+        )
 
     @property
     def arn(self) -> str:

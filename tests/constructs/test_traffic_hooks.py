@@ -31,11 +31,16 @@ def test_the_library_hook_and_a_users_hook_reach_the_appspec_settings() -> None:
         "AfterAllowTraffic": "orders-after-traffic-check",
     }
     assert environments["staging"]["hooks"] == {}
-    invoke = statement(policy_statements(document, "production-deployer"), "InvokeTrafficHooks")
+    deployer = policy_statements(document, "production-deployer")
+    invoke = statement(deployer, "InvokeTrafficHooks")
     assert [r.split(":function:")[1] for r in invoke["resources"]] == [
-        "orders-after-traffic-check",
-        "orders-traffic-hook",
+        "orders-after-traffic-check"
     ]
+    # Granted by the hook's owner, HandlerFunctions, when it registers the hook.
+    library = statement(deployer, "InvokeLibraryTrafficHook")
+    assert [r.split(":function:")[1] for r in library["resources"]] == ["orders-traffic-hook"]
+    staging = policy_statements(document, "staging-deployer")
+    assert not [s for s in staging if s["sid"].startswith("Invoke")]
 
 
 def test_the_traffic_hook_is_deployed_only_where_an_environment_uses_it(
