@@ -23,26 +23,21 @@ provider_imports.install()
 
 if TYPE_CHECKING:
     from .alarms import AlarmSettings
-    from .config import Backend, CloudBackend, LocalBackend, PipelineConfig, S3Backend
-    from .constructs.application import (
+    from .application_settings import (
         SMOKE_TESTS,
         ApplicationProps,
         EnvironmentSettings,
-        ServerlessApplication,
         TrafficShift,
     )
+    from .build_settings import BuildSettings, ConnectionSource, S3Source
+    from .config import Backend, CloudBackend, LocalBackend, PipelineConfig, S3Backend
+    from .constructs.application import ServerlessApplication
     from .constructs.artifact_buckets import ArtifactBuckets, ArtifactBucketsProps
     from .constructs.aws_context import AwsContext
     from .constructs.encryption import PipelineKey, PipelineKeyProps
     from .constructs.handler_functions import HandlerFunctions, HandlerFunctionsProps
-    from .constructs.notifications import Notifications, NotificationsProps, Subscriber
-    from .constructs.pipeline import (
-        BuildSettings,
-        ConnectionSource,
-        DeployPipeline,
-        DeployPipelineProps,
-        S3Source,
-    )
+    from .constructs.notifications import Notifications, NotificationsProps
+    from .constructs.pipeline import DeployPipeline, DeployPipelineProps
     from .constructs.stack import ServerlessPipeline, ServerlessPipelineStack
     from .constructs.state_machine import DeploymentStateMachine, DeploymentStateMachineProps
     from .validation import ConfigurationError
@@ -50,20 +45,20 @@ if TYPE_CHECKING:
 # public name -> the module that defines it
 _EXPORTS = {
     "AlarmSettings": ".alarms",
-    "ApplicationProps": ".constructs.application",
+    "ApplicationProps": ".application_settings",
     "ArtifactBuckets": ".constructs.artifact_buckets",
     "ArtifactBucketsProps": ".constructs.artifact_buckets",
     "AwsContext": ".constructs.aws_context",
     "Backend": ".config",
-    "BuildSettings": ".constructs.pipeline",
+    "BuildSettings": ".build_settings",
     "CloudBackend": ".config",
     "ConfigurationError": ".validation",
-    "ConnectionSource": ".constructs.pipeline",
+    "ConnectionSource": ".build_settings",
     "DeployPipeline": ".constructs.pipeline",
     "DeployPipelineProps": ".constructs.pipeline",
     "DeploymentStateMachine": ".constructs.state_machine",
     "DeploymentStateMachineProps": ".constructs.state_machine",
-    "EnvironmentSettings": ".constructs.application",
+    "EnvironmentSettings": ".application_settings",
     "HandlerFunctions": ".constructs.handler_functions",
     "HandlerFunctionsProps": ".constructs.handler_functions",
     "LocalBackend": ".config",
@@ -73,13 +68,13 @@ _EXPORTS = {
     "PipelineKey": ".constructs.encryption",
     "PipelineKeyProps": ".constructs.encryption",
     "S3Backend": ".config",
-    "S3Source": ".constructs.pipeline",
-    "SMOKE_TESTS": ".constructs.application",
+    "S3Source": ".build_settings",
+    "SMOKE_TESTS": ".application_settings",
     "ServerlessApplication": ".constructs.application",
     "ServerlessPipeline": ".constructs.stack",
     "ServerlessPipelineStack": ".constructs.stack",
-    "Subscriber": ".constructs.notifications",
-    "TrafficShift": ".constructs.application",
+    "Subscriber": ".subscribers",
+    "TrafficShift": ".application_settings",
 }
 
 

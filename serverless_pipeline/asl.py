@@ -14,6 +14,8 @@ from collections.abc import Callable, Mapping
 from importlib import resources
 from typing import Any
 
+from . import defaults
+
 DEPLOYMENT_TEMPLATE = "deployment.asl.json"
 _PLACEHOLDER = re.compile(r"\$\{([A-Z][A-Za-z0-9]*)\}")
 
@@ -63,3 +65,33 @@ def _walk(node: Any, on_string: Callable[[str], Any]) -> Any:
     if isinstance(node, str):
         return on_string(node)
     return node
+
+
+def definition_values(
+    *,
+    partition: str,
+    validate: str,
+    run_tests: str,
+    promote: str,
+    rollback: str,
+    approval: str,
+    notification_topic: str,
+    poll_interval_seconds: int,
+    task_timeout_seconds: int,
+    approval_timeout_seconds: int | None,
+) -> dict[str, object]:
+    """The placeholder values of the deployment ASL template; the rehearsal fills the same ones."""
+    return {
+        "Partition": partition,
+        "ValidateFunctionArn": validate,
+        "RunTestsFunctionArn": run_tests,
+        "PromoteFunctionArn": promote,
+        "RollbackFunctionArn": rollback,
+        "ApprovalFunctionArn": approval,
+        "NotificationTopicArn": notification_topic,
+        "PollIntervalSeconds": poll_interval_seconds,
+        "TaskTimeoutSeconds": task_timeout_seconds,
+        "ApprovalRequired": approval_timeout_seconds is not None,
+        # The state exists either way; unused without approval, it still needs a valid value.
+        "ApprovalTimeoutSeconds": approval_timeout_seconds or defaults.APPROVAL_TIMEOUT_SECONDS,
+    }

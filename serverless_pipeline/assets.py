@@ -52,3 +52,11 @@ def write_once(directory: Path, name: str, data: bytes) -> Path:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(data)
     return target
+
+
+HANDLERS_DIRECTORY = Path(__file__).resolve().parent / "handlers"
+
+
+def handlers_package() -> bytes:
+    """The handlers package as a deterministic zip; Lambda imports it as `handlers`."""
+    return zip_bytes(directory_files(HANDLERS_DIRECTORY, "handlers"))

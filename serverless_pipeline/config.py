@@ -6,9 +6,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from . import defaults
-from .constructs.application import ApplicationProps, shift_minutes
-from .constructs.notifications import Subscriber
-from .constructs.pipeline import BuildSettings, ConnectionSource, S3Source
+from .application_settings import ApplicationProps, shift_minutes
+from .build_settings import BuildSettings, ConnectionSource, S3Source
+from .subscribers import Subscriber
 from .validation import REGION, REGION_ACCEPTED, Problems
 
 

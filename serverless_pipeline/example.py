@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from .application_settings import ApplicationProps, EnvironmentSettings
 from .config import LocalBackend, PipelineConfig
-from .constructs.application import ApplicationProps, EnvironmentSettings
 
 
 def example_config() -> PipelineConfig:

@@ -9,6 +9,11 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 
+# The environments a release goes through, in order.
+ENVIRONMENTS = ("staging", "production")
+# The handlers the state machine invokes (the traffic hook is CodeDeploy's, not listed).
+HANDLER_NAMES = ("validate", "run_tests", "promote", "rollback", "approval")
+
 
 def handler_function(prefix: str, handler: str) -> str:
     """<prefix>-validate, <prefix>-run-tests, <prefix>-promote, <prefix>-rollback."""

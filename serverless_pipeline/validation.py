@@ -8,10 +8,9 @@ Values that are unresolved cdktf tokens (known only at apply time) are never jud
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Iterable
 from typing import Any
-
-from cdktf import Token
 
 
 class ConfigurationError(ValueError):
@@ -25,7 +24,10 @@ class ConfigurationError(ValueError):
 
 
 def is_token(value: Any) -> bool:
-    return isinstance(value, str) and Token.is_unresolved(value)
+    """Whether value is an unresolved cdktf token. Without cdktf loaded no token can exist, so
+    plain configuration checks (the rehearsal's) need neither cdktf nor its Node.js kernel."""
+    cdktf = sys.modules.get("cdktf")
+    return cdktf is not None and isinstance(value, str) and bool(cdktf.Token.is_unresolved(value))
 
 
 class Problems:

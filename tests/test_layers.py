@@ -44,8 +44,12 @@ def test_handlers_import_with_boto3_alone(tmp_path: Path) -> None:
 
 
 def test_importing_the_package_starts_no_kernel() -> None:
+    # The configuration, the rehearsal and the emulator are plain Python: only the constructs
+    # need cdktf and start the jsii kernel.
     code = (
         "import sys, serverless_pipeline, serverless_pipeline.emulator.lambda_runtime\n"
+        "import serverless_pipeline.rehearsal.runner, serverless_pipeline.example\n"
+        "import serverless_pipeline.cli\n"
         "assert 'jsii' not in sys.modules and 'constructs' not in sys.modules\n"
         "from serverless_pipeline import ServerlessPipelineStack\n"
         "assert 'jsii' in sys.modules\n"

@@ -34,6 +34,7 @@ from cdktf_cdktf_provider_aws.s3_bucket_versioning import (
 from constructs import Construct
 
 from .. import defaults
+from ..naming import ENVIRONMENTS
 from ..validation import (
     BUCKET_NAME,
     BUCKET_NAME_ACCEPTED,
@@ -50,8 +51,6 @@ from .iam import (
     from_account_service,
     resource_statement,
 )
-
-ENVIRONMENTS = ("staging", "production")
 
 
 @dataclass(frozen=True)

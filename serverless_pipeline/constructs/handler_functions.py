@@ -3,28 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 from constructs import Construct
 
 from .. import defaults, naming
-from ..assets import directory_files, zip_bytes
+from ..assets import handlers_package
+from ..naming import ENVIRONMENTS, HANDLER_NAMES
 from ..validation import NAME_PREFIX, NAME_PREFIX_ACCEPTED, Problems
 from .application import ServerlessApplication
-from .artifact_buckets import ENVIRONMENTS, ArtifactBuckets
+from .artifact_buckets import ArtifactBuckets
 from .aws_context import AwsContext
 from .encryption import PipelineKey
 from .functions import PythonFunction, zip_asset
 from .iam import Statement
 from .notifications import Notifications
-
-HANDLERS_DIRECTORY = Path(__file__).resolve().parent.parent / "handlers"
-HANDLER_NAMES = ("validate", "run_tests", "promote", "rollback", "approval")
-
-
-def handlers_package() -> bytes:
-    """The handlers package as a deterministic zip; Lambda imports it as `handlers`."""
-    return zip_bytes(directory_files(HANDLERS_DIRECTORY, "handlers"))
 
 
 @dataclass(frozen=True)

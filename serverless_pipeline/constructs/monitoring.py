@@ -9,8 +9,8 @@ from cdktf_cdktf_provider_aws.cloudwatch_dashboard import CloudwatchDashboard
 from cdktf_cdktf_provider_aws.cloudwatch_metric_alarm import CloudwatchMetricAlarm
 from constructs import Construct
 
+from ..naming import ENVIRONMENTS
 from .application import ServerlessApplication
-from .artifact_buckets import ENVIRONMENTS
 from .aws_context import AwsContext
 from .handler_functions import HandlerFunctions
 from .notifications import Notifications

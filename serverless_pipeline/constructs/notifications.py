@@ -13,6 +13,7 @@ from cdktf_cdktf_provider_aws.sns_topic_subscription import SnsTopicSubscription
 from constructs import Construct
 
 from .. import naming
+from ..subscribers import ENDPOINTS, Subscriber
 from ..validation import NAME_PREFIX, NAME_PREFIX_ACCEPTED, Problems
 from .aws_context import AwsContext
 from .encryption import PipelineKey
@@ -23,25 +24,6 @@ from .iam import (
     from_account_service,
     resource_statement,
 )
-
-# Protocol -> what its endpoint must look like.
-ENDPOINTS = {
-    "email": (r"[^@\s]+@[^@\s]+\.[^@\s]+", "an email address"),
-    "email-json": (r"[^@\s]+@[^@\s]+\.[^@\s]+", "an email address"),
-    "https": (r"https://[^\s]+", "an https:// URL (chat webhooks, incident tools)"),
-    "sqs": (r"arn:aws[a-z-]*:sqs:[a-z0-9-]+:\d{12}:[\w-]+", "an SQS queue ARN"),
-    "lambda": (r"arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:[\w-]+", "a Lambda ARN"),
-}
-
-
-@dataclass(frozen=True)
-class Subscriber:
-    """Who hears about releases: protocol email, email-json, https, sqs or lambda."""
-
-    protocol: str
-    """email, email-json, https, sqs or lambda (chat tools: their https webhook)."""
-    endpoint: str
-    """The address, URL or ARN that receives the messages."""
 
 
 @dataclass(frozen=True)

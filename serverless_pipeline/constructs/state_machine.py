@@ -13,6 +13,7 @@ from cdktf_cdktf_provider_aws.sfn_state_machine import (
 from constructs import Construct
 
 from .. import asl, defaults, naming
+from ..asl import definition_values
 from ..validation import NAME_PREFIX, NAME_PREFIX_ACCEPTED, Problems
 from .aws_context import AwsContext
 from .encryption import LOG_DELIVERY_CONTEXT, PipelineKey, encrypted_log_group
@@ -47,36 +48,6 @@ class DeploymentStateMachineProps:
     approval_timeout_seconds: int | None = None
     """Require a person's approval before production, and roll back when none comes within
     this many seconds (60 to 31536000). Omitted: no approval step."""
-
-
-def definition_values(
-    *,
-    partition: str,
-    validate: str,
-    run_tests: str,
-    promote: str,
-    rollback: str,
-    approval: str,
-    notification_topic: str,
-    poll_interval_seconds: int,
-    task_timeout_seconds: int,
-    approval_timeout_seconds: int | None,
-) -> dict[str, object]:
-    """The placeholder values of the deployment ASL template; the rehearsal fills the same ones."""
-    return {
-        "Partition": partition,
-        "ValidateFunctionArn": validate,
-        "RunTestsFunctionArn": run_tests,
-        "PromoteFunctionArn": promote,
-        "RollbackFunctionArn": rollback,
-        "ApprovalFunctionArn": approval,
-        "NotificationTopicArn": notification_topic,
-        "PollIntervalSeconds": poll_interval_seconds,
-        "TaskTimeoutSeconds": task_timeout_seconds,
-        "ApprovalRequired": approval_timeout_seconds is not None,
-        # The state exists either way; unused without approval, it still needs a valid value.
-        "ApprovalTimeoutSeconds": approval_timeout_seconds or defaults.APPROVAL_TIMEOUT_SECONDS,
-    }
 
 
 class DeploymentStateMachine(Construct):

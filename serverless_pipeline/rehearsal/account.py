@@ -16,13 +16,13 @@ import boto3
 
 from .. import asl, naming
 from ..alarms import alarm_specs, watched_alarm_names
+from ..application_settings import placeholder_code, runs_library_hook
+from ..asl import definition_values
+from ..assets import handlers_package
 from ..config import PipelineConfig
-from ..constructs.application import placeholder_code, runs_library_hook
-from ..constructs.artifact_buckets import ENVIRONMENTS
-from ..constructs.handler_functions import HANDLER_NAMES, handlers_package
-from ..constructs.state_machine import definition_values
 from ..defaults import HANDLER_TIMEOUT_SECONDS, TEST_CASE_TIMEOUT_SECONDS
 from ..handlers.lambda_versions import describe
+from ..naming import ENVIRONMENTS, HANDLER_NAMES
 from . import sample_app
 
 ACCOUNT_ID = "123456789012"

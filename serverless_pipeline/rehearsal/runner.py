@@ -15,11 +15,11 @@ from moto import mock_aws
 from moto.core.config import DefaultConfig
 
 from ..config import PipelineConfig
-from ..constructs.artifact_buckets import ENVIRONMENTS
 from ..emulator.codedeploy import lambda_deployments
 from ..emulator.lambda_runtime import in_process_lambda
 from ..emulator.stepfunctions import repeatable_executions
 from ..handlers.rollback import FAILURE_EVENTS
+from ..naming import ENVIRONMENTS
 from . import account as emulated
 from . import sample_app
 

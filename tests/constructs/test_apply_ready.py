@@ -21,7 +21,7 @@ from serverless_pipeline import (
     Subscriber,
     defaults,
 )
-from serverless_pipeline.constructs.pipeline import unit_tests
+from serverless_pipeline.build_settings import unit_tests
 from serverless_pipeline.example import example_config
 from tests.conftest import (
     data_sources,

@@ -5,7 +5,8 @@ import json
 import zipfile
 from typing import Any
 
-from serverless_pipeline.constructs.handler_functions import HANDLER_NAMES, handlers_package
+from serverless_pipeline.assets import handlers_package
+from serverless_pipeline.naming import HANDLER_NAMES
 from tests.conftest import one, policy_statements, resources, statement
 
 NAMES = {

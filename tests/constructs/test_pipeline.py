@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from serverless_pipeline import BuildSettings, ConfigurationError, ConnectionSource
-from serverless_pipeline.constructs.pipeline import RELEASE_INPUT_FILE, buildspec, unit_tests
+from serverless_pipeline.build_settings import RELEASE_INPUT_FILE, buildspec, unit_tests
 from serverless_pipeline.example import example_config
 from tests.conftest import one, policy_statements, resources, statement, synth_config
 

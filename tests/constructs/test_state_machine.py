@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from serverless_pipeline import asl
-from serverless_pipeline.constructs.state_machine import LOG_DELIVERY_ACTIONS, definition_values
+from serverless_pipeline.asl import definition_values
+from serverless_pipeline.constructs.state_machine import LOG_DELIVERY_ACTIONS
 from tests.conftest import one, policy_statements, statement
 
 ROOT = Path(__file__).resolve().parents[2]

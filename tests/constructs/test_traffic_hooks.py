@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from serverless_pipeline import ConfigurationError, EnvironmentSettings
-from serverless_pipeline.constructs.application import SMOKE_TESTS
+from serverless_pipeline.application_settings import SMOKE_TESTS
 from serverless_pipeline.example import example_config
 from tests.conftest import one, policy_statements, resources, statement, synth_config
 

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from serverless_pipeline import asl
+from serverless_pipeline.application_settings import SMOKE_TESTS
 from serverless_pipeline.cli import main, run_rehearsal
-from serverless_pipeline.constructs.application import SMOKE_TESTS
 from serverless_pipeline.example import example_config
 from serverless_pipeline.rehearsal import account
 from serverless_pipeline.rehearsal.runner import Rehearsal, ReleaseOutcome, rehearse
