@@ -21,16 +21,14 @@ from cdktf_cdktf_provider_aws.codedeploy_deployment_group import (
 from cdktf_cdktf_provider_aws.lambda_alias import LambdaAlias
 from constructs import Construct
 
-from .. import naming
-from ..alarms import alarm_specs, watched_alarm_names
 from ..application_settings import (
     SMOKE_TESTS,
     ApplicationProps,
-    TrafficShift,
     placeholder_code,
     runs_library_hook,
     validate_props,
 )
+from ..layout import EnvironmentLayout, application_layout
 from ..naming import ENVIRONMENTS
 from ..validation import ConfigurationError
 from .artifact_buckets import ArtifactBuckets
@@ -59,13 +57,16 @@ class ServerlessApplication(Construct):
     ) -> None:
         super().__init__(scope, id)
         validate_props(props)
+        self.props = props
+        self.layout = application_layout(props, None)
+        """Names, deployment configs, alarms and rollback events of every environment: the
+        same values the rehearsal lays out (serverless_pipeline/layout.py)."""
         self.uses_library_hook = runs_library_hook(props)
         """Whether any environment runs the library's smoke-test hook (HandlerFunctions then
         deploys it and registers it with `add_library_hook`)."""
         self.traffic_hook_function: str | None = None
-        self.deployers: dict[str, ServiceRole] = {}
-        self.props = props
         self._context = context
+        self._key = key
         code = placeholder_code(props.handler)
         asset = zip_asset(self, "placeholder-code", "placeholder.zip", code)
         self.placeholder = (code, asset)
@@ -75,145 +76,139 @@ class ServerlessApplication(Construct):
         )
         self.functions: dict[str, PythonFunction] = {}
         self.aliases: dict[str, LambdaAlias] = {}
+        self.deployers: dict[str, ServiceRole] = {}
         self.deployment_groups: dict[str, CodedeployDeploymentGroup] = {}
         # environment -> names of the alarms that stop its deployments
         self.alarm_names: dict[str, list[str]] = {}
-        for environment in ENVIRONMENTS:
-            settings = props.settings(environment)
-            function = PythonFunction(
+        for environment in self.layout.environments:
+            self._function(environment)
+            self._alarms(environment)
+            self._deployment_group(environment)
+
+    def _function(self, environment: EnvironmentLayout) -> None:
+        """The environment's function and the alias CodeDeploy shifts."""
+        props, (code, asset) = self.props, self.placeholder
+        function = self.functions[environment.name] = PythonFunction(
+            self,
+            environment.name,
+            function_name=environment.function_name,
+            description=f"{props.name} ({environment.name}), deployed by its pipeline",
+            code=code,
+            asset=asset,
+            handler=props.handler,
+            runtime=props.runtime,
+            memory_mb=props.memory_mb,
+            timeout_seconds=props.timeout_seconds,
+            environment=environment.variables,
+            statements=[],
+            key=self._key,
+            log_retention_days=props.log_retention_days,
+            publish=True,
+            ignore_code_changes=True,
+            reserved_concurrency=props.reserved_concurrency,
+        )
+        self.aliases[environment.name] = LambdaAlias(
+            self,
+            f"{environment.name}-alias",
+            name=environment.alias,
+            function_name=function.name,
+            function_version=function.function.version,
+            description=f"Serves {environment.name} traffic; moved by CodeDeploy",
+            lifecycle=TerraformResourceLifecycle(
+                ignore_changes=["function_version", "routing_config"]
+            ),
+        )
+
+    def _alarms(self, environment: EnvironmentLayout) -> None:
+        self.alarm_names[environment.name] = list(environment.watched_alarms)
+        for spec in environment.alarms:
+            CloudwatchMetricAlarm(
                 self,
-                environment,
-                function_name=self.function_name(environment),
-                description=f"{props.name} ({environment}), deployed by its pipeline",
-                code=code,
-                asset=asset,
-                handler=props.handler,
-                runtime=props.runtime,
-                memory_mb=props.memory_mb,
-                timeout_seconds=props.timeout_seconds,
-                environment=settings.variables,
-                statements=[],
-                key=key,
-                log_retention_days=props.log_retention_days,
-                publish=True,
-                ignore_code_changes=True,
-                reserved_concurrency=props.reserved_concurrency,
-            )
-            self.functions[environment] = function
-            self.aliases[environment] = LambdaAlias(
-                self,
-                f"{environment}-alias",
-                name=props.alias,
-                function_name=function.name,
-                function_version=function.function.version,
-                description=f"Serves {environment} traffic; moved by CodeDeploy",
-                lifecycle=TerraformResourceLifecycle(
-                    ignore_changes=["function_version", "routing_config"]
-                ),
-            )
-            config_name = self._deployment_config(environment, settings.deployment_config)
-            function_name = self.function_name(environment)
-            watched = watched_alarm_names(function_name, props.alias, settings.alarms)
-            self.alarm_names[environment] = watched
-            for spec in alarm_specs(function_name, props.alias, settings.alarms):
-                CloudwatchMetricAlarm(
-                    self,
-                    f"{environment}-{spec.metric_name.lower()}-alarm",
-                    alarm_name=spec.name,
-                    alarm_description=f"{spec.metric_name} through {spec.function_name}:"
-                    f"{spec.alias}; stops and rolls back a deployment",
-                    namespace="AWS/Lambda",
-                    metric_name=spec.metric_name,
-                    dimensions=spec.dimensions,
-                    statistic=spec.statistic,
-                    period=spec.period_seconds,
-                    evaluation_periods=spec.evaluation_periods,
-                    threshold=spec.threshold,
-                    comparison_operator=spec.comparison,
-                    treat_missing_data=spec.treat_missing_data,
-                )
-            alarm_statements = (
-                [
-                    Statement(
-                        "ReadDeploymentAlarms",
-                        ["cloudwatch:DescribeAlarms"],
-                        [self._context.arn("cloudwatch", f"alarm:{n}") for n in watched],
-                    )
-                ]
-                if watched
-                else []
-            )
-            own_hooks = sorted(
-                {f for f in self._chosen_hooks(environment).values() if f != SMOKE_TESTS}
-            )
-            hook_statements = (
-                [
-                    Statement(
-                        "InvokeTrafficHooks",
-                        ["lambda:InvokeFunction"],
-                        [self._context.arn("lambda", f"function:{name}") for name in own_hooks],
-                    )
-                ]
-                if own_hooks
-                else []
-            )
-            deployer = self.deployers[environment] = ServiceRole(
-                self,
-                f"{environment}-deployer",
-                name=f"{self.function_name(environment)}-codedeploy",
-                service="codedeploy.amazonaws.com",
-                description=f"CodeDeploy shifts {self.function_name(environment)}'s alias",
-                statements=[
-                    Statement(
-                        "ShiftAlias",
-                        [
-                            "lambda:GetAlias",
-                            "lambda:UpdateAlias",
-                            "lambda:GetProvisionedConcurrencyConfig",
-                        ],
-                        self.function_arns(environment),
-                    ),
-                    *alarm_statements,
-                    *hook_statements,
-                ],
-            )
-            self.deployment_groups[environment] = CodedeployDeploymentGroup(
-                self,
-                f"{environment}-deployment-group",
-                app_name=self.codedeploy_app.name,
-                deployment_group_name=self.deployment_group_name(environment),
-                service_role_arn=deployer.arn,
-                deployment_config_name=config_name,
-                deployment_style=CodedeployDeploymentGroupDeploymentStyle(
-                    deployment_type="BLUE_GREEN", deployment_option="WITH_TRAFFIC_CONTROL"
-                ),
-                alarm_configuration=CodedeployDeploymentGroupAlarmConfiguration(
-                    alarms=watched, enabled=True
-                )
-                if watched
-                else None,
-                auto_rollback_configuration=CodedeployDeploymentGroupAutoRollbackConfiguration(
-                    enabled=True,
-                    events=[
-                        "DEPLOYMENT_FAILURE",
-                        "DEPLOYMENT_STOP_ON_REQUEST",
-                        *(["DEPLOYMENT_STOP_ON_ALARM"] if watched else []),
-                    ],
-                ),
+                f"{environment.name}-{spec.metric_name.lower()}-alarm",
+                alarm_name=spec.name,
+                alarm_description=f"{spec.metric_name} through {spec.function_name}:"
+                f"{spec.alias}; stops and rolls back a deployment",
+                namespace="AWS/Lambda",
+                metric_name=spec.metric_name,
+                dimensions=spec.dimensions,
+                statistic=spec.statistic,
+                period=spec.period_seconds,
+                evaluation_periods=spec.evaluation_periods,
+                threshold=spec.threshold,
+                comparison_operator=spec.comparison,
+                treat_missing_data=spec.treat_missing_data,
             )
 
-    def _deployment_config(self, environment: str, shift: str | TrafficShift) -> str:
+    def _deployment_group(self, environment: EnvironmentLayout) -> None:
+        """CodeDeploy's role for the environment (shift the alias, read its alarms, run the
+        user's own hooks) and the deployment group that uses it."""
+        watched = list(environment.watched_alarms)
+        statements = [
+            Statement(
+                "ShiftAlias",
+                ["lambda:GetAlias", "lambda:UpdateAlias", "lambda:GetProvisionedConcurrencyConfig"],
+                self.function_arns(environment.name),
+            )
+        ]
+        if watched:
+            statements.append(
+                Statement(
+                    "ReadDeploymentAlarms",
+                    ["cloudwatch:DescribeAlarms"],
+                    [self._context.arn("cloudwatch", f"alarm:{n}") for n in watched],
+                )
+            )
+        own_hooks = sorted(
+            {f for f in self._chosen_hooks(environment.name).values() if f != SMOKE_TESTS}
+        )
+        if own_hooks:
+            statements.append(
+                Statement(
+                    "InvokeTrafficHooks",
+                    ["lambda:InvokeFunction"],
+                    [self._context.arn("lambda", f"function:{name}") for name in own_hooks],
+                )
+            )
+        deployer = self.deployers[environment.name] = ServiceRole(
+            self,
+            f"{environment.name}-deployer",
+            name=f"{environment.function_name}-codedeploy",
+            service="codedeploy.amazonaws.com",
+            description=f"CodeDeploy shifts {environment.function_name}'s alias",
+            statements=statements,
+        )
+        self.deployment_groups[environment.name] = CodedeployDeploymentGroup(
+            self,
+            f"{environment.name}-deployment-group",
+            app_name=self.codedeploy_app.name,
+            deployment_group_name=environment.deployment_group,
+            service_role_arn=deployer.arn,
+            deployment_config_name=self._deployment_config(environment),
+            deployment_style=CodedeployDeploymentGroupDeploymentStyle(
+                deployment_type="BLUE_GREEN", deployment_option="WITH_TRAFFIC_CONTROL"
+            ),
+            alarm_configuration=CodedeployDeploymentGroupAlarmConfiguration(
+                alarms=watched, enabled=True
+            )
+            if watched
+            else None,
+            auto_rollback_configuration=CodedeployDeploymentGroupAutoRollbackConfiguration(
+                enabled=True, events=list(environment.rollback_events)
+            ),
+        )
+
+    def _deployment_config(self, environment: EnvironmentLayout) -> str:
         """The config's name; a custom shift gets a CodeDeploy deployment config of its own,
         named through the resource's attribute so that Terraform creates the config before the
         deployment group that uses it."""
-        name = self.deployment_config_name(environment)
-        if not isinstance(shift, TrafficShift):
-            return name
+        shift = environment.custom_shift
+        if shift is None:
+            return environment.deployment_config
         step = {"interval": shift.interval_minutes, "percentage": shift.percentage}
         config = CodedeployDeploymentConfig(
             self,
-            f"{environment}-deployment-config",
-            deployment_config_name=name,
+            f"{environment.name}-deployment-config",
+            deployment_config_name=environment.deployment_config,
             compute_platform="Lambda",
             traffic_routing_config=CodedeployDeploymentConfigTrafficRoutingConfig(
                 type="TimeBasedCanary" if shift.kind == "canary" else "TimeBasedLinear",
@@ -244,6 +239,7 @@ class ServerlessApplication(Construct):
         the environments that chose SMOKE_TESTS run it, and their CodeDeploy roles may invoke
         it and nothing else of the pipeline's."""
         self.traffic_hook_function = function_name
+        self.layout = application_layout(self.props, function_name)
         arn = self._context.arn("lambda", f"function:{function_name}")
         for environment, deployer in self.deployers.items():
             if SMOKE_TESTS in self._chosen_hooks(environment).values():
@@ -261,19 +257,16 @@ class ServerlessApplication(Construct):
                     "build HandlerFunctions with this application (ServerlessPipeline does)"
                 ],
             )
-        return self.props.settings(environment).hooks(self.traffic_hook_function)
+        return dict(self.layout.environment(environment).hooks)
 
     def deployment_config_name(self, environment: str) -> str:
-        shift = self.props.settings(environment).deployment_config
-        if isinstance(shift, TrafficShift):
-            return f"{self.props.name}-{environment}-{shift.config_name}"
-        return shift
+        return self.layout.environment(environment).deployment_config
 
     def function_name(self, environment: str) -> str:
-        return naming.app_function(self.props.name, environment)
+        return self.layout.environment(environment).function_name
 
     def deployment_group_name(self, environment: str) -> str:
-        return naming.deployment_group(self.props.name, environment)
+        return self.layout.environment(environment).deployment_group
 
     def function_arns(self, environment: str) -> list[str]:
         """The function's ARN and its qualified (version and alias) ARNs."""

@@ -6,8 +6,9 @@ from dataclasses import dataclass
 
 from constructs import Construct
 
-from .. import defaults, naming
+from .. import defaults
 from ..assets import handlers_package
+from ..layout import handlers_layout
 from ..naming import ENVIRONMENTS, HANDLER_NAMES
 from ..validation import NAME_PREFIX, NAME_PREFIX_ACCEPTED, Problems
 from .application import ServerlessApplication
@@ -92,11 +93,20 @@ class HandlerFunctions(Construct):
         if props.reserved_concurrency is not None:
             problems.within("reserved_concurrency", props.reserved_concurrency, 1, 1000)
         problems.raise_if_any()
-        self._timeout_seconds = props.timeout_seconds
-
         app = application.props
+        self.layout = handlers_layout(
+            props.name_prefix,
+            app,
+            runtime=props.runtime,
+            memory_mb=props.memory_mb,
+            timeout_seconds=props.timeout_seconds,
+            test_case_timeout_seconds=props.test_case_timeout_seconds,
+            deployment_timeout_seconds=props.deployment_timeout_seconds,
+            test_manifest=props.test_manifest,
+        )
+        """Function names, timeouts and environment: the values the rehearsal lays out too."""
         placeholder, placeholder_asset = application.placeholder
-        candidate_name = naming.candidate_function(props.name_prefix)
+        candidate_name = self.layout.candidate_function
         # Runs a candidate release's test cases for run_tests, as the application would run:
         # its runtime, handler and memory; its role can only write its logs.
         self.candidate = PythonFunction(
@@ -117,22 +127,15 @@ class HandlerFunctions(Construct):
             sandboxed=True,
         )
         candidate_arn = context.arn("lambda", f"function:{candidate_name}")
-        hook_name = naming.handler_function(props.name_prefix, "traffic_hook")
-        if application.uses_library_hook:
-            application.add_library_hook(hook_name)
+        if "traffic_hook" in self.layout.functions:
+            application.add_library_hook(self.layout.functions["traffic_hook"])
         code = handlers_package()
         asset = zip_asset(self, "code", "handlers.zip", code)
-        environment = naming.handler_environment(
+        environment = self.layout.environment(
+            application.layout,
             artifact_bucket=buckets.artifact_bucket.bucket,
-            app_handler=application.props.handler,
-            test_manifest=props.test_manifest,
-            application=application.props.name,
-            alias=application.props.alias,
             buckets={env: buckets.bucket_for(env).bucket for env in ENVIRONMENTS},
-            deployment_timeout_seconds=props.deployment_timeout_seconds,
-            candidate_function=candidate_name,
             notification_topic=notifications.arn,
-            hooks={env: application.hooks(env) for env in ENVIRONMENTS},
         )
         read = buckets.grant_read_releases()
         records = [buckets.grant_environment_records(), buckets.grant_list_environment_records()]
@@ -181,7 +184,7 @@ class HandlerFunctions(Construct):
             return PythonFunction(
                 self,
                 name.replace("_", "-"),
-                function_name=naming.handler_function(props.name_prefix, name),
+                function_name=self.layout.functions[name],
                 description=f"Deployment pipeline: {purposes[name]}",
                 code=code,
                 asset=asset,
@@ -204,14 +207,14 @@ class HandlerFunctions(Construct):
         # uses it (SMOKE_TESTS): an unused function is only more to patch and audit.
         self.traffic_hook: PythonFunction | None = (
             handler_function("traffic_hook", application.grant_traffic_hook(buckets))
-            if application.uses_library_hook
+            if "traffic_hook" in self.layout.functions
             else None
         )
 
     @property
     def timeout_seconds(self) -> int:
         """Every handler's timeout: the state machine's tasks wait at least this long."""
-        return self._timeout_seconds
+        return self.layout.timeout_seconds
 
     @property
     def validate(self) -> PythonFunction:

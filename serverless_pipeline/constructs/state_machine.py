@@ -138,8 +138,7 @@ class DeploymentStateMachine(Construct):
                 approval=handlers.approval.arn,
                 notification_topic=notifications.arn,
                 poll_interval_seconds=props.poll_interval_seconds,
-                # A task waits for its function's own timeout, and a minute for Lambda to answer.
-                task_timeout_seconds=handlers.timeout_seconds + 60,
+                task_timeout_seconds=handlers.layout.task_timeout_seconds,
                 approval_timeout_seconds=props.approval_timeout_seconds,
             )
         )

@@ -1,8 +1,9 @@
 """One emulated AWS account laid out as the synthesized stack lays out a real one.
 
-Names, handler configuration and the state machine definition come from the same config, naming
-module and ASL template as the constructs; only ARNs, the poll interval and the approval timeout
-(so that a rehearsal does not sleep) are filled with the emulator's values.
+Names, deployment configs, alarms, rollback events, timeouts, handler configuration and the state
+machine definition come from the same layout (serverless_pipeline/layout.py) and ASL template as
+the constructs; only ARNs, the poll interval and the approval timeout (so that a rehearsal does
+not sleep) are filled with the emulator's values.
 """
 
 from __future__ import annotations
@@ -15,14 +16,13 @@ from typing import Any
 import boto3
 
 from .. import asl, naming
-from ..alarms import alarm_specs, watched_alarm_names
-from ..application_settings import placeholder_code, runs_library_hook
+from ..application_settings import placeholder_code
 from ..asl import definition_values
 from ..assets import handlers_package
 from ..config import PipelineConfig
-from ..defaults import HANDLER_TIMEOUT_SECONDS, TEST_CASE_TIMEOUT_SECONDS
 from ..handlers.lambda_versions import describe
-from ..naming import ENVIRONMENTS, HANDLER_NAMES
+from ..layout import ApplicationLayout, PipelineLayout, pipeline_layout
+from ..naming import ENVIRONMENTS
 from . import sample_app
 
 ACCOUNT_ID = "123456789012"
@@ -105,153 +105,60 @@ def topic_arn(config: PipelineConfig) -> str:
 
 def deployment_definition(config: PipelineConfig) -> str:
     """The state machine definition the constructs synthesize, with emulator values."""
+    layout = pipeline_layout(config)
+    functions = {
+        handler: function_arn(config.region, name)
+        for handler, name in layout.handlers.functions.items()
+    }
     return asl.render(
         definition_values(
             partition="aws",
-            validate=function_arn(config.region, naming.handler_function(config.name, "validate")),
-            run_tests=function_arn(
-                config.region, naming.handler_function(config.name, "run_tests")
-            ),
-            promote=function_arn(config.region, naming.handler_function(config.name, "promote")),
-            rollback=function_arn(config.region, naming.handler_function(config.name, "rollback")),
-            approval=function_arn(config.region, naming.handler_function(config.name, "approval")),
+            validate=functions["validate"],
+            run_tests=functions["run_tests"],
+            promote=functions["promote"],
+            rollback=functions["rollback"],
+            approval=functions["approval"],
             notification_topic=topic_arn(config),
             poll_interval_seconds=REHEARSAL_POLL_INTERVAL_SECONDS,
-            task_timeout_seconds=HANDLER_TIMEOUT_SECONDS + 60,
+            task_timeout_seconds=layout.handlers.task_timeout_seconds,
             # A person who gives no answer is rehearsed in seconds, not hours.
             approval_timeout_seconds=REHEARSAL_APPROVAL_TIMEOUT_SECONDS
-            if config.approval_timeout_seconds
+            if layout.approval_timeout_seconds
             else None,
         )
     )
 
 
 def create(config: PipelineConfig) -> EmulatedAccount:
-    """Lay out the account (inside an active moto mock) with FIRST_RELEASE live everywhere."""
+    """Lay out the account (inside an active moto mock) with FIRST_RELEASE live everywhere,
+    from the same layout the constructs synthesize (serverless_pipeline/layout.py)."""
     region = config.region
+    layout = pipeline_layout(config)
     s3 = boto3.client("s3", region_name=region)
     lam = boto3.client("lambda", region_name=region)
     iam = boto3.client("iam", region_name=region)
     codedeploy = boto3.client("codedeploy", region_name=region)
     sfn = boto3.client("stepfunctions", region_name=region)
-    cloudwatch = boto3.client("cloudwatch", region_name=region)
-    application = config.application
 
     buckets = {role: f"{config.name}-{role}-rehearsal" for role in ("artifacts", *ENVIRONMENTS)}
+    # S3 refuses a location constraint for us-east-1, its default region.
+    constraint = {"LocationConstraint": region}
+    where = {} if region == "us-east-1" else {"CreateBucketConfiguration": constraint}
     for bucket in buckets.values():
-        s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": region})
+        s3.create_bucket(Bucket=bucket, **where)
         s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
     role = iam.create_role(RoleName="rehearsal", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
-    sns, sqs = boto3.client("sns", region_name=region), boto3.client("sqs", region_name=region)
-    topic = sns.create_topic(Name=naming.notification_topic(config.name))["TopicArn"]
-    # The subscriber the rehearsal reads: what an on-call channel would have received.
-    inbox = sqs.create_queue(QueueName="rehearsal-notifications")["QueueUrl"]
-    inbox_arn = sqs.get_queue_attributes(QueueUrl=inbox, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"
-    ]
-    sns.subscribe(
-        TopicArn=topic,
-        Protocol="sqs",
-        Endpoint=inbox_arn,
-        Attributes={"RawMessageDelivery": "true"},
-    )
-
-    first = sample_app.release_zip("ok", FIRST_RELEASE)
-    codedeploy.create_application(applicationName=application.name, computePlatform="Lambda")
-    for environment in ENVIRONMENTS:
-        function = naming.app_function(application.name, environment)
-        published = lam.create_function(
-            FunctionName=function,
-            Runtime=application.runtime,
-            Role=role,
-            Handler=application.handler,
-            Code={"ZipFile": first},
-            Environment={"Variables": dict(application.settings(environment).variables)},
-            Description=describe(FIRST_RELEASE),
-            Timeout=application.timeout_seconds,
-            MemorySize=application.memory_mb,
-            Publish=True,
-        )
-        lam.create_alias(
-            FunctionName=function, Name=application.alias, FunctionVersion=published["Version"]
-        )
-        settings = application.settings(environment)
-        for spec in alarm_specs(function, application.alias, settings.alarms):
-            cloudwatch.put_metric_alarm(
-                AlarmName=spec.name,
-                Namespace="AWS/Lambda",
-                MetricName=spec.metric_name,
-                Dimensions=[{"Name": k, "Value": v} for k, v in spec.dimensions.items()],
-                Statistic=spec.statistic,
-                Period=spec.period_seconds,
-                EvaluationPeriods=spec.evaluation_periods,
-                Threshold=spec.threshold,
-                ComparisonOperator=spec.comparison,
-                TreatMissingData=spec.treat_missing_data,
-            )
-        watched = watched_alarm_names(function, application.alias, settings.alarms)
-        codedeploy.create_deployment_group(
-            applicationName=application.name,
-            deploymentGroupName=naming.deployment_group(application.name, environment),
-            serviceRoleArn=role,
-            deploymentConfigName=str(settings.deployment_config),
-            deploymentStyle={
-                "deploymentType": "BLUE_GREEN",
-                "deploymentOption": "WITH_TRAFFIC_CONTROL",
-            },
-            alarmConfiguration={
-                "enabled": bool(watched),
-                "alarms": [{"name": name} for name in watched],
-            },
-            autoRollbackConfiguration={
-                "enabled": True,
-                "events": ["DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_ALARM"],
-            },
-        )
-
-    variables = naming.handler_environment(
+    inbox = _notifications(config, layout)
+    _application(layout.application, role, region, lam, codedeploy)
+    variables = layout.handlers.environment(
+        layout.application,
         artifact_bucket=buckets["artifacts"],
-        app_handler=application.handler,
-        test_manifest=config.test_manifest,
-        application=application.name,
-        alias=application.alias,
         buckets={environment: buckets[environment] for environment in ENVIRONMENTS},
-        deployment_timeout_seconds=config.deployment_timeout_seconds,
-        candidate_function=naming.candidate_function(config.name),
         notification_topic=topic_arn(config),
-        hooks={
-            environment: application.settings(environment).hooks(
-                naming.handler_function(config.name, "traffic_hook")
-            )
-            for environment in ENVIRONMENTS
-        },
     )
-    lam.create_function(
-        FunctionName=naming.candidate_function(config.name),
-        Runtime=application.runtime,
-        Role=role,
-        Handler=application.handler,
-        Code={"ZipFile": placeholder_code(application.handler)},
-        Timeout=TEST_CASE_TIMEOUT_SECONDS,
-        MemorySize=application.memory_mb,
-    )
-    handlers = handlers_package()
-    hook = ("traffic_hook",) if runs_library_hook(application) else ()
-    for name in (*HANDLER_NAMES, *hook):
-        lam.create_function(
-            FunctionName=naming.handler_function(config.name, name),
-            Runtime=application.runtime,
-            Role=role,
-            Handler=f"handlers.{name}.handler",
-            Code={"ZipFile": handlers},
-            Environment={"Variables": variables},
-            Timeout=HANDLER_TIMEOUT_SECONDS,
-        )
-
+    _handlers(layout, role, variables, lam)
     machine = sfn.create_state_machine(
-        name=naming.state_machine(config.name),
-        definition=deployment_definition(config),
-        roleArn=role,
+        name=layout.state_machine, definition=deployment_definition(config), roleArn=role
     )
     return EmulatedAccount(
         config,
@@ -264,6 +171,112 @@ def create(config: PipelineConfig) -> EmulatedAccount:
         machine["stateMachineArn"],
         inbox,
     )
+
+
+def _notifications(config: PipelineConfig, layout: PipelineLayout) -> str:
+    """The topic, and the subscriber the rehearsal reads: what an on-call channel would have
+    received. Returns the subscriber queue's URL."""
+    region = config.region
+    sns, sqs = boto3.client("sns", region_name=region), boto3.client("sqs", region_name=region)
+    topic = sns.create_topic(Name=layout.notification_topic)["TopicArn"]
+    inbox: str = sqs.create_queue(QueueName="rehearsal-notifications")["QueueUrl"]
+    inbox_arn = sqs.get_queue_attributes(QueueUrl=inbox, AttributeNames=["QueueArn"])[
+        "Attributes"
+    ]["QueueArn"]
+    sns.subscribe(
+        TopicArn=topic,
+        Protocol="sqs",
+        Endpoint=inbox_arn,
+        Attributes={"RawMessageDelivery": "true"},
+    )
+    return inbox
+
+
+def _application(
+    application: ApplicationLayout, role: str, region: str, lam: Any, codedeploy: Any
+) -> None:
+    """Each environment's function with FIRST_RELEASE behind its alias, its alarms and its
+    deployment group, as ServerlessApplication creates them."""
+    cloudwatch = boto3.client("cloudwatch", region_name=region)
+    first = sample_app.release_zip("ok", FIRST_RELEASE)
+    codedeploy.create_application(applicationName=application.name, computePlatform="Lambda")
+    for environment in application.environments:
+        published = lam.create_function(
+            FunctionName=environment.function_name,
+            Runtime=application.runtime,
+            Role=role,
+            Handler=application.handler,
+            Code={"ZipFile": first},
+            Environment={"Variables": dict(environment.variables)},
+            Description=describe(FIRST_RELEASE),
+            Timeout=application.timeout_seconds,
+            MemorySize=application.memory_mb,
+            Publish=True,
+        )
+        lam.create_alias(
+            FunctionName=environment.function_name,
+            Name=environment.alias,
+            FunctionVersion=published["Version"],
+        )
+        for spec in environment.alarms:
+            cloudwatch.put_metric_alarm(
+                AlarmName=spec.name,
+                Namespace="AWS/Lambda",
+                MetricName=spec.metric_name,
+                Dimensions=[{"Name": k, "Value": v} for k, v in spec.dimensions.items()],
+                Statistic=spec.statistic,
+                Period=spec.period_seconds,
+                EvaluationPeriods=spec.evaluation_periods,
+                Threshold=spec.threshold,
+                ComparisonOperator=spec.comparison,
+                TreatMissingData=spec.treat_missing_data,
+            )
+        # moto keeps no custom deployment configs: the group names the config as the stack's
+        # does, and the emulator's CodeDeploy shifts in moments whatever the config.
+        codedeploy.create_deployment_group(
+            applicationName=application.name,
+            deploymentGroupName=environment.deployment_group,
+            serviceRoleArn=role,
+            deploymentConfigName=environment.deployment_config,
+            deploymentStyle={
+                "deploymentType": "BLUE_GREEN",
+                "deploymentOption": "WITH_TRAFFIC_CONTROL",
+            },
+            alarmConfiguration={
+                "enabled": bool(environment.watched_alarms),
+                "alarms": [{"name": name} for name in environment.watched_alarms],
+            },
+            autoRollbackConfiguration={
+                "enabled": True,
+                "events": list(environment.rollback_events),
+            },
+        )
+
+
+def _handlers(layout: PipelineLayout, role: str, variables: dict[str, str], lam: Any) -> None:
+    """The handler functions and the candidate function, as HandlerFunctions creates them."""
+    application, handlers = layout.application, layout.handlers
+    lam.create_function(
+        FunctionName=handlers.candidate_function,
+        Runtime=application.runtime,
+        Role=role,
+        Handler=application.handler,
+        Code={"ZipFile": placeholder_code(application.handler)},
+        Timeout=handlers.test_case_timeout_seconds,
+        MemorySize=application.memory_mb,
+    )
+    code = handlers_package()
+    for handler, name in handlers.functions.items():
+        lam.create_function(
+            FunctionName=name,
+            Runtime=handlers.runtime,
+            Role=role,
+            Handler=f"handlers.{handler}.handler",
+            Code={"ZipFile": code},
+            Environment={"Variables": variables},
+            Timeout=handlers.timeout_seconds,
+            MemorySize=handlers.memory_mb,
+        )
 
 
 def user_traffic(region: str, function_name: str, alias: str) -> None:

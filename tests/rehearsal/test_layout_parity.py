@@ -1,0 +1,149 @@
+"""The emulated account and the synthesized stack are two renderings of one layout: for every
+option, what the rehearsal creates is what `cdktf deploy` would create."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+from moto.codedeploy.models import codedeploy_backends
+
+from serverless_pipeline.application_settings import SMOKE_TESTS, TrafficShift
+from serverless_pipeline.config import PipelineConfig
+from serverless_pipeline.emulator.cloudwatch import alarm_names
+from serverless_pipeline.example import example_config
+from serverless_pipeline.rehearsal import account as emulated
+from tests.conftest import resources, synth_config
+from tests.security.full_config import full_config
+
+# Values that name the account's own resources: bucket names, topic ARN.
+ACCOUNT_SPECIFIC = {"ARTIFACT_BUCKET", "NOTIFICATION_TOPIC_ARN"}
+
+
+def hooked_custom() -> PipelineConfig:
+    """Custom shifts and the library's hook in staging, the user's hook in production."""
+    config = example_config()
+    application = config.application
+    return dataclasses.replace(
+        config,
+        deployment_timeout_seconds=7200,
+        application=dataclasses.replace(
+            application,
+            staging=dataclasses.replace(
+                application.staging,
+                deployment_config=TrafficShift("linear", 25, 2),
+                before_allow_traffic=SMOKE_TESTS,
+            ),
+            production=dataclasses.replace(
+                application.production,
+                deployment_config=TrafficShift("canary", 5, 10),
+                after_allow_traffic="orders-synthetic-checks",
+            ),
+        ),
+    )
+
+
+CONFIGS = {"example": example_config, "full": full_config, "hooked": hooked_custom}
+
+
+@pytest.fixture(params=sorted(CONFIGS))
+def both(request: pytest.FixtureRequest) -> Iterator[tuple[dict[str, Any], PipelineConfig]]:
+    config = CONFIGS[request.param]()
+    with mock_aws(config={"lambda": {"use_docker": False}}):
+        emulated.create(config)
+        yield synth_config(config), config
+
+
+def resolved(document: dict[str, Any], value: str) -> str:
+    """A reference to another resource's attribute, read from that resource."""
+    if not value.startswith("${"):
+        return value
+    kind, logical_id, attribute = value[2:-1].split(".")
+    resolved_value: str = resources(document, kind)[logical_id][attribute]
+    return resolved_value
+
+
+def functions(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {f["function_name"]: f for f in resources(document, "aws_lambda_function").values()}
+
+
+def comparable(variables: dict[str, str]) -> dict[str, Any]:
+    kept: dict[str, Any] = {k: v for k, v in variables.items() if k not in ACCOUNT_SPECIFIC}
+    if "ENVIRONMENTS" in kept:
+        environments = json.loads(kept["ENVIRONMENTS"])
+        for settings in environments.values():
+            settings.pop("bucket")
+        kept["ENVIRONMENTS"] = environments
+    return kept
+
+
+def test_every_function_is_the_same_function(both: tuple[dict[str, Any], PipelineConfig]) -> None:
+    document, config = both
+    lam = boto3.client("lambda", region_name=config.region)
+    synthesized = functions(document)
+    rehearsed = {f["FunctionName"]: f for f in lam.list_functions()["Functions"]}
+    assert sorted(rehearsed) == sorted(synthesized)
+    for name, function in synthesized.items():
+        actual = rehearsed[name]
+        assert (actual["Handler"], actual["Runtime"]) == (function["handler"], function["runtime"])
+        assert (actual["Timeout"], actual["MemorySize"]) == (
+            function["timeout"],
+            function["memory_size"],
+        ), name
+        variables = function.get("environment", {}).get("variables", {})
+        assert comparable(actual.get("Environment", {}).get("Variables", {})) == comparable(
+            variables
+        ), name
+
+
+def test_every_deployment_group_shifts_watches_and_rolls_back_alike(
+    both: tuple[dict[str, Any], PipelineConfig],
+) -> None:
+    document, config = both
+    codedeploy = boto3.client("codedeploy", region_name=config.region)
+    groups = resources(document, "aws_codedeploy_deployment_group").values()
+    assert len(groups) == 2
+    for group in groups:
+        actual = codedeploy.get_deployment_group(
+            applicationName=resolved(document, group["app_name"]),
+            deploymentGroupName=group["deployment_group_name"],
+        )["deploymentGroupInfo"]
+        assert actual["deploymentConfigName"] == resolved(
+            document, group["deployment_config_name"]
+        )
+        assert actual["autoRollbackConfiguration"]["events"] == (
+            group["auto_rollback_configuration"]["events"]
+        )
+        # moto answers GetDeploymentGroup without the alarms; the emulator's CodeDeploy reads
+        # them from moto's model, and so does this test.
+        model = codedeploy_backends[emulated.ACCOUNT_ID][config.region].get_deployment_group(
+            resolved(document, group["app_name"]), group["deployment_group_name"]
+        )
+        watched = group.get("alarm_configuration", {}).get("alarms", [])
+        assert alarm_names(model.alarm_configuration) == watched
+
+
+def test_every_alarm_is_the_same_alarm(both: tuple[dict[str, Any], PipelineConfig]) -> None:
+    document, config = both
+    cloudwatch = boto3.client("cloudwatch", region_name=config.region)
+    rehearsed = {a["AlarmName"]: a for a in cloudwatch.describe_alarms()["MetricAlarms"]}
+    synthesized = [
+        a
+        for a in resources(document, "aws_cloudwatch_metric_alarm").values()
+        if a["namespace"] == "AWS/Lambda"
+    ]
+    assert sorted(rehearsed) == sorted(a["alarm_name"] for a in synthesized)
+    for alarm in synthesized:
+        actual = rehearsed[alarm["alarm_name"]]
+        assert (actual["MetricName"], actual["Threshold"], actual["Period"]) == (
+            alarm["metric_name"],
+            alarm["threshold"],
+            alarm["period"],
+        )
+        assert actual["EvaluationPeriods"] == alarm["evaluation_periods"]
+        assert {d["Name"]: d["Value"] for d in actual["Dimensions"]} == alarm["dimensions"]
