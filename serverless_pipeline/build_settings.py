@@ -100,6 +100,9 @@ def buildspec(settings: BuildSettings, runtime: str = defaults.LAMBDA_RUNTIME) -
         "if [ -f requirements.txt ]; then pip install -q -r requirements.txt -t .release; fi",
         # Fixed timestamps and entry order: the same source gives the same zip and checksum.
         "find .release -exec touch -h -d @315532800 {} +",
+        # A release without its test manifest would only fail later, in ValidateCode.
+        'if [ ! -f ".release/$TEST_MANIFEST" ]; then echo "The release has no test manifest '
+        '$TEST_MANIFEST (PipelineConfig.test_manifest) under $SOURCE_DIR." >&2; exit 1; fi',
         "(cd .release && find . -type f | LC_ALL=C sort | zip -X -q -@ ../release.zip)",
         "SHA256=$(sha256sum release.zip | cut -d' ' -f1)",
         'KEY="releases/$RELEASE_ID/app.zip"',

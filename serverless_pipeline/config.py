@@ -67,7 +67,8 @@ class PipelineConfig:
     name: str
     """Prefix of every resource name; 3-20 lowercase letters, digits or '-'."""
     region: str
-    """AWS region of the stack's provider."""
+    """AWS region of the provider ServerlessPipelineStack creates; inside your own stack
+    (ServerlessPipeline) your provider's region applies and this is not read."""
     application: ApplicationProps
     """The application being deployed."""
     source: S3Source | ConnectionSource = field(default_factory=S3Source)
@@ -75,9 +76,11 @@ class PipelineConfig:
     build: BuildSettings = field(default_factory=BuildSettings)
     """How each release is built; omitted: BuildSettings' defaults."""
     backend: Backend = field(default_factory=LocalBackend)
-    """Terraform state; omitted: a local file."""
+    """Terraform state of ServerlessPipelineStack; omitted: a local file. Inside your own
+    stack, your stack's backend applies."""
     tags: Mapping[str, str] = field(default_factory=dict)
-    """Default tags of every resource (the provider's default_tags)."""
+    """Default tags of every resource: the default_tags of the provider ServerlessPipelineStack
+    creates. Inside your own stack, give your provider default_tags."""
     test_manifest: str = "release-tests.json"
     """Path of the test manifest inside each release zip."""
     poll_interval_seconds: int = defaults.POLL_INTERVAL_SECONDS
@@ -143,8 +146,16 @@ class PipelineConfig:
                 f"{ACTION_TIMEOUT_SECONDS - DEPLOYMENT_MARGIN_SECONDS}"
             )
 
+    def validate_pipeline(self) -> None:
+        """Checks across the pipeline's constructs (each construct checks its own props):
+        what `ServerlessPipeline` uses."""
+        problems = Problems("PipelineConfig")
+        self._validate_timing(problems)
+        problems.raise_if_any()
+
     def validate(self) -> None:
-        """Checks that belong to the stack as a whole (constructs check their own props)."""
+        """Everything `ServerlessPipelineStack` uses: the pipeline, and the region, backend and
+        tags of its provider and state."""
         problems = Problems("PipelineConfig")
         problems.pattern("region", self.region, REGION, REGION_ACCEPTED)
         backend = self.backend

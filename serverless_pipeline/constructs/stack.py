@@ -27,7 +27,8 @@ class ServerlessPipeline(Construct):
 
     def __init__(self, scope: Construct, id: str, config: PipelineConfig) -> None:
         super().__init__(scope, id)
-        config.validate()
+        # Region, backend and tags belong to the stack (ServerlessPipelineStack checks them).
+        config.validate_pipeline()
         name = config.name
         self.context = AwsContext(self, "context")
         self.key = PipelineKey(self, "key", PipelineKeyProps(name_prefix=name), self.context)

@@ -2,6 +2,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
+import subprocess
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -143,3 +146,24 @@ def test_invalid_pipeline_settings_are_reported_together() -> None:
         "build.timeout_minutes is 1; expected a whole number from 5 to 480 minutes",
         "build.unit_test_command is empty; give a shell command (use 'true' to skip the step)",
     ]
+
+
+def test_the_build_refuses_a_release_without_its_test_manifest(tmp_path: Path) -> None:
+    # DeployPipelineProps.test_manifest reaches the build as TEST_MANIFEST; run the check as
+    # CodeBuild runs it, in bash.
+    spec = json.loads(buildspec(BuildSettings()))
+    (check,) = [c for c in spec["phases"]["build"]["commands"] if "TEST_MANIFEST" in c]
+    (tmp_path / ".release").mkdir()
+    env = {"TEST_MANIFEST": "tests/release.json", "SOURCE_DIR": "service", "PATH": os.defpath}
+
+    def run() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["bash", "-c", check], cwd=tmp_path, env=env, capture_output=True, text=True
+        )
+
+    missing = run()
+    assert missing.returncode == 1
+    assert "no test manifest tests/release.json (PipelineConfig.test_manifest)" in missing.stderr
+    (tmp_path / ".release" / "tests").mkdir()
+    (tmp_path / ".release" / "tests" / "release.json").write_text('{"cases": []}')
+    assert run().returncode == 0

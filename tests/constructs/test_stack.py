@@ -14,6 +14,7 @@ from serverless_pipeline import (
     PipelineConfig,
     S3Backend,
     ServerlessPipeline,
+    ServerlessPipelineStack,
 )
 from serverless_pipeline.example import example_config
 from tests.conftest import resources, synth_config, synth_stack
@@ -108,3 +109,13 @@ def test_two_pipelines_in_one_stack_do_not_collide() -> None:
         "orders-api-staging",
         "billing-api-staging",
     } <= functions
+
+
+def test_inside_your_own_stack_only_what_the_pipeline_uses_is_checked() -> None:
+    # ServerlessPipeline leaves region, backend and tags to the user's provider and backend,
+    # so it neither reads nor judges them; ServerlessPipelineStack, which uses them, does.
+    config = dataclasses.replace(example_config(), region="mars-north-1", tags={"aws:x": "y"})
+    ServerlessPipeline(TerraformStack(Testing.app(), "own"), "pipeline", config)
+    with pytest.raises(ConfigurationError) as raised:
+        ServerlessPipelineStack(Testing.app(), "stack", config)
+    assert raised.value.problems[0].startswith("region is 'mars-north-1'")
