@@ -346,7 +346,8 @@ class ServerlessApplication(Construct):
             ),
             Statement(
                 "InvokeNewVersions",
-                ["lambda:InvokeFunction"],
+                # GetFunctionConfiguration: which release the new version carries.
+                ["lambda:GetFunctionConfiguration", "lambda:InvokeFunction"],
                 [arn for env in ENVIRONMENTS for arn in self.function_arns(env)],
             ),
             Statement(

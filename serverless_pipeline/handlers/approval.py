@@ -9,14 +9,14 @@ given for an older release can never promote a newer one.
 from __future__ import annotations
 
 import json
-import os
+import logging
 import time
 from typing import Any
 
 import boto3
 
 from . import records, settings
-from .errors import ApprovalMismatch, ConfigurationError, InvalidEvent
+from .errors import ApprovalMismatch, InvalidEvent
 from .events import (
     EXECUTION_NAME,
     RELEASE_ID,
@@ -28,6 +28,7 @@ from .events import (
 )
 
 ACTIONS = ("request", "approve", "reject")
+LOGGER = logging.getLogger(__name__)
 
 
 def key(execution: str) -> str:
@@ -42,20 +43,18 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
     s3 = boto3.client("s3")
     if action == "request":
         return request(
-            s3, bucket, event, getattr(context, "function_name", "the approval function")
+            s3,
+            bucket,
+            event,
+            getattr(context, "function_name", "the approval function"),
+            config.topic(),
         )
     return decide(s3, bucket, event, approved=action == "approve")
 
 
-def _topic() -> str:
-    topic = os.environ.get("NOTIFICATION_TOPIC_ARN", "")
-    if not topic:
-        raise ConfigurationError("environment variable NOTIFICATION_TOPIC_ARN is not set")
-    return topic
-
-
-def request(s3: Any, bucket: str, event: Any, function_name: str) -> dict[str, Any]:
-    topic = _topic()
+def request(
+    s3: Any, bucket: str, event: Any, function_name: str, topic: str
+) -> dict[str, Any]:
     release = parse_release(event)
     execution = parse_execution(event)
     token = event.get("token")
@@ -85,6 +84,7 @@ def request(s3: Any, bucket: str, event: Any, function_name: str) -> dict[str, A
             indent=2,
         ),
     )
+    LOGGER.info("approval requested", extra={"execution": execution, "release_id": release.id})
     return {"release_id": release.id, "state": "waiting"}
 
 
@@ -115,4 +115,9 @@ def decide(s3: Any, bucket: str, event: Any, *, approved: bool) -> dict[str, Any
         )
     record["state"] = "approved" if approved else "rejected"
     records.save(s3, bucket, key(execution), record)
+    # The token is a credential to answer the task: it is never logged.
+    LOGGER.info(
+        "approval answered",
+        extra={"execution": execution, "release_id": release_id, "state": record["state"]},
+    )
     return {"release_id": release_id, "state": record["state"]}

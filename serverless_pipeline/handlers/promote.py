@@ -8,8 +8,9 @@ machine's wait loop and raises when it failed or ran past its deadline.
 
 from __future__ import annotations
 
+import logging
 import time
-from collections.abc import Mapping
+from dataclasses import asdict
 from typing import Any
 
 import boto3
@@ -27,6 +28,7 @@ from .events import (
 from .lambda_versions import alias_version, describe, release_of
 
 ACTIONS = ("start", "status")
+LOGGER = logging.getLogger(__name__)
 
 
 def handler(event: Any, context: Any) -> dict[str, Any]:
@@ -48,8 +50,8 @@ def start(
     execution: str,
 ) -> dict[str, Any]:
     s3, lam, codedeploy = boto3.client("s3"), boto3.client("lambda"), boto3.client("codedeploy")
-    record = records.read(s3, environment.bucket, execution, environment.name)
-    if record is not None and record.get("deployment_id"):
+    record = records.read_deployment(s3, environment.bucket, execution, environment.name)
+    if record is not None and record.deployment_id:
         # A retry of a start that already got this far: report, never start a second deployment.
         return _report(record, "InProgress")
     # Verified before anything is written: a bad artifact leaves the environment untouched.
@@ -62,26 +64,28 @@ def start(
         )
     if record is None:
         current = alias_version(lam, environment.function_name, environment.alias)
-        record = {
-            "environment": environment.name,
-            "release_id": release.id,
-            "previous_version": current,
-            "previous_release": release_of(lam, environment.function_name, current),
-            "state": "started",
-            "deadline": int(time.time()) + config.deployment_timeout_seconds,
-        }
-        records.write(s3, environment.bucket, execution, environment.name, record)
+        record = records.DeploymentRecord(
+            environment=environment.name,
+            release_id=release.id,
+            previous_version=current,
+            previous_release=release_of(lam, environment.function_name, current),
+            state="started",
+            deadline=int(time.time()) + config.deployment_timeout_seconds,
+        )
+        records.write_deployment(s3, environment.bucket, execution, record)
     target = _publish(s3, lam, environment, release, data)
-    record["target_version"] = target
-    if target == record["previous_version"]:
-        record["state"] = "deployed"
-        records.write(s3, environment.bucket, execution, environment.name, record)
+    record.target_version = target
+    if target == record.previous_version:
+        record.state = "deployed"
+        records.write_deployment(s3, environment.bucket, execution, record)
+        _log("release already live", execution, record)
         return _report(record, "Succeeded")
-    record["deployment_id"] = deployments.start(
-        codedeploy, environment, record["previous_version"], target, release.id
+    record.deployment_id = deployments.start(
+        codedeploy, environment, record.previous_version, target, release.id
     )
-    record["state"] = "deploying"
-    records.write(s3, environment.bucket, execution, environment.name, record)
+    record.state = "deploying"
+    records.write_deployment(s3, environment.bucket, execution, record)
+    _log("deployment started", execution, record)
     return _report(record, "InProgress")
 
 
@@ -114,37 +118,48 @@ def status(
     execution: str,
 ) -> dict[str, Any]:
     s3, codedeploy = boto3.client("s3"), boto3.client("codedeploy")
-    record = records.read(s3, environment.bucket, execution, environment.name)
-    if record is None or record.get("release_id") != release.id:
+    record = records.read_deployment(s3, environment.bucket, execution, environment.name)
+    if record is None or record.release_id != release.id:
         raise InvalidEvent(
             f"execution {execution} started no deployment of release {release.id} "
             f"to {environment.name}"
         )
-    if record["state"] == "deployed":
+    if record.state == "deployed":
         return _report(record, "Succeeded")
-    state, problem = deployments.describe(codedeploy, record["deployment_id"])
+    if record.deployment_id is None:
+        raise InvalidEvent(
+            f"execution {execution} has not started the deployment of release {release.id} "
+            f"to {environment.name} yet (its start did not finish)"
+        )
+    state, problem = deployments.describe(codedeploy, record.deployment_id)
     if state == "Succeeded":
-        record["state"] = "deployed"
-        records.write(s3, environment.bucket, execution, environment.name, record)
+        record.state = "deployed"
+        records.write_deployment(s3, environment.bucket, execution, record)
+        _log("deployment succeeded", execution, record)
     elif state in deployments.FAILED_STATUSES:
         raise DeploymentFailed(
-            f"deployment {record['deployment_id']} of release {release.id} to "
+            f"deployment {record.deployment_id} of release {release.id} to "
             f"{environment.name} ended {state}: {problem or 'no reason given'}"
         )
-    elif time.time() > record["deadline"]:
+    elif time.time() > record.deadline:
         raise DeploymentTimedOut(
-            f"deployment {record['deployment_id']} of release {release.id} to "
+            f"deployment {record.deployment_id} of release {release.id} to "
             f"{environment.name} is still {state} past its deadline"
         )
     return _report(record, "Succeeded" if state == "Succeeded" else "InProgress")
 
 
-def _report(record: Mapping[str, Any], state: str) -> dict[str, Any]:
+def _report(record: records.DeploymentRecord, state: str) -> dict[str, Any]:
     return {
-        "environment": record["environment"],
-        "release_id": record["release_id"],
-        "deployment_id": record.get("deployment_id"),
-        "previous_version": record["previous_version"],
-        "target_version": record.get("target_version"),
+        "environment": record.environment,
+        "release_id": record.release_id,
+        "deployment_id": record.deployment_id,
+        "previous_version": record.previous_version,
+        "target_version": record.target_version,
         "status": state,
     }
+
+
+def _log(message: str, execution: str, record: records.DeploymentRecord) -> None:
+    """One structured line per change: Lambda's JSON log format keeps the extra fields."""
+    LOGGER.info(message, extra={"execution": execution, **asdict(record)})

@@ -8,9 +8,45 @@ failed half-way; an environment without a record was never touched by that execu
 from __future__ import annotations
 
 import json
-from typing import Any
+from dataclasses import asdict, dataclass, fields
+from typing import Any, Literal
 
 from botocore.exceptions import ClientError
+
+from .errors import ConfigurationError
+
+# started: the record is written, nothing changed yet; deploying: a CodeDeploy deployment runs;
+# deployed: the alias serves the release; rolled_back: the alias serves previous_version again.
+DeploymentState = Literal["started", "deploying", "deployed", "rolled_back"]
+STATES = ("started", "deploying", "deployed", "rolled_back")
+
+
+@dataclass
+class DeploymentRecord:
+    """What one execution did to one environment: written by promote before each change, read
+    by promote's status checks and by rollback."""
+
+    environment: str
+    release_id: str
+    previous_version: str
+    """The version the alias served before this execution: what rollback restores."""
+    previous_release: str | None
+    state: DeploymentState
+    deadline: int
+    """Epoch seconds after which a still-running deployment counts as failed."""
+    target_version: str | None = None
+    deployment_id: str | None = None
+
+    @classmethod
+    def from_json(cls, data: Any, where: str) -> DeploymentRecord:
+        """The record, or ConfigurationError naming what is wrong with the stored one."""
+        names = {f.name for f in fields(cls)}
+        required = names - {"target_version", "deployment_id"}
+        if not isinstance(data, dict) or not required <= set(data) or set(data) - names:
+            raise ConfigurationError(f"{where} is not a deployment record: {str(data)[:200]}")
+        if data["state"] not in STATES:
+            raise ConfigurationError(f"{where} has state {data['state']!r}; expected {STATES}")
+        return cls(**data)
 
 
 def key(execution: str, environment: str) -> str:
@@ -38,9 +74,16 @@ def save(s3: Any, bucket: str, object_key: str, record: dict[str, Any]) -> None:
     )
 
 
-def read(s3: Any, bucket: str, execution: str, environment: str) -> dict[str, Any] | None:
-    return load(s3, bucket, key(execution, environment))
+def read_deployment(
+    s3: Any, bucket: str, execution: str, environment: str
+) -> DeploymentRecord | None:
+    """The execution's record of the environment, or None when it never touched it."""
+    object_key = key(execution, environment)
+    data = load(s3, bucket, object_key)
+    if data is None:
+        return None
+    return DeploymentRecord.from_json(data, f"s3://{bucket}/{object_key}")
 
 
-def write(s3: Any, bucket: str, execution: str, environment: str, record: dict[str, Any]) -> None:
-    save(s3, bucket, key(execution, environment), record)
+def write_deployment(s3: Any, bucket: str, execution: str, record: DeploymentRecord) -> None:
+    save(s3, bucket, key(execution, record.environment), asdict(record))

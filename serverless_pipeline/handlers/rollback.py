@@ -7,7 +7,9 @@ a record (never touched), is left as it is. It tries every environment before it
 
 from __future__ import annotations
 
+import logging
 import re
+from dataclasses import asdict
 from typing import Any
 
 import boto3
@@ -18,6 +20,7 @@ from .errors import RollbackFailed
 from .events import ENVIRONMENTS, parse_execution, parse_release, require_mapping
 from .lambda_versions import release_of
 
+LOGGER = logging.getLogger(__name__)
 EXECUTION_ARN = re.compile(r"arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:execution:[\w-]+:[\w-]+")
 # Execution-history events of a task that failed (its Catch, if any, then takes the error).
 FAILURE_EVENTS = frozenset(
@@ -77,12 +80,12 @@ def failed_state(execution_arn: Any) -> str | None:
 def restore(
     s3: Any, lam: Any, codedeploy: Any, environment: settings.Environment, execution: str
 ) -> dict[str, Any]:
-    record = records.read(s3, environment.bucket, execution, environment.name)
+    record = records.read_deployment(s3, environment.bucket, execution, environment.name)
     if record is None:
         return {"action": "untouched"}
     for deployment_id in deployments.active(codedeploy, environment):
         deployments.stop(codedeploy, deployment_id)
-    previous = record["previous_version"]
+    previous = record.previous_version
     alias = lam.get_alias(FunctionName=environment.function_name, Name=environment.alias)
     weights = alias.get("RoutingConfig", {}).get("AdditionalVersionWeights")
     action = "already_restored"
@@ -94,8 +97,12 @@ def restore(
             RoutingConfig={"AdditionalVersionWeights": {}},
         )
         action = "restored"
-    record["state"] = "rolled_back"
-    records.write(s3, environment.bucket, execution, environment.name, record)
+    record.state = "rolled_back"
+    records.write_deployment(s3, environment.bucket, execution, record)
+    LOGGER.info(
+        "environment restored",
+        extra={"execution": execution, "action": action, **asdict(record)},
+    )
     return {
         "action": action,
         "live_version": previous,

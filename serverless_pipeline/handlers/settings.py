@@ -40,6 +40,14 @@ class Settings:
     deployment_timeout_seconds: int
     # The function that runs a candidate release's test cases (its role can only write logs).
     candidate_function: str
+    # Where approval requests go; empty where a handler does not publish.
+    notification_topic: str = ""
+
+    def topic(self) -> str:
+        """The notification topic, for the handlers that publish to it."""
+        if not self.notification_topic:
+            raise ConfigurationError("environment variable NOTIFICATION_TOPIC_ARN is not set")
+        return self.notification_topic
 
     def environment(self, name: str) -> Environment:
         return self.environments[name]
@@ -111,4 +119,5 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         environments=_environments(_required(env, "ENVIRONMENTS")),
         deployment_timeout_seconds=_positive_int(env, "DEPLOYMENT_TIMEOUT_SECONDS", 3600),
         candidate_function=_required(env, "CANDIDATE_FUNCTION"),
+        notification_topic=env.get("NOTIFICATION_TOPIC_ARN", ""),
     )

@@ -21,6 +21,7 @@ from . import archive, settings
 from .case_runner import invoke_case, invoke_client, judge
 from .errors import InvalidEvent
 from .events import require_mapping
+from .lambda_versions import release_of
 
 LOGGER = logging.getLogger(__name__)
 # Stop starting cases when less than this is left of the function's time: enough to report.
@@ -73,7 +74,12 @@ def smoke_test(
     )
     if environment is None:
         raise InvalidEvent(f"{properties['Name']} is not a function of this pipeline")
-    release_id = str(info.get("description", "")).removeprefix("release ")
+    client = invoke_client()
+    target = str(properties["TargetVersion"])
+    # The release a version carries is what promote published it as (lambda_versions).
+    release_id = release_of(client, environment.function_name, target)
+    if release_id is None:
+        raise InvalidEvent(f"{environment.function_name}:{target} carries no release")
     data = (
         boto3.client("s3")
         .get_object(Bucket=environment.bucket, Key=f"releases/{release_id}/app.zip")["Body"]
@@ -81,8 +87,6 @@ def smoke_test(
     )
     bundle = archive.open_archive(data)
     cases = [c for c in archive.load_manifest(bundle, config.test_manifest) if "smoke" in c.stages]
-    client = invoke_client()
-    target = str(properties["TargetVersion"])
     failures = []
     for ran, case in enumerate(cases):
         if seconds_left is not None and seconds_left() < REPORT_MARGIN_SECONDS:

@@ -67,6 +67,9 @@ def test_the_traffic_hook_may_only_report_to_its_groups_and_invoke_its_functions
         "orders-api/orders-api-staging",
         "orders-api/orders-api-production",
     ]
+    # It reads which release the target version carries, and invokes it; nothing else.
+    invoke = statement(statements, "InvokeNewVersions")
+    assert invoke["actions"] == ["lambda:GetFunctionConfiguration", "lambda:InvokeFunction"]
     machine = policy_statements(document, "state-machine_role")
     invokable = statement(machine, "InvokeHandlers")["resources"]
     assert not [r for r in invokable if "traffic-hook" in r]

@@ -12,6 +12,7 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from serverless_pipeline.handlers import promote, records, rollback
 from serverless_pipeline.handlers.errors import (
     ChecksumMismatch,
+    ConfigurationError,
     DeploymentFailed,
     DeploymentInProgress,
     DeploymentTimedOut,
@@ -66,10 +67,18 @@ def test_start_publishes_a_version_and_deploys_it_through_codedeploy(account: Ac
 def test_the_record_of_what_was_live_is_written_before_anything_changes(account: Account) -> None:
     release = account.upload("r2", build_zip(app_files()))
     start(release)
-    record = records.read(account.s3, "app-staging-releases", "e1", "staging")
+    record = records.read_deployment(account.s3, "app-staging-releases", "e1", "staging")
     assert record is not None
-    assert record["previous_version"] == "1" and record["previous_release"] == "r1"
-    assert record["state"] == "deploying"
+    assert record.previous_version == "1" and record.previous_release == "r1"
+    assert record.state == "deploying" and record.deployment_id
+
+
+def test_a_stored_record_that_is_not_a_deployment_record_is_named(account: Account) -> None:
+    release = account.upload("r2", build_zip(app_files()))
+    key = records.key("e1", "staging")
+    records.save(account.s3, "app-staging-releases", key, {"state": "deploying"})
+    with pytest.raises(ConfigurationError, match="executions/e1/staging.json is not a deployment"):
+        start(release)
 
 
 def test_start_refuses_while_the_group_has_a_deployment_in_progress(account: Account) -> None:
@@ -82,7 +91,7 @@ def test_start_refuses_while_the_group_has_a_deployment_in_progress(account: Acc
     with pytest.raises(DeploymentInProgress, match=running):
         start(release)
     assert account.live_version("staging") == "1"
-    assert records.read(account.s3, "app-staging-releases", "e1", "staging") is None
+    assert records.read_deployment(account.s3, "app-staging-releases", "e1", "staging") is None
     versions = account.lam.list_versions_by_function(FunctionName="app-staging")["Versions"]
     assert [v["Version"] for v in versions] == ["$LATEST", "1"]
 
@@ -106,13 +115,13 @@ def test_a_failed_deployment_raises_with_codedeploys_reason(account: Account) ->
 def test_a_deployment_past_its_deadline_times_out(account: Account) -> None:
     release = account.upload("r2", build_zip(app_files()))
     start(release)
-    record = records.read(account.s3, "app-staging-releases", "e1", "staging")
+    record = records.read_deployment(account.s3, "app-staging-releases", "e1", "staging")
     assert record is not None
-    record["deadline"] = int(time.time()) - 1
-    records.write(account.s3, "app-staging-releases", "e1", "staging", record)
+    record.deadline = int(time.time()) - 1
+    records.write_deployment(account.s3, "app-staging-releases", "e1", record)
     # A canary still shifting: the emulator would otherwise settle it on first read.
     backend = codedeploy_backends[DEFAULT_ACCOUNT_ID][REGION]
-    backend.deployments[record["deployment_id"]].status = "InProgress"
+    backend.deployments[record.deployment_id].status = "InProgress"
     with pytest.raises(DeploymentTimedOut, match="still InProgress past its deadline"):
         status(release)
 
@@ -123,7 +132,7 @@ def test_a_tampered_artifact_changes_nothing(account: Account) -> None:
     with pytest.raises(ChecksumMismatch):
         start(release)
     assert account.live_version("staging") == "1"
-    assert records.read(account.s3, "app-staging-releases", "e1", "staging") is None
+    assert records.read_deployment(account.s3, "app-staging-releases", "e1", "staging") is None
 
 
 @pytest.mark.parametrize(
