@@ -14,6 +14,7 @@ import time
 from typing import Any
 
 import boto3
+from botocore.exceptions import ClientError
 
 from . import records, settings
 from .errors import ApprovalMismatch, InvalidEvent
@@ -103,16 +104,26 @@ def decide(s3: Any, bucket: str, event: Any, *, approved: bool) -> dict[str, Any
         raise InvalidEvent(f"release {release_id} was already {record['state']}")
     reason = str(event.get("reason", ""))[:256]
     sfn = boto3.client("stepfunctions")
-    if approved:
-        sfn.send_task_success(
-            taskToken=record["token"], output=json.dumps({"approved": True, "reason": reason})
-        )
-    else:
-        sfn.send_task_failure(
-            taskToken=record["token"],
-            error="ReleaseRejected",
-            cause=reason or f"release {release_id} was rejected",
-        )
+    try:
+        if approved:
+            sfn.send_task_success(
+                taskToken=record["token"], output=json.dumps({"approved": True, "reason": reason})
+            )
+        else:
+            sfn.send_task_failure(
+                taskToken=record["token"],
+                error="ReleaseRejected",
+                cause=reason or f"release {release_id} was rejected",
+            )
+    except ClientError as error:
+        code = error.response.get("Error", {}).get("Code", "")
+        if code not in {"InvalidToken", "TaskDoesNotExist", "TaskTimedOut"}:
+            raise
+        # The wait already ended (timed out, or the execution stopped): nothing to answer.
+        raise InvalidEvent(
+            f"execution {execution} no longer waits for an approval of release {release_id} "
+            f"({code})"
+        ) from error
     record["state"] = "approved" if approved else "rejected"
     records.save(s3, bucket, key(execution), record)
     # The token is a credential to answer the task: it is never logged.
