@@ -33,13 +33,17 @@ lint: $(VENV)/.installed
 	$(PY) -m ruff check .
 	$(PY) -m mypy
 
+# Two workers, one test module each at a time: the machine has two cores, and module-scoped
+# fixtures (a synthesized stack, a rehearsal, a wheel) are built once.
+PYTEST_WORKERS := -n 2 --dist loadfile
+
 test: lint node_modules/.installed $(CHECKOV)
-	$(PY) -m pytest
+	$(PY) -m pytest $(PYTEST_WORKERS)
 	@echo "(the pytest line above gives the suite's wall time)"
 
 # The edit loop: pure, handler and synth tests; no rehearsal, checkov, wheel or fresh processes.
 test-fast: lint node_modules/.installed
-	$(PY) -m pytest -m "not slow"
+	$(PY) -m pytest $(PYTEST_WORKERS) -m "not slow"
 
 clean:
 	rm -rf $(VENV) .tools node_modules cdktf.out .pytest_cache .mypy_cache .ruff_cache

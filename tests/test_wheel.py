@@ -57,11 +57,18 @@ def test_the_consumer_example_synthesizes_from_the_installed_wheel(
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
     python = venv / "bin" / "python"
     subprocess.run(
-        [str(python), "-m", "pip", "install", "--quiet", str(wheel)],
+        [str(python), "-m", "pip", "install", "--quiet", "--no-deps", str(wheel)],
         check=True,
         capture_output=True,
         timeout=900,
     )
+    # The pinned dependencies come from this environment, which `make test` installed with the
+    # same pins: a path entry, after the new environment's own site-packages, whose .pth files
+    # (this checkout's editable install among them) Python does not run. The library itself can
+    # only come from the wheel, which the `located` check below proves.
+    (site,) = (venv / "lib").glob("python3.*/site-packages")
+    dependencies = next(p for p in sys.path if p.endswith("site-packages") and Path(p).is_dir())
+    (site / "pinned-dependencies.pth").write_text(dependencies + "\n")
     project = tmp_path / "consumer"
     shutil.copytree(ROOT / "examples" / "consumer", project)
     env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}

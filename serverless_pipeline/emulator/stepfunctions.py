@@ -1,8 +1,13 @@
-"""Repeated executions of one state machine in moto's Step Functions interpreter.
+"""moto's Step Functions interpreter, made to run a pipeline's executions back to back.
 
 moto deep-copies the state machine at every StartExecution, including the executions it already
 ran, whose worker threads hold locks that cannot be copied: the second execution of a machine
 fails. The copy only needs the definition, so executions are shared, not copied.
+
+Wait states sleep for real in moto. The emulator's time is virtual instead: a Wait state ends at
+once, so a rehearsal runs the configuration's real poll interval without waiting it out (the
+emulated CodeDeploy settles a deployment when it is first read, and a wait loop's next check
+finds it done).
 """
 
 from __future__ import annotations
@@ -14,6 +19,9 @@ from typing import Any
 from unittest import mock
 
 from moto.stepfunctions.models import StateMachineInstance
+from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import (
+    WaitFunction,
+)
 
 
 def _copy_without_executions(machine: StateMachineInstance, memo: dict[int, Any]) -> Any:
@@ -30,4 +38,15 @@ def repeatable_executions() -> Iterator[None]:
     with mock.patch.object(
         StateMachineInstance, "__deepcopy__", _copy_without_executions, create=True
     ):
+        yield
+
+
+def _waited(function: WaitFunction, env: Any, wait_seconds: int) -> None:
+    """A Wait state's time passes at once."""
+
+
+@contextmanager
+def virtual_waits() -> Iterator[None]:
+    """Within this block Wait states take no real time."""
+    with mock.patch.object(WaitFunction, "_wait_interval", _waited):
         yield

@@ -2,8 +2,8 @@
 
 Names, deployment configs, alarms, rollback events, timeouts, handler configuration and the state
 machine definition come from the same layout (serverless_pipeline/layout.py) and ASL template as
-the constructs; only ARNs, the poll interval and the approval timeout (so that a rehearsal does
-not sleep) are filled with the emulator's values.
+the constructs; only ARNs and the approval timeout (so that a person's silence is rehearsed in
+seconds) are filled with the emulator's values. Wait states take no real time in the emulator.
 """
 
 from __future__ import annotations
@@ -26,8 +26,6 @@ from ..naming import ENVIRONMENTS
 from . import sample_app
 
 ACCOUNT_ID = "123456789012"
-# Zero would be rejected by Step Functions; one second is the shortest real interval.
-REHEARSAL_POLL_INTERVAL_SECONDS = 1
 FIRST_RELEASE = "r1"
 TRAFFIC_REQUESTS = 5
 REHEARSAL_APPROVAL_TIMEOUT_SECONDS = 3
@@ -119,7 +117,8 @@ def deployment_definition(config: PipelineConfig) -> str:
             rollback=functions["rollback"],
             approval=functions["approval"],
             notification_topic=topic_arn(config),
-            poll_interval_seconds=REHEARSAL_POLL_INTERVAL_SECONDS,
+            # The configuration's own interval: the emulator's Wait states take no real time.
+            poll_interval_seconds=layout.poll_interval_seconds,
             task_timeout_seconds=layout.handlers.task_timeout_seconds,
             # A person who gives no answer is rehearsed in seconds, not hours.
             approval_timeout_seconds=REHEARSAL_APPROVAL_TIMEOUT_SECONDS

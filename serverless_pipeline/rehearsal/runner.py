@@ -17,7 +17,7 @@ from moto.core.config import DefaultConfig
 from ..config import PipelineConfig
 from ..emulator.codedeploy import lambda_deployments
 from ..emulator.lambda_runtime import in_process_lambda
-from ..emulator.stepfunctions import repeatable_executions
+from ..emulator.stepfunctions import repeatable_executions, virtual_waits
 from ..handlers.rollback import FAILURE_EVENTS
 from ..naming import ENVIRONMENTS
 from . import account as emulated
@@ -99,6 +99,7 @@ def rehearse(
         mock_aws(config=EMULATOR_CONFIG),
         in_process_lambda(),
         repeatable_executions(),
+        virtual_waits(),
     ):
         account = emulated.create(config)
         with lambda_deployments(emulated.user_traffic):
