@@ -153,12 +153,18 @@ class DeployPipeline(Construct):
         _validate(props)
         self.name = f"{props.name_prefix}-pipeline"
         self.build_project_name = f"{props.name_prefix}-build"
-        bucket = buckets.artifact_bucket
-        # CodePipeline keeps each pipeline's artifacts under the first 20 characters of its name.
-        pipeline_objects = f"{bucket.arn}/{self.name[:20]}/*"
         self.arn = context.arn("codepipeline", self.name)
-        build_arn = context.arn("codebuild", f"project/{self.build_project_name}")
+        self._props, self._key, self._bucket = props, key, buckets.artifact_bucket
+        # CodePipeline keeps each pipeline's artifacts under the first 20 characters of its name.
+        self._pipeline_objects = f"{self._bucket.arn}/{self.name[:20]}/*"
+        self._build(context)
+        self._pipeline(state_machine, context)
+        if isinstance(props.source, S3Source):
+            self._s3_trigger(props.source, self._bucket.bucket)
 
+    def _build(self, context: AwsContext) -> None:
+        """The CodeBuild project, its encrypted log group and its role."""
+        props, key, bucket = self._props, self._key, self._bucket
         self.build_log_group = encrypted_log_group(
             self,
             "build-logs",
@@ -177,12 +183,12 @@ class DeployPipeline(Construct):
                 Statement(
                     "ReadSourceArtifacts",
                     ["s3:GetObject", "s3:GetObjectVersion"],
-                    [pipeline_objects],
+                    [self._pipeline_objects],
                 ),
                 Statement(
                     "WriteBuildOutput",
                     ["s3:PutObject"],
-                    [pipeline_objects, f"{bucket.arn}/releases/*"],
+                    [self._pipeline_objects, f"{bucket.arn}/releases/*"],
                 ),
                 # CodeBuild reads where the artifact bucket lives (CodeBuild user guide, service
                 # role policy); denied, builds still work but fill CloudTrail with AccessDenied.
@@ -230,6 +236,10 @@ class DeployPipeline(Construct):
             depends_on=[self.build_role.policy],
         )
 
+    def _pipeline(self, state_machine: DeploymentStateMachine, context: AwsContext) -> None:
+        """The pipeline's role (granted starts by the state machine) and its three stages."""
+        props, key, bucket = self._props, self._key, self._bucket
+        build_arn = context.arn("codebuild", f"project/{self.build_project_name}")
         source_statements, source_action = self._source(props.source, bucket.bucket, bucket.arn)
         self.role = ServiceRole(
             self,
@@ -242,7 +252,7 @@ class DeployPipeline(Construct):
                 Statement(
                     "StoreArtifacts",
                     ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"],
-                    [pipeline_objects],
+                    [self._pipeline_objects],
                 ),
                 Statement("ReadArtifactBucketVersioning", ["s3:GetBucketVersioning"], [bucket.arn]),
                 Statement(
@@ -268,32 +278,7 @@ class DeployPipeline(Construct):
             ],
             stage=[
                 CodepipelineStage(name="Source", action=[source_action]),
-                CodepipelineStage(
-                    name="Build",
-                    action=[
-                        CodepipelineStageAction(
-                            name="Build",
-                            category="Build",
-                            owner="AWS",
-                            provider="CodeBuild",
-                            version="1",
-                            input_artifacts=["Source"],
-                            output_artifacts=["Release"],
-                            configuration={
-                                "ProjectName": self.build_project_name,
-                                "EnvironmentVariables": json.dumps(
-                                    [
-                                        {
-                                            "name": "RELEASE_ID",
-                                            "value": "#{codepipeline.PipelineExecutionId}",
-                                            "type": "PLAINTEXT",
-                                        }
-                                    ]
-                                ),
-                            },
-                        )
-                    ],
-                ),
+                CodepipelineStage(name="Build", action=[self._build_action()]),
                 CodepipelineStage(
                     name="Deploy",
                     action=[
@@ -318,8 +303,27 @@ class DeployPipeline(Construct):
             # A new pipeline starts a run at once: its build project must exist by then.
             depends_on=[self.role.policy, self.build_project],
         )
-        if isinstance(props.source, S3Source):
-            self._s3_trigger(props.source, bucket.bucket)
+
+    def _build_action(self) -> CodepipelineStageAction:
+        """CodeBuild with the pipeline execution's id as the release id."""
+        release_id = {
+            "name": "RELEASE_ID",
+            "value": "#{codepipeline.PipelineExecutionId}",
+            "type": "PLAINTEXT",
+        }
+        return CodepipelineStageAction(
+            name="Build",
+            category="Build",
+            owner="AWS",
+            provider="CodeBuild",
+            version="1",
+            input_artifacts=["Source"],
+            output_artifacts=["Release"],
+            configuration={
+                "ProjectName": self.build_project_name,
+                "EnvironmentVariables": json.dumps([release_id]),
+            },
+        )
 
     def _source(
         self, source: S3Source | ConnectionSource, bucket_name: str, bucket_arn: str
