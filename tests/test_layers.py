@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import ast
 import importlib.util
 import subprocess
 import sys
@@ -58,3 +59,24 @@ def test_importing_the_package_starts_no_kernel() -> None:
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=False
     )
     assert done.returncode == 0, done.stderr
+
+
+def test_only_the_constructs_import_cdktf() -> None:
+    package = ROOT / "serverless_pipeline"
+    engine = {"cdktf", "constructs", "cdktf_cdktf_provider_aws", "jsii"}
+    offenders = []
+    for path in sorted(package.rglob("*.py")):
+        if path.parent.name == "constructs":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            names = (
+                [alias.name for alias in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom) and node.level == 0
+                else []
+            )
+            offenders += [
+                f"{path.relative_to(ROOT)}: {n}" for n in names if n.split(".")[0] in engine
+            ]
+    assert offenders == []
