@@ -33,9 +33,10 @@ lint: $(VENV)/.installed
 	$(PY) -m ruff check .
 	$(PY) -m mypy
 
-# Two workers, one test module each at a time: the machine has two cores, and module-scoped
-# fixtures (a synthesized stack, a rehearsal, a wheel) are built once.
-PYTEST_WORKERS := -n 2 --dist loadfile
+# One test module per worker at a time, so module-scoped fixtures (a synthesized stack, a
+# rehearsal, a wheel) are built once. Three workers on two cores: the rehearsal's wait for whole
+# seconds (metric timestamps) and moto's polling leave a core idle otherwise.
+PYTEST_WORKERS := -n 3 --dist loadfile
 
 test: lint node_modules/.installed $(CHECKOV)
 	$(PY) -m pytest $(PYTEST_WORKERS)
