@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from . import defaults
+from .handlers.events import RELEASE_KEY
 
 CONNECTION_ARN = (
     r"arn:aws[a-z-]*:(codestar-connections|codeconnections):[a-z0-9-]+:\d{12}"
@@ -105,7 +106,7 @@ def buildspec(settings: BuildSettings, runtime: str = defaults.LAMBDA_RUNTIME) -
         '$TEST_MANIFEST (PipelineConfig.test_manifest) under $SOURCE_DIR." >&2; exit 1; fi',
         "(cd .release && find . -type f | LC_ALL=C sort | zip -X -q -@ ../release.zip)",
         "SHA256=$(sha256sum release.zip | cut -d' ' -f1)",
-        'KEY="releases/$RELEASE_ID/app.zip"',
+        f'KEY="{RELEASE_KEY.format(release_id="$RELEASE_ID")}"',
         'VERSION_ID=$(aws s3api put-object --bucket "$ARTIFACT_BUCKET" --key "$KEY" '
         "--body release.zip --query VersionId --output text)",
         'printf \'{"release":{"id":"%s","bucket":"%s","key":"%s","sha256":"%s",'

@@ -19,6 +19,13 @@ EXECUTION_NAME = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
 SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
 BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 ENVIRONMENTS = ("staging", "production")
+# Where a release's artifact lives, in the artifact bucket (put there by the build) and in each
+# environment's bucket (put there by promote): one scheme for the build, handlers and rehearsal.
+RELEASE_KEY = "releases/{release_id}/app.zip"
+
+
+def release_key(release_id: str) -> str:
+    return RELEASE_KEY.format(release_id=release_id)
 
 
 def _field(event: Mapping[str, Any], key: str, where: str) -> Any:
@@ -82,7 +89,7 @@ def parse_release(event: Mapping[str, Any]) -> Release:
     )
     bucket = require_str(release, "bucket", BUCKET_NAME, "an S3 bucket name", "release.")
     key = _field(release, "key", "release.")
-    prefix = f"releases/{release_id}/"
+    prefix = release_key(release_id).rsplit("/", 1)[0] + "/"
     if not isinstance(key, str) or not key.startswith(prefix) or ".." in key or len(key) > 1024:
         raise InvalidEvent(
             f"release.key is {key!r:.100}; expected an object key under {prefix!r} "

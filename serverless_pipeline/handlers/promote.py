@@ -21,6 +21,7 @@ from .events import (
     Release,
     parse_execution,
     parse_release,
+    release_key,
     require_environment,
     require_mapping,
     require_one_of,
@@ -93,7 +94,7 @@ def _publish(
     s3: Any, lam: Any, environment: settings.Environment, release: Release, data: bytes
 ) -> str:
     """Store the release in the environment's bucket and publish it as a new version."""
-    key = f"releases/{release.id}/app.zip"
+    key = release_key(release.id)
     stored = s3.put_object(
         Bucket=environment.bucket, Key=key, Body=data, Metadata={"sha256": release.sha256}
     )

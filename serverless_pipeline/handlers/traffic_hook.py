@@ -20,7 +20,7 @@ from botocore.exceptions import ReadTimeoutError
 from . import archive, settings
 from .case_runner import invoke_case, invoke_client, judge
 from .errors import InvalidEvent
-from .events import require_mapping
+from .events import release_key, require_mapping
 from .lambda_versions import release_of
 
 LOGGER = logging.getLogger(__name__)
@@ -82,7 +82,7 @@ def smoke_test(
         raise InvalidEvent(f"{environment.function_name}:{target} carries no release")
     data = (
         boto3.client("s3")
-        .get_object(Bucket=environment.bucket, Key=f"releases/{release_id}/app.zip")["Body"]
+        .get_object(Bucket=environment.bucket, Key=release_key(release_id))["Body"]
         .read()
     )
     bundle = archive.open_archive(data)

@@ -20,6 +20,7 @@ from ..application_settings import placeholder_code
 from ..asl import definition_values
 from ..assets import handlers_package
 from ..config import PipelineConfig
+from ..handlers.events import release_key
 from ..handlers.lambda_versions import describe
 from ..layout import ApplicationLayout, PipelineLayout, pipeline_layout
 from ..naming import ENVIRONMENTS
@@ -70,7 +71,7 @@ class EmulatedAccount:
 
     def upload(self, release: str, data: bytes) -> dict[str, str]:
         """Put a release where the build would, and return the state machine's input."""
-        key = f"releases/{release}/app.zip"
+        key = release_key(release)
         stored = self.s3.put_object(Bucket=self.artifact_bucket, Key=key, Body=data)
         return {
             "id": release,
