@@ -10,6 +10,7 @@ from cdktf_cdktf_provider_aws.provider import AwsProvider, AwsProviderDefaultTag
 from constructs import Construct
 
 from ..config import CloudBackend, LocalBackend, PipelineConfig, S3Backend
+from ..layout import pipeline_layout
 from .application import ServerlessApplication
 from .artifact_buckets import ArtifactBuckets, ArtifactBucketsProps
 from .aws_context import AwsContext
@@ -53,10 +54,16 @@ class ServerlessPipeline(Construct):
             key=self.key,
             context=self.context,
         )
+        # The handlers as the layout computes them for this config, the rehearsal's too.
+        handlers = pipeline_layout(config).handlers
         handler_props = HandlerFunctionsProps(
-            name_prefix=name,
-            test_manifest=config.test_manifest,
-            deployment_timeout_seconds=config.deployment_timeout_seconds,
+            name_prefix=handlers.prefix,
+            test_manifest=handlers.test_manifest,
+            runtime=handlers.runtime,
+            memory_mb=handlers.memory_mb,
+            timeout_seconds=handlers.timeout_seconds,
+            deployment_timeout_seconds=handlers.deployment_timeout_seconds,
+            test_case_timeout_seconds=handlers.test_case_timeout_seconds,
             log_retention_days=config.log_retention_days,
             reserved_concurrency=config.handler_reserved_concurrency,
         )
