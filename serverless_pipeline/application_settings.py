@@ -100,15 +100,16 @@ class EnvironmentSettings:
     """CodeDeploy AfterAllowTraffic hook, as `before_allow_traffic`; omitted: no hook."""
 
     def hooks(self, library_hook: str | None) -> dict[str, str]:
-        """Lifecycle event -> hook function name, with SMOKE_TESTS resolved."""
+        """Lifecycle event -> hook function name: the user's own hooks as named, SMOKE_TESTS
+        resolved to the library's hook (left out while it has no function name)."""
         chosen = {
             "BeforeAllowTraffic": self.before_allow_traffic,
             "AfterAllowTraffic": self.after_allow_traffic,
         }
         return {
-            event: (library_hook or "") if function == SMOKE_TESTS else function
+            event: library_hook if function == SMOKE_TESTS and library_hook else function
             for event, function in chosen.items()
-            if function is not None
+            if function is not None and (function != SMOKE_TESTS or library_hook)
         }
 
 

@@ -129,7 +129,9 @@ class PipelineConfig:
                 )
         polls = 2 * -(-timeout // poll)
         if polls * EVENTS_PER_POLL + EVENTS_OUTSIDE_POLLING > HISTORY_EVENTS:
-            fewest = -(-2 * timeout * EVENTS_PER_POLL // (HISTORY_EVENTS - EVENTS_OUTSIDE_POLLING))
+            # The smallest interval whose whole polls (rounded up) fit the history.
+            most_polls = (HISTORY_EVENTS - EVENTS_OUTSIDE_POLLING) // (2 * EVENTS_PER_POLL)
+            fewest = -(-timeout // most_polls)
             problems.add(
                 f"poll_interval_seconds is {poll}: with "
                 f"deployment_timeout_seconds {timeout}, two deployments can poll {polls} times, "

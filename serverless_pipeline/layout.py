@@ -90,7 +90,7 @@ def application_layout(props: ApplicationProps, library_hook: str | None) -> App
                 alarms=tuple(alarm_specs(function_name, props.alias, settings.alarms)),
                 watched_alarms=watched,
                 rollback_events=rollback_events(watched),
-                hooks=settings.hooks(library_hook) if library_hook else {},
+                hooks=settings.hooks(library_hook),
             )
         )
     return ApplicationLayout(

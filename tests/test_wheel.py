@@ -56,11 +56,13 @@ def test_the_consumer_example_synthesizes_from_the_installed_wheel(
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
     python = venv / "bin" / "python"
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
     subprocess.run(
         [str(python), "-m", "pip", "install", "--quiet", "--no-deps", str(wheel)],
         check=True,
         capture_output=True,
         timeout=900,
+        env=env,
     )
     # The pinned dependencies come from this environment, which `make test` installed with the
     # same pins: a path entry, after the new environment's own site-packages, whose .pth files
@@ -71,7 +73,6 @@ def test_the_consumer_example_synthesizes_from_the_installed_wheel(
     (site / "pinned-dependencies.pth").write_text(dependencies + "\n")
     project = tmp_path / "consumer"
     shutil.copytree(ROOT / "examples" / "consumer", project)
-    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
     env["CDKTF_OUTDIR"] = str(project / "cdktf.out")
     done = subprocess.run(
         [str(python), "main.py"],

@@ -18,12 +18,16 @@ from .archive import TestCase
 # A case may run as long as Lambda allows (900 s): the client waits that long for the answer,
 # and never sends a case again on a timeout, which would run its side effects twice (the
 # Lambda API reference for Invoke: configure the client for long synchronous invocations).
-_INVOKE_CONFIG = Config(read_timeout=910, connect_timeout=10, retries={"total_max_attempts": 1})
+LONGEST_CASE_SECONDS = 910
 
 
-def invoke_client() -> Any:
-    """A Lambda client for invoking test cases: long read timeout, no retries."""
-    return boto3.client("lambda", config=_INVOKE_CONFIG)
+def invoke_client(read_timeout: float = LONGEST_CASE_SECONDS) -> Any:
+    """A Lambda client for invoking test cases: a read timeout as long as a case may take (or
+    as the caller has left), no retries."""
+    config = Config(
+        read_timeout=max(read_timeout, 1), connect_timeout=10, retries={"total_max_attempts": 1}
+    )
+    return boto3.client("lambda", config=config)
 
 
 def invoke_case(client: Any, function_name: str, qualifier: str, case: TestCase) -> dict[str, Any]:

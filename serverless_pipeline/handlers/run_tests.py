@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import uuid
 from typing import Any
 
 import boto3
@@ -67,8 +68,12 @@ def _run_candidate(
         groups.setdefault(json.dumps(case.environment, sort_keys=True), []).append(index)
     outcomes: dict[int, dict[str, Any]] = {}
     for variables, indexes in groups.items():
+        # A description of its own makes every publish a new version: Lambda returns the
+        # latest version instead when code and configuration are unchanged since it.
         client.update_function_configuration(
-            FunctionName=function_name, Environment={"Variables": json.loads(variables)}
+            FunctionName=function_name,
+            Environment={"Variables": json.loads(variables)},
+            Description=f"candidate {release.id} {uuid.uuid4()}",
         )
         waiter.wait(FunctionName=function_name)
         # CodeSha256 makes Lambda refuse to publish anything but the release's exact bytes.

@@ -51,6 +51,12 @@ def test_the_traffic_hook_is_deployed_only_where_an_environment_uses_it(
     one(hooked_stack, "aws_lambda_function", "handlers_traffic-hook_function")
     users_own = synth_config(hooked("orders-after-traffic-check"))
     assert not [k for k in resources(users_own, "aws_lambda_function") if "traffic-hook" in k]
+    # Without the library's hook, the user's own still runs in the AppSpec.
+    promote = one(users_own, "aws_lambda_function", "handlers_promote_function")
+    environments = json.loads(promote["environment"]["variables"]["ENVIRONMENTS"])
+    assert environments["production"]["hooks"] == {
+        "BeforeAllowTraffic": "orders-after-traffic-check"
+    }
 
 
 def test_the_traffic_hook_may_only_report_to_its_groups_and_invoke_its_functions() -> None:

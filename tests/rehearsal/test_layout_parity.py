@@ -147,3 +147,24 @@ def test_every_alarm_is_the_same_alarm(both: tuple[dict[str, Any], PipelineConfi
         )
         assert actual["EvaluationPeriods"] == alarm["evaluation_periods"]
         assert {d["Name"]: d["Value"] for d in actual["Dimensions"]} == alarm["dimensions"]
+
+
+def test_the_hooks_are_the_ones_the_config_chose(
+    both: tuple[dict[str, Any], PipelineConfig],
+) -> None:
+    # Checked against the configuration itself, not the layout both renderings share.
+    document, config = both
+    promote = functions(document)[f"{config.name}-promote"]
+    environments = json.loads(promote["environment"]["variables"]["ENVIRONMENTS"])
+    for environment in ("staging", "production"):
+        settings = config.application.settings(environment)
+        chosen = {
+            "BeforeAllowTraffic": settings.before_allow_traffic,
+            "AfterAllowTraffic": settings.after_allow_traffic,
+        }
+        expected = {
+            event: f"{config.name}-traffic-hook" if function == SMOKE_TESTS else function
+            for event, function in chosen.items()
+            if function is not None
+        }
+        assert environments[environment]["hooks"] == expected, environment
