@@ -5,9 +5,14 @@ from __future__ import annotations
 
 import ast
 import importlib.util
+import io
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
+
+from serverless_pipeline.assets import handlers_package
+from serverless_pipeline.naming import HANDLER_NAMES
 
 ROOT = Path(__file__).resolve().parents[1]
 # boto3 and what it imports: the whole of a Lambda function's third-party world.
@@ -80,3 +85,25 @@ def test_only_the_constructs_import_cdktf() -> None:
                 f"{path.relative_to(ROOT)}: {n}" for n in names if n.split(".")[0] in engine
             ]
     assert offenders == []
+
+
+def test_the_lambda_package_imports_as_lambda_imports_it(tmp_path: Path) -> None:
+    # Lambda unpacks handlers.zip and imports `handlers.<name>` with boto3 alone: a handler that
+    # reached for the rest of serverless_pipeline would import here only by accident.
+    code = tmp_path / "task"
+    zipfile.ZipFile(io.BytesIO(handlers_package())).extractall(code)
+    names = ", ".join(f"handlers.{name}" for name in (*HANDLER_NAMES, "traffic_hook"))
+    script = (
+        f"import sys; sys.path[:0] = [{str(code)!r}, {str(boto3_only(tmp_path))!r}]\n"
+        f"import {names}\n"
+        "assert not [m for m in sys.modules if m.startswith('serverless_pipeline')]\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-S", "-c", script],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+
