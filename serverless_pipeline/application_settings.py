@@ -99,17 +99,21 @@ class EnvironmentSettings:
     after_allow_traffic: str | None = None
     """CodeDeploy AfterAllowTraffic hook, as `before_allow_traffic`; omitted: no hook."""
 
-    def hooks(self, library_hook: str | None) -> dict[str, str]:
-        """Lifecycle event -> hook function name: the user's own hooks as named, SMOKE_TESTS
-        resolved to the library's hook (left out while it has no function name)."""
+    def chosen_hooks(self) -> dict[str, str]:
+        """Lifecycle event -> the hook as configured (SMOKE_TESTS or a function name)."""
         chosen = {
             "BeforeAllowTraffic": self.before_allow_traffic,
             "AfterAllowTraffic": self.after_allow_traffic,
         }
+        return {event: function for event, function in chosen.items() if function is not None}
+
+    def hooks(self, library_hook: str | None) -> dict[str, str]:
+        """Lifecycle event -> hook function name: the user's own hooks as named, SMOKE_TESTS
+        resolved to the library's hook (left out while it has no function name)."""
         return {
             event: library_hook if function == SMOKE_TESTS and library_hook else function
-            for event, function in chosen.items()
-            if function is not None and (function != SMOKE_TESTS or library_hook)
+            for event, function in self.chosen_hooks().items()
+            if function != SMOKE_TESTS or library_hook
         }
 
 
@@ -227,11 +231,7 @@ def validate_props(props: ApplicationProps) -> None:
 
 def runs_library_hook(props: ApplicationProps) -> bool:
     """Whether any environment's deployments run the library's smoke-test hook."""
-    return any(
-        SMOKE_TESTS
-        in (props.settings(e).before_allow_traffic, props.settings(e).after_allow_traffic)
-        for e in ENVIRONMENTS
-    )
+    return any(SMOKE_TESTS in props.settings(e).chosen_hooks().values() for e in ENVIRONMENTS)
 
 
 def placeholder_code(handler: str) -> bytes:

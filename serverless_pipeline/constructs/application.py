@@ -159,7 +159,11 @@ class ServerlessApplication(Construct):
                 )
             )
         own_hooks = sorted(
-            {f for f in self._chosen_hooks(environment.name).values() if f != SMOKE_TESTS}
+            {
+                f
+                for f in self.props.settings(environment.name).chosen_hooks().values()
+                if f != SMOKE_TESTS
+            }
         )
         if own_hooks:
             statements.append(
@@ -226,14 +230,6 @@ class ServerlessApplication(Construct):
         )
         return config.deployment_config_name
 
-    def _chosen_hooks(self, environment: str) -> dict[str, str]:
-        settings = self.props.settings(environment)
-        chosen = {
-            "BeforeAllowTraffic": settings.before_allow_traffic,
-            "AfterAllowTraffic": settings.after_allow_traffic,
-        }
-        return {event: function for event, function in chosen.items() if function is not None}
-
     def add_library_hook(self, function_name: str) -> None:
         """Register the library's traffic hook (HandlerFunctions does, when it deploys it):
         the environments that chose SMOKE_TESTS run it, and their CodeDeploy roles may invoke
@@ -242,7 +238,7 @@ class ServerlessApplication(Construct):
         self.layout = application_layout(self.props, function_name)
         arn = self._context.arn("lambda", f"function:{function_name}")
         for environment, deployer in self.deployers.items():
-            if SMOKE_TESTS in self._chosen_hooks(environment).values():
+            if SMOKE_TESTS in self.props.settings(environment).chosen_hooks().values():
                 deployer.add_statements(
                     Statement("InvokeLibraryTrafficHook", ["lambda:InvokeFunction"], [arn])
                 )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, fields
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from botocore.exceptions import ClientError
 
@@ -18,7 +18,7 @@ from .errors import ConfigurationError
 # started: the record is written, nothing changed yet; deploying: a CodeDeploy deployment runs;
 # deployed: the alias serves the release; rolled_back: the alias serves previous_version again.
 DeploymentState = Literal["started", "deploying", "deployed", "rolled_back"]
-STATES = ("started", "deploying", "deployed", "rolled_back")
+STATES = get_args(DeploymentState)
 
 
 @dataclass
