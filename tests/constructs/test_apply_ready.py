@@ -153,6 +153,9 @@ def test_release_code_runs_in_a_function_that_can_only_write_its_logs(
     statements = policy_statements(example, "handlers_candidate_role")
     assert [s["sid"] for s in statements] == ["WriteOwnLogs"]
     run = policy_statements(example, "handlers_run-tests_role")
+    # Only qualified ARNs: a policy naming function:<name>:* allows calls that name a version,
+    # not the function itself (Lambda developer guide, "Fine-tuning the Resources and
+    # Conditions sections of policies": qualified and unqualified ARNs).
     assert statement(run, "DeleteCandidateVersions")["resources"] == [
         "arn:${data.aws_partition.pipeline_context_partition_9CE3A440.partition}:lambda:"
         "${data.aws_region.pipeline_context_region_0C9DB2D7.region}:"

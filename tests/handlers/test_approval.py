@@ -5,6 +5,7 @@ from typing import Any
 
 import boto3
 import pytest
+from moto.core.config import default_user_config
 
 from serverless_pipeline.handlers import approval
 from serverless_pipeline.handlers.errors import ApprovalMismatch, ConfigurationError, InvalidEvent
@@ -57,6 +58,22 @@ def test_an_approval_for_another_release_cannot_promote_this_one(
     request(account, "r3")
     with pytest.raises(ApprovalMismatch, match="waits for release r3, not r2"):
         approval.handler({"action": "approve", "release_id": "r2", "execution": "e1"}, None)
+    record = json.loads(
+        account.s3.get_object(Bucket=BUCKET, Key="approvals/e1.json")["Body"].read()
+    )
+    assert record["state"] == "waiting"
+
+
+@pytest.mark.parametrize("action", ["approve", "reject"])
+def test_an_answer_to_a_wait_that_already_ended_is_a_named_error(
+    account: Account, topic: Any, action: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A token no execution waits on any more (the wait timed out or the execution stopped):
+    # moto's Step Functions interpreter, like AWS, answers InvalidToken. No record changes.
+    monkeypatch.setitem(default_user_config, "stepfunctions", {"execute_state_machine": True})
+    request(account, "r3")
+    with pytest.raises(InvalidEvent, match="execution e1 no longer waits for an approval"):
+        approval.handler({"action": action, "release_id": "r3", "execution": "e1"}, None)
     record = json.loads(
         account.s3.get_object(Bucket=BUCKET, Key="approvals/e1.json")["Body"].read()
     )

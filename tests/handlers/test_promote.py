@@ -73,6 +73,17 @@ def test_the_record_of_what_was_live_is_written_before_anything_changes(account:
     assert record.state == "deploying" and record.deployment_id
 
 
+def test_a_stored_record_in_an_unknown_state_is_named(account: Account) -> None:
+    release = account.upload("r2", build_zip(app_files()))
+    start(release)
+    key = records.key("e1", "staging")
+    stored = records.load(account.s3, "app-staging-releases", key)
+    assert stored is not None
+    records.save(account.s3, "app-staging-releases", key, {**stored, "state": "halfway"})
+    with pytest.raises(ConfigurationError, match="has state 'halfway'"):
+        status(release)
+
+
 def test_a_stored_record_that_is_not_a_deployment_record_is_named(account: Account) -> None:
     release = account.upload("r2", build_zip(app_files()))
     key = records.key("e1", "staging")
