@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from serverless_pipeline.handlers import promote, traffic_hook
@@ -67,3 +69,41 @@ def test_a_hook_running_out_of_time_reports_failed_instead_of_dying(account: Acc
     )
     assert (report["status"], report["cases"]) == ("Failed", 0)
     assert report["failures"] == ["ran out of time after 0 of 1 smoke cases"]
+
+
+def test_a_target_version_the_pipeline_did_not_publish_fails_the_hook(account: Account) -> None:
+    # The release comes from the version promote published ("release <id>"); a version
+    # published by anyone else carries none, and the hook reports Failed instead of guessing.
+    account.lam.update_function_code(FunctionName="app-staging", ZipFile=build_zip(app_files()))
+    version = account.lam.publish_version(FunctionName="app-staging", Description="by hand")
+    spec = {
+        "version": 0.0,
+        "Resources": [
+            {
+                "app": {
+                    "Type": "AWS::Lambda::Function",
+                    "Properties": {
+                        "Name": "app-staging",
+                        "Alias": "live",
+                        "CurrentVersion": "1",
+                        "TargetVersion": version["Version"],
+                    },
+                }
+            }
+        ],
+    }
+    deployment = account.codedeploy.create_deployment(
+        applicationName="app",
+        deploymentGroupName="app-staging",
+        revision={
+            "revisionType": "AppSpecContent",
+            "appSpecContent": {"content": json.dumps(spec)},
+        },
+    )["deploymentId"]
+    report = traffic_hook.handler(
+        {"DeploymentId": deployment, "LifecycleEventHookExecutionId": "h1"}, None
+    )
+    assert report["status"] == "Failed"
+    assert report["failures"] == [
+        f"InvalidEvent: app-staging:{version['Version']} carries no release"
+    ]
