@@ -26,7 +26,9 @@ if TYPE_CHECKING:
     from .application_settings import (
         SMOKE_TESTS,
         ApplicationProps,
+        Environment,
         EnvironmentSettings,
+        FunctionSettings,
         TrafficShift,
     )
     from .build_settings import BuildSettings, ConnectionSource, S3Source
@@ -58,7 +60,9 @@ _EXPORTS = {
     "DeployPipelineProps": ".constructs.pipeline",
     "DeploymentStateMachine": ".constructs.state_machine",
     "DeploymentStateMachineProps": ".constructs.state_machine",
+    "Environment": ".application_settings",
     "EnvironmentSettings": ".application_settings",
+    "FunctionSettings": ".application_settings",
     "HandlerFunctions": ".constructs.handler_functions",
     "HandlerFunctionsProps": ".constructs.handler_functions",
     "LocalBackend": ".config",
@@ -106,7 +110,9 @@ __all__ = [
     "DeployPipelineProps",
     "DeploymentStateMachine",
     "DeploymentStateMachineProps",
+    "Environment",
     "EnvironmentSettings",
+    "FunctionSettings",
     "HandlerFunctions",
     "HandlerFunctionsProps",
     "LocalBackend",

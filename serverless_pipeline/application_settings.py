@@ -5,13 +5,12 @@ ServerlessApplication construct and the rehearsal both lay out."""
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from . import defaults
+from . import defaults, naming
 from .alarms import AlarmSettings
 from .assets import zip_bytes
-from .naming import ENVIRONMENTS
 from .validation import (
     FUNCTION_NAME,
     FUNCTION_NAME_ACCEPTED,
@@ -23,6 +22,18 @@ from .validation import (
 )
 
 ENV_VAR_NAME = r"[a-zA-Z][a-zA-Z0-9_]+"
+# Names of functions and environments: parts of function, group, bucket and state names.
+COMPONENT_NAME = r"[a-z][a-z0-9-]{0,19}"
+COMPONENT_NAME_ACCEPTED = "1-20 lowercase letters, digits or '-', starting with a letter"
+# <prefix>-<environment>- is a bucket prefix, which Terraform caps at 37 characters.
+ENVIRONMENT_NAME = r"[a-z][a-z0-9-]{0,14}"
+ENVIRONMENT_NAME_ACCEPTED = "1-15 lowercase letters, digits or '-', starting with a letter"
+# The pipeline's own buckets are named like environment buckets (<prefix>-<role>-).
+RESERVED_ENVIRONMENT_NAMES = ("artifacts", "access-logs")
+MAX_FUNCTIONS = 20
+MAX_ENVIRONMENTS = 10
+# <function>-codedeploy, the name of its CodeDeploy role, must fit IAM's 64 characters.
+MAX_FUNCTION_NAME = 64 - len("-codedeploy")
 # Choose the library's own traffic hook (HandlerFunctions.traffic_hook).
 SMOKE_TESTS = "smoke-tests"
 RESERVED_ENV_VARS = frozenset(
@@ -80,24 +91,11 @@ def shift_minutes(config: str | TrafficShift) -> int | None:
     return (-(-100 // percentage) - 1) * interval
 
 
-@dataclass(frozen=True)
-class EnvironmentSettings:
-    """What differs between staging and production."""
+class _TrafficHooks:
+    """The hook choices of an environment, shared by `Environment` and `EnvironmentSettings`."""
 
-    deployment_config: str | TrafficShift
-    """How CodeDeploy shifts the alias: a predefined Lambda config such as
-    CodeDeployDefault.LambdaCanary10Percent5Minutes, or a custom TrafficShift."""
-    variables: Mapping[str, str] = field(default_factory=dict)
-    """Environment variables of this environment's function; omitted: none."""
-    alarms: AlarmSettings = field(default_factory=AlarmSettings)
-    """Alarms that stop and roll back a deployment; omitted: errors and throttles through the
-    alias, one in a minute sets them off."""
-    before_allow_traffic: str | None = None
-    """CodeDeploy BeforeAllowTraffic hook: SMOKE_TESTS for the library's hook (runs the
-    release's "smoke" cases against the new version), or your own hook function's name.
-    Omitted: no hook."""
-    after_allow_traffic: str | None = None
-    """CodeDeploy AfterAllowTraffic hook, as `before_allow_traffic`; omitted: no hook."""
+    before_allow_traffic: str | None
+    after_allow_traffic: str | None
 
     def chosen_hooks(self) -> dict[str, str]:
         """Lifecycle event -> the hook as configured (SMOKE_TESTS or a function name)."""
@@ -118,128 +116,365 @@ class EnvironmentSettings:
 
 
 @dataclass(frozen=True)
-class ApplicationProps:
-    """Props of `ServerlessApplication`."""
+class EnvironmentSettings(_TrafficHooks):
+    """What differs between staging and production, in the single-function form
+    (`ApplicationProps.staging` / `.production`); `Environment` is the general form."""
+
+    deployment_config: str | TrafficShift
+    """How CodeDeploy shifts the alias: a predefined Lambda config such as
+    CodeDeployDefault.LambdaCanary10Percent5Minutes, or a custom TrafficShift."""
+    variables: Mapping[str, str] = field(default_factory=dict)
+    """Environment variables of this environment's function; omitted: none."""
+    alarms: AlarmSettings = field(default_factory=AlarmSettings)
+    """Alarms that stop and roll back a deployment; omitted: errors and throttles through the
+    alias, one in a minute sets them off."""
+    before_allow_traffic: str | None = None
+    """CodeDeploy BeforeAllowTraffic hook: SMOKE_TESTS for the library's hook (runs the
+    release's "smoke" cases against the new version), or your own hook function's name.
+    Omitted: no hook."""
+    after_allow_traffic: str | None = None
+    """CodeDeploy AfterAllowTraffic hook, as `before_allow_traffic`; omitted: no hook."""
+
+
+@dataclass(frozen=True)
+class Environment(_TrafficHooks):
+    """One environment a release goes through, in the order of `environments=`. Every function
+    of the application is deployed to it with these settings (one deployment group each)."""
 
     name: str
-    """Application name: functions <name>-staging and <name>-production, CodeDeploy app <name>."""
-    handler: str = "app.handler"
-    """The release's handler, module.function; validate checks every release has it."""
-    runtime: str = defaults.LAMBDA_RUNTIME
-    """Lambda runtime of the application functions."""
+    """1-15 lowercase letters, digits or '-', starting with a letter: part of function,
+    deployment group, bucket and state names (Deploy<Name>, RunTestsIn<Name>)."""
+    deployment_config: str | TrafficShift | None = None
+    """How CodeDeploy shifts each function's alias: a predefined Lambda config or a custom
+    TrafficShift. Omitted: a 10% canary for 5 minutes in the last environment (the one users
+    are on), all at once in the others."""
+    variables: Mapping[str, str] = field(default_factory=dict)
+    """Environment variables of every function in this environment; omitted: none."""
+    alarms: AlarmSettings = field(default_factory=AlarmSettings)
+    """Alarms on each function's alias that stop and roll back a deployment; omitted: errors
+    and throttles, one in a minute sets them off."""
+    before_allow_traffic: str | None = None
+    """CodeDeploy BeforeAllowTraffic hook of every function's deployment: SMOKE_TESTS for the
+    library's hook, or your own hook function's name. Omitted: no hook."""
+    after_allow_traffic: str | None = None
+    """CodeDeploy AfterAllowTraffic hook, as `before_allow_traffic`; omitted: no hook."""
+    approval_timeout_seconds: int | None = None
+    """Wait for a person's approval before deploying here, rolling back after this many
+    seconds without an answer (60-31536000); omitted: no approval."""
+
+    def shift(self, last: bool) -> str | TrafficShift:
+        """The deployment config, with the default for the environment's position."""
+        if self.deployment_config is not None:
+            return self.deployment_config
+        return defaults.PRODUCTION_DEPLOYMENT_CONFIG if last else defaults.STAGING_DEPLOYMENT_CONFIG
+
+    @classmethod
+    def from_settings(
+        cls, name: str, settings: EnvironmentSettings, approval_timeout_seconds: int | None = None
+    ) -> Environment:
+        """The general form of one environment of the single-function form."""
+        return cls(
+            name=name,
+            deployment_config=settings.deployment_config,
+            variables=settings.variables,
+            alarms=settings.alarms,
+            before_allow_traffic=settings.before_allow_traffic,
+            after_allow_traffic=settings.after_allow_traffic,
+            approval_timeout_seconds=approval_timeout_seconds,
+        )
+
+
+@dataclass(frozen=True)
+class FunctionSettings:
+    """One function of the application. Every function runs from the same release zip, each
+    with its own handler, and is deployed to every environment."""
+
+    handler: str
+    """The function's handler in the release, module.function; validate checks every release
+    has it."""
     memory_mb: int = 256
-    """Memory of each application function, 128-10240 MB."""
+    """Memory, 128-10240 MB."""
     timeout_seconds: int = 30
-    """Timeout of each application function, 1-900 s."""
+    """Timeout, 1-900 s."""
+    variables: Mapping[str, str] = field(default_factory=dict)
+    """Environment variables of this function in every environment (the environment's own
+    variables win on a clash); omitted: none."""
+    reserved_concurrency: int | None = None
+    """Concurrency reserved for this function in each environment; omitted: none reserved."""
+
+
+_SINGLE = FunctionSettings("app.handler")
+_STAGING = EnvironmentSettings(defaults.STAGING_DEPLOYMENT_CONFIG)
+_PRODUCTION = EnvironmentSettings(defaults.PRODUCTION_DEPLOYMENT_CONFIG)
+
+
+@dataclass(frozen=True)
+class ApplicationProps:
+    """Props of `ServerlessApplication`: either one function (`handler=`, `memory_mb=`, ...)
+    deployed to staging and production, or several (`functions=`) through any environments
+    (`environments=`)."""
+
+    name: str
+    """Application name: the CodeDeploy application; functions are <name>-<environment> (one
+    function) or <name>-<function>-<environment> (`functions=`)."""
+    handler: str = _SINGLE.handler
+    """The single function's handler, module.function; validate checks every release has it.
+    Not with `functions=`."""
+    runtime: str = defaults.LAMBDA_RUNTIME
+    """Lambda runtime of every application function."""
+    memory_mb: int = _SINGLE.memory_mb
+    """Memory of the single function, 128-10240 MB. Not with `functions=`."""
+    timeout_seconds: int = _SINGLE.timeout_seconds
+    """Timeout of the single function, 1-900 s. Not with `functions=`."""
     alias: str = "live"
     """The alias that serves traffic and that CodeDeploy shifts."""
-    staging: EnvironmentSettings = field(
-        default_factory=lambda: EnvironmentSettings(defaults.STAGING_DEPLOYMENT_CONFIG)
-    )
-    """Staging settings; omitted: all-at-once deployments, no variables."""
-    production: EnvironmentSettings = field(
-        default_factory=lambda: EnvironmentSettings(defaults.PRODUCTION_DEPLOYMENT_CONFIG)
-    )
-    """Production settings; omitted: 10% canary for 5 minutes, no variables."""
+    staging: EnvironmentSettings = field(default_factory=lambda: _STAGING)
+    """Staging settings of the default pair; omitted: all-at-once deployments, no variables.
+    Not with `environments=`."""
+    production: EnvironmentSettings = field(default_factory=lambda: _PRODUCTION)
+    """Production settings of the default pair; omitted: 10% canary for 5 minutes, no
+    variables. Not with `environments=`."""
     log_retention_days: int = defaults.LOG_RETENTION_DAYS
     """Retention of the functions' log groups."""
     reserved_concurrency: int | None = None
-    """Concurrency reserved for each application function; omitted: none reserved (the
-    account's unreserved pool)."""
+    """Concurrency reserved for the single function; omitted: none reserved (the account's
+    unreserved pool). Not with `functions=`."""
+    functions: Mapping[str, FunctionSettings] | None = None
+    """Several functions released together, name -> settings, in the order given (the first
+    is the default of test cases that name none); omitted: one function from `handler=`."""
+    environments: Sequence[Environment] | None = None
+    """The environments a release goes through, in order; omitted: staging then production
+    (`staging=`, `production=`). PipelineConfig.environments sets this."""
 
-    def settings(self, environment: str) -> EnvironmentSettings:
-        return self.staging if environment == "staging" else self.production
+    @property
+    def single_function(self) -> bool:
+        """The original form: one function named <name>-<environment>."""
+        return self.functions is None
+
+    def function_settings(self) -> dict[str, FunctionSettings]:
+        """Function name -> settings, in order; the single form's function is named for the
+        application."""
+        if self.functions is not None:
+            return dict(self.functions)
+        return {
+            self.name: FunctionSettings(
+                handler=self.handler,
+                memory_mb=self.memory_mb,
+                timeout_seconds=self.timeout_seconds,
+                reserved_concurrency=self.reserved_concurrency,
+            )
+        }
+
+    def environment_list(
+        self, approval_timeout_seconds: int | None = None
+    ) -> tuple[Environment, ...]:
+        """The environments in order; `approval_timeout_seconds` (PipelineConfig's, for the
+        default pair) gates the last one."""
+        if self.environments is not None:
+            return tuple(self.environments)
+        return (
+            Environment.from_settings("staging", self.staging),
+            Environment.from_settings("production", self.production, approval_timeout_seconds),
+        )
+
+
+def _validate_shift(problems: Problems, where: str, shift: str | TrafficShift) -> None:
+    if isinstance(shift, TrafficShift):
+        problems.one_of(f"{where}.deployment_config.kind", shift.kind, ("canary", "linear"))
+        problems.within(f"{where}.deployment_config.percentage", shift.percentage, 1, 99, "percent")
+        problems.within(
+            f"{where}.deployment_config.interval_minutes",
+            shift.interval_minutes,
+            1,
+            2880,
+            "minutes",
+        )
+    else:
+        problems.one_of(f"{where}.deployment_config", shift, defaults.LAMBDA_DEPLOYMENT_CONFIGS)
+
+
+def _validate_variables(problems: Problems, where: str, variables: Mapping[str, str]) -> None:
+    for variable in variables:
+        problems.pattern(
+            f"{where}.variables key", variable, ENV_VAR_NAME, "a letter then letters, digits or '_'"
+        )
+        if variable in RESERVED_ENV_VARS:
+            problems.add(f"{where}.variables sets {variable}, which Lambda reserves")
+
+
+def _validate_environment(
+    problems: Problems, where: str, environment: Environment, last: bool
+) -> None:
+    _validate_shift(problems, where, environment.shift(last))
+    alarms = environment.alarms
+    problems.within(f"{where}.alarms.errors_threshold", alarms.errors_threshold, 1, 100000)
+    problems.within(f"{where}.alarms.throttles_threshold", alarms.throttles_threshold, 1, 100000)
+    problems.within(f"{where}.alarms.evaluation_periods", alarms.evaluation_periods, 1, 100)
+    if alarms.period_seconds % 60 or not 60 <= alarms.period_seconds <= 86400:
+        problems.add(
+            f"{where}.alarms.period_seconds is {alarms.period_seconds!r}; "
+            "expected a multiple of 60 from 60 to 86400"
+        )
+    for event, hook in (
+        ("before_allow_traffic", environment.before_allow_traffic),
+        ("after_allow_traffic", environment.after_allow_traffic),
+    ):
+        if hook is not None and hook != SMOKE_TESTS:
+            problems.pattern(
+                f"{where}.{event}",
+                hook,
+                FUNCTION_NAME,
+                f"{SMOKE_TESTS!r} or {FUNCTION_NAME_ACCEPTED}",
+            )
+    for name in alarms.extra_alarm_names:
+        problems.pattern(
+            f"{where}.alarms.extra_alarm_names item",
+            name,
+            r"[^\s:][^:]{0,254}",
+            "a CloudWatch alarm name (not an ARN)",
+        )
+    _validate_variables(problems, where, environment.variables)
+    if environment.approval_timeout_seconds is not None:
+        problems.within(
+            f"{where}.approval_timeout_seconds",
+            environment.approval_timeout_seconds,
+            60,
+            31536000,
+            "seconds",
+        )
+
+
+def _validate_functions(problems: Problems, props: ApplicationProps) -> None:
+    if props.functions is None:
+        problems.pattern("handler", props.handler, HANDLER, HANDLER_ACCEPTED)
+        problems.within("memory_mb", props.memory_mb, 128, 10240, "MB")
+        problems.within("timeout_seconds", props.timeout_seconds, 1, 900, "seconds")
+        if props.reserved_concurrency is not None:
+            problems.within("reserved_concurrency", props.reserved_concurrency, 1, 10000)
+        return
+    legacy = {
+        "handler": (props.handler, _SINGLE.handler),
+        "memory_mb": (props.memory_mb, _SINGLE.memory_mb),
+        "timeout_seconds": (props.timeout_seconds, _SINGLE.timeout_seconds),
+        "reserved_concurrency": (props.reserved_concurrency, None),
+    }
+    for prop, (value, default) in legacy.items():
+        if value != default:
+            problems.add(
+                f"{prop} is {value!r} beside functions=; set it on each FunctionSettings instead"
+            )
+    if not 1 <= len(props.functions) <= MAX_FUNCTIONS:
+        problems.add(f"functions has {len(props.functions)} entries; expected 1 to {MAX_FUNCTIONS}")
+    for name, function in props.functions.items():
+        where = f"functions[{name!r}]"
+        problems.pattern(f"{where} name", name, COMPONENT_NAME, COMPONENT_NAME_ACCEPTED)
+        if not isinstance(function, FunctionSettings):
+            problems.add(f"{where} is {function!r}; expected FunctionSettings(handler=...)")
+            continue
+        problems.pattern(f"{where}.handler", function.handler, HANDLER, HANDLER_ACCEPTED)
+        problems.within(f"{where}.memory_mb", function.memory_mb, 128, 10240, "MB")
+        problems.within(f"{where}.timeout_seconds", function.timeout_seconds, 1, 900, "seconds")
+        if function.reserved_concurrency is not None:
+            problems.within(
+                f"{where}.reserved_concurrency", function.reserved_concurrency, 1, 10000
+            )
+        _validate_variables(problems, where, function.variables)
+
+
+def _validate_environments(problems: Problems, props: ApplicationProps) -> None:
+    if props.environments is not None and (props.staging, props.production) != (
+        _STAGING,
+        _PRODUCTION,
+    ):
+        problems.add(
+            "staging= or production= is set beside environments=; give those settings to "
+            "Environment('staging', ...) and Environment('production', ...) instead"
+        )
+    environments = props.environment_list()
+    if not 1 <= len(environments) <= MAX_ENVIRONMENTS:
+        problems.add(
+            f"environments has {len(environments)} entries; expected 1 to {MAX_ENVIRONMENTS}"
+        )
+    names = [getattr(e, "name", None) for e in environments]
+    for duplicate in sorted({n for n in names if n is not None and names.count(n) > 1}):
+        problems.add(f"environments name {duplicate!r} is used more than once; names must differ")
+    for index, environment in enumerate(environments):
+        if not isinstance(environment, Environment):
+            problems.add(
+                f"environments[{index}] is {environment!r}; expected Environment(name, ...)"
+            )
+            continue
+        problems.pattern(
+            f"environments[{index}].name",
+            environment.name,
+            ENVIRONMENT_NAME,
+            ENVIRONMENT_NAME_ACCEPTED,
+        )
+        if environment.name in RESERVED_ENVIRONMENT_NAMES:
+            problems.add(
+                f"environments[{index}].name is {environment.name!r}, which the pipeline's "
+                f"own buckets use; choose another (not {', '.join(RESERVED_ENVIRONMENT_NAMES)})"
+            )
+        where = (
+            environment.name
+            if props.environments is None
+            else f"environments[{environment.name!r}]"
+        )
+        _validate_environment(problems, where, environment, index == len(environments) - 1)
 
 
 def validate_props(props: ApplicationProps) -> None:
     problems = Problems("ServerlessApplication")
     problems.pattern("name", props.name, NAME_PREFIX, NAME_PREFIX_ACCEPTED)
-    problems.pattern("handler", props.handler, HANDLER, HANDLER_ACCEPTED)
     problems.pattern("alias", props.alias, r"(?!^[0-9]+$)[a-zA-Z0-9-_]{1,128}", "an alias name")
     problems.one_of("runtime", props.runtime, defaults.SUPPORTED_RUNTIMES)
-    problems.within("memory_mb", props.memory_mb, 128, 10240, "MB")
-    problems.within("timeout_seconds", props.timeout_seconds, 1, 900, "seconds")
     problems.one_of("log_retention_days", props.log_retention_days, defaults.LOG_RETENTION_CHOICES)
-    if props.reserved_concurrency is not None:
-        problems.within("reserved_concurrency", props.reserved_concurrency, 1, 10000)
-    for environment in ENVIRONMENTS:
-        settings = props.settings(environment)
-        shift = settings.deployment_config
-        if isinstance(shift, TrafficShift):
-            problems.one_of(
-                f"{environment}.deployment_config.kind", shift.kind, ("canary", "linear")
-            )
-            problems.within(
-                f"{environment}.deployment_config.percentage", shift.percentage, 1, 99, "percent"
-            )
-            problems.within(
-                f"{environment}.deployment_config.interval_minutes",
-                shift.interval_minutes,
-                1,
-                2880,
-                "minutes",
-            )
-        else:
-            problems.one_of(
-                f"{environment}.deployment_config", shift, defaults.LAMBDA_DEPLOYMENT_CONFIGS
-            )
-        alarms = settings.alarms
-        problems.within(
-            f"{environment}.alarms.errors_threshold", alarms.errors_threshold, 1, 100000
-        )
-        problems.within(
-            f"{environment}.alarms.throttles_threshold", alarms.throttles_threshold, 1, 100000
-        )
-        problems.within(
-            f"{environment}.alarms.evaluation_periods", alarms.evaluation_periods, 1, 100
-        )
-        if alarms.period_seconds % 60 or not 60 <= alarms.period_seconds <= 86400:
-            problems.add(
-                f"{environment}.alarms.period_seconds is {alarms.period_seconds!r}; "
-                "expected a multiple of 60 from 60 to 86400"
-            )
-        for event, hook in (
-            ("before_allow_traffic", settings.before_allow_traffic),
-            ("after_allow_traffic", settings.after_allow_traffic),
-        ):
-            if hook is not None and hook != SMOKE_TESTS:
-                problems.pattern(
-                    f"{environment}.{event}",
-                    hook,
-                    FUNCTION_NAME,
-                    f"{SMOKE_TESTS!r} or {FUNCTION_NAME_ACCEPTED}",
-                )
-        for name in alarms.extra_alarm_names:
-            problems.pattern(
-                f"{environment}.alarms.extra_alarm_names item",
-                name,
-                r"[^\s:][^:]{0,254}",
-                "a CloudWatch alarm name (not an ARN)",
-            )
-        for variable in settings.variables:
-            problems.pattern(
-                f"{environment}.variables key",
-                variable,
-                ENV_VAR_NAME,
-                "a letter then letters, digits or '_'",
-            )
-            if variable in RESERVED_ENV_VARS:
-                problems.add(f"{environment}.variables sets {variable}, which Lambda reserves")
-    problems.pattern("name", f"{props.name}-production", FUNCTION_NAME, FUNCTION_NAME_ACCEPTED)
+    _validate_functions(problems, props)
+    _validate_environments(problems, props)
+    if not problems.items:
+        _validate_names(problems, props)
     problems.raise_if_any()
+
+
+def _validate_names(problems: Problems, props: ApplicationProps) -> None:
+    """Every physical name the application gets fits AWS's limits and is its own."""
+    seen: dict[str, str] = {}
+    for environment in props.environment_list():
+        for function in props.function_settings():
+            name = function_name(props, function, environment.name)
+            label = f"function {function!r} in {environment.name!r}"
+            if len(name) > MAX_FUNCTION_NAME:
+                problems.add(
+                    f"{label} is named {name!r} ({len(name)} characters); at most "
+                    f"{MAX_FUNCTION_NAME}, so that its IAM roles (<name>-codedeploy) fit IAM's "
+                    "64; shorten the application, function or environment name"
+                )
+            if name in seen:
+                problems.add(f"{label} and {seen[name]} would both be named {name!r}")
+            seen[name] = label
+
+
+def function_name(props: ApplicationProps, function: str, environment: str) -> str:
+    """The physical name of one function in one environment (also its deployment group's)."""
+    if props.single_function:
+        return naming.app_function(props.name, environment)
+    return naming.app_function(props.name, environment, function)
 
 
 def runs_library_hook(props: ApplicationProps) -> bool:
     """Whether any environment's deployments run the library's smoke-test hook."""
-    return any(SMOKE_TESTS in props.settings(e).chosen_hooks().values() for e in ENVIRONMENTS)
+    return any(SMOKE_TESTS in e.chosen_hooks().values() for e in props.environment_list())
 
 
-def placeholder_code(handler: str) -> bytes:
-    """The code a new function starts with: the handler answers that nothing is released yet.
+def placeholder_code(*handlers: str) -> bytes:
+    """The code a new function starts with: each handler answers that nothing is released yet.
     The pipeline replaces it, and Terraform ignores the code from then on."""
-    module, _, function = handler.rpartition(".")
-    source = (
-        f"def {function}(event, context):\n"
-        "    raise RuntimeError('No release has been deployed to this function yet.')\n"
-    )
-    return zip_bytes([(module.replace(".", "/") + ".py", source.encode())])
+    files: dict[str, str] = {}
+    for handler in dict.fromkeys(handlers):
+        module, _, function = handler.rpartition(".")
+        path = module.replace(".", "/") + ".py"
+        files[path] = files.get(path, "") + (
+            f"def {function}(event, context):\n"
+            "    raise RuntimeError('No release has been deployed to this function yet.')\n"
+        )
+    return zip_bytes([(path, source.encode()) for path, source in files.items()])

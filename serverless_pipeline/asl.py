@@ -1,22 +1,39 @@
-"""The state machine definitions: ASL templates with ${Placeholder}s, filled structurally.
+"""The state machine definition: ASL templates with ${Placeholder}s, composed and filled
+structurally.
 
-A template is parsed as JSON and every string is visited: a string that is exactly one
-placeholder becomes the value itself (so numbers stay numbers), a placeholder inside a longer
-string is replaced in place. Nothing is concatenated by hand, a placeholder without a value is an
-error, and a value that is an unresolved cdktf token passes through for Terraform to fill in.
+A template is parsed as JSON and every string is visited, state names (keys) included: a string
+that is exactly one placeholder becomes the value itself (so numbers stay numbers), a
+placeholder inside a longer string is replaced in place. Nothing is concatenated by hand, a
+placeholder without a value is an error, and a value that is an unresolved cdktf token passes
+through for Terraform to fill in.
+
+`compose` builds the definition for a list of environments from `deployment.asl.json` (the
+states every release goes through first and last) and, per environment, `environment.asl.json`,
+`environment-tests.asl.json` (every environment but the last) and the approval gates. `fill`
+then gives it the pipeline's ARNs and settings.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from importlib import resources
 from typing import Any
 
-from . import defaults
+from . import defaults, naming
 
 DEPLOYMENT_TEMPLATE = "deployment.asl.json"
+ENVIRONMENT_TEMPLATE = "environment.asl.json"
+TESTS_TEMPLATE = "environment-tests.asl.json"
+APPROVAL_TEMPLATE = "approval.asl.json"
+# The gate before the last environment: always present, and open unless approval is required.
+APPROVAL_CHOICE_TEMPLATE = "approval-choice.asl.json"
+# The states of the head template after which the environments' states come.
+ENVIRONMENTS_AFTER = "RunTests"
+# One environment of a definition: its name and, if a person must approve before it, how long
+# the gate waits.
+Stage = tuple[str, int | None]
 _PLACEHOLDER = re.compile(r"\$\{([A-Z][A-Za-z0-9]*)\}")
 
 
@@ -37,29 +54,89 @@ def placeholders(document: Any) -> set[str]:
     return found
 
 
-def fill(document: Any, values: Mapping[str, Any]) -> Any:
-    """A copy of document with each placeholder replaced; KeyError names any missing one."""
+def fill(document: Any, values: Mapping[str, Any], *, partial: bool = False) -> Any:
+    """A copy of document with each placeholder replaced; KeyError names any missing one.
+    `partial` leaves placeholders without a value as they are (for a later fill)."""
     missing = placeholders(document) - set(values)
-    if missing:
+    if missing and not partial:
         raise KeyError(f"no value for placeholder(s) {', '.join(sorted(missing))}")
+
+    def value(match: re.Match[str]) -> Any:
+        name = match.group(1)
+        return values[name] if name in values else match.group(0)
 
     def substitute(text: str) -> Any:
         whole = _PLACEHOLDER.fullmatch(text)
         if whole:
-            return values[whole.group(1)]
-        return _PLACEHOLDER.sub(lambda match: str(values[match.group(1)]), text)
+            return value(whole)
+        return _PLACEHOLDER.sub(lambda match: str(value(match)), text)
 
     return _walk(document, substitute)
 
 
-def render(values: Mapping[str, Any], name: str = DEPLOYMENT_TEMPLATE) -> str:
-    """The filled template as the compact JSON string Step Functions takes as its definition."""
-    return json.dumps(fill(template(name), values), indent=None, separators=(",", ":"))
+def compose(environments: Sequence[Stage]) -> Any:
+    """The deployment definition for these environments, in order, with the pipeline's ARNs
+    and settings still placeholders (see `definition_values`)."""
+    titles = [naming.state_title(name) for name, _ in environments]
+    last = len(environments) - 1
+    entries = [
+        "ApprovalRequired"
+        if index == last
+        else f"WaitForApproval{title}"
+        if approval is not None
+        else f"Deploy{title}"
+        for index, ((_, approval), title) in enumerate(zip(environments, titles, strict=True))
+    ]
+    states: dict[str, Any] = {}
+    for index, ((name, approval), title) in enumerate(zip(environments, titles, strict=True)):
+        values = {"Title": title, "Environment": name, "EnvKey": naming.state_key(name)}
+        if index == last:
+            gate = {
+                "ApprovalState": "WaitForApproval",
+                "ApprovalTimeout": "${ApprovalTimeoutSeconds}",
+            }
+            states |= _states(APPROVAL_CHOICE_TEMPLATE, values)
+            states |= _states(APPROVAL_TEMPLATE, values | gate)
+        elif approval is not None:
+            gate = {
+                "ApprovalState": entries[index],
+                "ApprovalTimeout": f"${{ApprovalTimeoutSeconds{title}}}",
+            }
+            states |= _states(APPROVAL_TEMPLATE, values | gate)
+        after = "NotifyPromoted" if index == last else f"RunTestsIn{title}"
+        states |= _states(ENVIRONMENT_TEMPLATE, values | {"AfterDeployed": after})
+        if index != last:
+            states |= _states(TESTS_TEMPLATE, values | {"NextState": entries[index + 1]})
+    skeleton = fill(
+        template(),
+        {"FirstState": entries[0], "LastEnvironment": environments[last][0]},
+        partial=True,
+    )
+    head = list(skeleton["States"])
+    split = head.index(ENVIRONMENTS_AFTER) + 1
+    skeleton["States"] = (
+        {key: skeleton["States"][key] for key in head[:split]}
+        | states
+        | {key: skeleton["States"][key] for key in head[split:]}
+    )
+    return skeleton
+
+
+def _states(name: str, values: Mapping[str, Any]) -> dict[str, Any]:
+    states: dict[str, Any] = fill(template(name), values, partial=True)["States"]
+    return states
+
+
+def render(values: Mapping[str, Any], environments: Sequence[Stage]) -> str:
+    """The definition for these environments, filled, as the compact JSON string Step
+    Functions takes."""
+    document = fill(compose(environments), values)
+    return json.dumps(document, indent=None, separators=(",", ":"))
 
 
 def _walk(node: Any, on_string: Callable[[str], Any]) -> Any:
     if isinstance(node, dict):
-        return {key: _walk(value, on_string) for key, value in node.items()}
+        return {_walk(key, on_string): _walk(value, on_string) for key, value in node.items()}
     if isinstance(node, list):
         return [_walk(item, on_string) for item in node]
     if isinstance(node, str):
@@ -78,10 +155,16 @@ def definition_values(
     notification_topic: str,
     poll_interval_seconds: int,
     task_timeout_seconds: int,
-    approval_timeout_seconds: int | None,
+    environments: Sequence[Stage],
 ) -> dict[str, object]:
-    """The placeholder values of the deployment ASL template; the rehearsal fills the same ones."""
-    return {
+    """The placeholder values of the composed definition; the rehearsal fills the same ones."""
+    *earlier, (_, approval_timeout_seconds) = environments
+    gates = {
+        f"ApprovalTimeoutSeconds{naming.state_title(name)}": seconds
+        for name, seconds in earlier
+        if seconds is not None
+    }
+    return gates | {
         "Partition": partition,
         "ValidateFunctionArn": validate,
         "RunTestsFunctionArn": run_tests,

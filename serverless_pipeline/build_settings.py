@@ -118,9 +118,7 @@ def buildspec(settings: BuildSettings, runtime: str = defaults.LAMBDA_RUNTIME) -
         "env": {"shell": "bash"},
         "phases": {
             "install": {
-                "runtime-versions": {
-                    "python": settings.python_version or runtime_python(runtime)
-                },
+                "runtime-versions": {"python": settings.python_version or runtime_python(runtime)},
                 "commands": [settings.install_command],
             },
             "pre_build": {"commands": [unit_tests(settings)]},

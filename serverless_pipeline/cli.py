@@ -23,9 +23,10 @@ def main(argv: list[str] | None = None) -> int:
     rehearse = commands.add_parser(
         "rehearse",
         help="push releases of a sample app through the real state machine and handlers",
-        description="Each RELEASE is one new release of the sample app (r2, r3, ...): 'ok', or "
-        "one with a real defect that surfaces at a stage: validate, unit-tests, staging-deploy, "
-        "staging-tests, production-deploy. Default: one ok release.",
+        description="Each RELEASE is one new release of the sample app, an api and a worker "
+        "function (r2, r3, ...): 'ok', or one with a real defect that surfaces at a stage: "
+        "validate, unit-tests, staging-deploy, staging-tests, production-deploy, and in the "
+        "worker only: worker-staging-tests, worker-production-deploy. Default: one ok release.",
     )
     rehearse.add_argument("releases", nargs="*", metavar="RELEASE", default=["ok"])
     rehearse.add_argument("--json", action="store_true", help="print one JSON document only")
@@ -94,15 +95,15 @@ def print_table(rehearsal: object, out: TextIO) -> None:
     from .rehearsal.runner import Rehearsal
 
     assert isinstance(rehearsal, Rehearsal)
-    rows = [("release", "kind", "outcome", "failed state", "staging", "production")]
+    environments = list(rehearsal.live)
+    rows = [("release", "kind", "outcome", "failed state", *environments)]
     rows += [
         (
             r.release,
             r.kind,
             r.outcome,
             r.failed_state or "-",
-            r.live["staging"] or "?",
-            r.live["production"] or "?",
+            *(r.live[env] or "mixed" for env in environments),
         )
         for r in rehearsal.releases
     ]
@@ -113,8 +114,5 @@ def print_table(rehearsal: object, out: TextIO) -> None:
             "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip(),
             file=out,
         )
-    print(
-        f"\nlive now: staging {rehearsal.live['staging']}, "
-        f"production {rehearsal.live['production']}",
-        file=out,
-    )
+    now = ", ".join(f"{env} {release or 'mixed'}" for env, release in rehearsal.live.items())
+    print(f"\nlive now: {now}", file=out)

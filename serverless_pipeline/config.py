@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from . import defaults
-from .application_settings import ApplicationProps, shift_minutes
+from .application_settings import ApplicationProps, Environment, shift_minutes
 from .build_settings import BuildSettings, ConnectionSource, S3Source
 from .subscribers import Subscriber
 from .validation import REGION, REGION_ACCEPTED, Problems
@@ -51,10 +51,12 @@ Backend = LocalBackend | S3Backend | CloudBackend
 # Time a deployment needs beyond shifting traffic: its hooks, and CodeDeploy's last step.
 DEPLOYMENT_MARGIN_SECONDS = 600
 # Step Functions keeps at most 25,000 events in an execution's history (service quotas); one
-# turn of a deployment wait loop writes 9, and everything else a release does fewer than 300.
+# turn of a deployment wait loop writes 9, and everything else a release does fewer than 300,
+# plus about 30 per environment (deploy, tests, approval).
 HISTORY_EVENTS = 25_000
 EVENTS_PER_POLL = 9
 EVENTS_OUTSIDE_POLLING = 300
+EVENTS_PER_ENVIRONMENT = 30
 # CodePipeline's StepFunctions invoke action fails after 7 days (its default action timeout)
 # even if the execution goes on; the deploy stage must end within it.
 ACTION_TIMEOUT_SECONDS = 7 * 24 * 3600
@@ -92,8 +94,12 @@ class PipelineConfig:
     force_destroy_buckets: bool = False
     """Let `terraform destroy` delete non-empty buckets; off by default."""
     approval_timeout_seconds: int | None = None
-    """Require a person's approval before production, rolling back after this many seconds
-    without an answer; omitted: releases go to production without waiting."""
+    """Require a person's approval before production (the default pair of environments),
+    rolling back after this many seconds without an answer; omitted: releases go to production
+    without waiting. With `environments=`, set Environment.approval_timeout_seconds instead."""
+    environments: Sequence[Environment] | None = None
+    """The environments a release goes through, in order (1-10); omitted: the application's
+    staging then production."""
     subscribers: Sequence[Subscriber] = field(default_factory=tuple)
     """Who hears about every release outcome and approval request (email, https, sqs, lambda);
     omitted: nobody yet (the topic exists either way)."""
@@ -101,6 +107,23 @@ class PipelineConfig:
     """Concurrency reserved for each pipeline handler (HandlerFunctionsProps.
     reserved_concurrency); omitted: none, which applies on every account. Lambda refuses a
     reservation that leaves fewer than 100 unreserved executions in the account."""
+
+    def application_props(self) -> ApplicationProps:
+        """The application with this pipeline's environments."""
+        if self.environments is None:
+            return self.application
+        return replace(self.application, environments=tuple(self.environments))
+
+    def _validate_environments(self, problems: Problems) -> None:
+        if self.environments is None:
+            return
+        if self.application.environments is not None:
+            problems.add("environments is set both here and on application; give them in one place")
+        if self.approval_timeout_seconds is not None:
+            problems.add(
+                f"approval_timeout_seconds is {self.approval_timeout_seconds} beside "
+                "environments=; set approval_timeout_seconds on the Environment that waits"
+            )
 
     def _validate_timing(self, problems: Problems) -> None:
         """The deadlines of different constructs must fit each other and AWS's limits: a
@@ -113,38 +136,41 @@ class PipelineConfig:
             isinstance(poll, int) and 5 <= poll <= 3600
         ):
             return  # the constructs name out-of-range values
-        for environment in ("staging", "production"):
-            settings = self.application.settings(environment)
-            minutes = shift_minutes(settings.deployment_config)
+        environments = self.application_props().environment_list(self.approval_timeout_seconds)
+        if not all(isinstance(e, Environment) for e in environments):
+            return  # the application names them
+        for index, environment in enumerate(environments):
+            shift = environment.shift(index == len(environments) - 1)
+            minutes = shift_minutes(shift)
             if not minutes:
                 continue  # all at once: done in moments
-            shift = settings.deployment_config
             if timeout < minutes * 60 + DEPLOYMENT_MARGIN_SECONDS:
                 name = shift if isinstance(shift, str) else shift.config_name
                 problems.add(
-                    f"deployment_timeout_seconds is {timeout} but {environment}'s deployment "
+                    f"deployment_timeout_seconds is {timeout} but {environment.name}'s deployment "
                     f"config {name} shifts traffic for {minutes} minutes; give at least "
                     f"{minutes * 60 + DEPLOYMENT_MARGIN_SECONDS} (the shift and "
                     f"{DEPLOYMENT_MARGIN_SECONDS // 60} minutes for hooks)"
                 )
-        polls = 2 * -(-timeout // poll)
-        if polls * EVENTS_PER_POLL + EVENTS_OUTSIDE_POLLING > HISTORY_EVENTS:
+        count = len(environments)
+        outside = EVENTS_OUTSIDE_POLLING + EVENTS_PER_ENVIRONMENT * count
+        polls = count * -(-timeout // poll)
+        if polls * EVENTS_PER_POLL + outside > HISTORY_EVENTS:
             # The smallest interval whose whole polls (rounded up) fit the history.
-            most_polls = (HISTORY_EVENTS - EVENTS_OUTSIDE_POLLING) // (2 * EVENTS_PER_POLL)
+            most_polls = (HISTORY_EVENTS - outside) // (count * EVENTS_PER_POLL)
             fewest = -(-timeout // most_polls)
             problems.add(
-                f"poll_interval_seconds is {poll}: with "
-                f"deployment_timeout_seconds {timeout}, two deployments can poll {polls} times, "
-                f"more than Step Functions' {HISTORY_EVENTS}-event execution history holds; "
-                f"give at least {fewest}"
+                f"poll_interval_seconds is {poll}: with deployment_timeout_seconds {timeout}, "
+                f"{count} deployments can poll {polls} times, more than Step Functions' "
+                f"{HISTORY_EVENTS}-event execution history holds; give at least {fewest}"
             )
-        approval = self.approval_timeout_seconds or 0
-        longest = approval + 2 * timeout + DEPLOYMENT_MARGIN_SECONDS
+        approval = sum(e.approval_timeout_seconds or 0 for e in environments)
+        longest = approval + count * timeout + DEPLOYMENT_MARGIN_SECONDS
         if longest > ACTION_TIMEOUT_SECONDS:
             problems.add(
-                f"approval_timeout_seconds {approval} and two deployments of up to {timeout} s "
-                f"can outlast CodePipeline's 7-day action timeout; keep approval_timeout_seconds "
-                f"+ 2 x deployment_timeout_seconds under "
+                f"approval timeouts of {approval} s in all and {count} deployments of up to "
+                f"{timeout} s can outlast CodePipeline's 7-day action timeout; keep the "
+                f"approval timeouts + {count} x deployment_timeout_seconds under "
                 f"{ACTION_TIMEOUT_SECONDS - DEPLOYMENT_MARGIN_SECONDS}"
             )
 
@@ -152,6 +178,7 @@ class PipelineConfig:
         """Checks across the pipeline's constructs (each construct checks its own props):
         what `ServerlessPipeline` uses."""
         problems = Problems("PipelineConfig")
+        self._validate_environments(problems)
         self._validate_timing(problems)
         problems.raise_if_any()
 
@@ -191,6 +218,7 @@ class PipelineConfig:
             problems.add(
                 f"backend is {backend!r}; expected LocalBackend, S3Backend or CloudBackend"
             )
+        self._validate_environments(problems)
         self._validate_timing(problems)
         for key, value in self.tags.items():
             if not 1 <= len(key) <= 128 or key.lower().startswith("aws:"):

@@ -9,6 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from . import asl
+from .example import example_config
+from .layout import pipeline_layout
 
 _SHAPES = {
     "Task": ("[", "]"),
@@ -28,8 +30,10 @@ def _condition(choice: dict[str, Any]) -> str:
 
 
 def mermaid(definition: dict[str, Any] | None = None) -> str:
-    """The flowchart of `definition` (the deployment template by default)."""
-    document = definition if definition is not None else asl.template()
+    """The flowchart of `definition` (by default the example pipeline's: staging, production)."""
+    if definition is None:
+        definition = asl.compose(pipeline_layout(example_config()).application.stages())
+    document = definition
     states: dict[str, Any] = document["States"]
     lines = ["flowchart TD", f"    start((start)) --> {document['StartAt']}"]
     for name, state in states.items():

@@ -13,31 +13,65 @@ from dataclasses import dataclass
 
 from . import defaults, naming
 from .alarms import AlarmSpec, alarm_specs, watched_alarm_names
-from .application_settings import ApplicationProps, TrafficShift, runs_library_hook
+from .application_settings import (
+    SMOKE_TESTS,
+    ApplicationProps,
+    FunctionSettings,
+    TrafficShift,
+    runs_library_hook,
+)
+from .application_settings import function_name as application_function_name
+from .asl import Stage
 from .config import PipelineConfig
 
 
 @dataclass(frozen=True)
+class FunctionLayout:
+    """One function of the application in one environment: the function, its alias's alarms
+    and its deployment group."""
+
+    key: str
+    """The function's name in the configuration (the application's, in the single form)."""
+    construct_id: str
+    """Prefix of its construct ids: the environment (single form), or <environment>-<key>."""
+    function_name: str
+    deployment_group: str
+    handler: str
+    memory_mb: int
+    timeout_seconds: int
+    reserved_concurrency: int | None
+    variables: Mapping[str, str]
+    alarms: tuple[AlarmSpec, ...]
+    """The alarms the pipeline creates for this function in this environment."""
+    watched_alarms: tuple[str, ...]
+    """Every alarm that stops its deployment: the pipeline's and the user's own."""
+    rollback_events: tuple[str, ...]
+    """The events on which CodeDeploy rolls a deployment back by itself."""
+
+
+@dataclass(frozen=True)
 class EnvironmentLayout:
-    """One environment of the application: its function, alias and deployment group."""
+    """One environment: its traffic shift, hooks and approval, and every function in it."""
 
     name: str
-    function_name: str
+    title: str
+    """The environment in state names: Deploy<Title>, RunTestsIn<Title>."""
     alias: str
-    deployment_group: str
     deployment_config: str
     """The name CodeDeploy knows the traffic shift by (predefined, or the custom config's)."""
     custom_shift: TrafficShift | None
     """The custom traffic shift the pipeline creates a deployment config for, if any."""
-    variables: Mapping[str, str]
-    alarms: tuple[AlarmSpec, ...]
-    """The alarms the pipeline creates for this environment."""
-    watched_alarms: tuple[str, ...]
-    """Every alarm that stops a deployment: the pipeline's and the user's own."""
-    rollback_events: tuple[str, ...]
-    """The events on which CodeDeploy rolls a deployment back by itself."""
     hooks: Mapping[str, str]
     """Lifecycle event -> hook function, the library's hook resolved to its function name."""
+    own_hooks: tuple[str, ...]
+    """The user's own hook functions, which the environment's CodeDeploy roles may invoke."""
+    runs_library_hook: bool
+    approval_timeout_seconds: int | None
+    """Wait this long at most for a person's approval before deploying here; None: no gate."""
+    functions: tuple[FunctionLayout, ...]
+
+    def function(self, key: str) -> FunctionLayout:
+        return next(f for f in self.functions if f.key == key)
 
 
 @dataclass(frozen=True)
@@ -45,15 +79,45 @@ class ApplicationLayout:
     """The application's functions and CodeDeploy application, one entry per environment."""
 
     name: str
-    handler: str
     runtime: str
-    memory_mb: int
-    timeout_seconds: int
     alias: str
+    single_function: bool
+    functions: Mapping[str, FunctionSettings]
+    """Function name -> settings, in order (the first is the default of test cases)."""
     environments: tuple[EnvironmentLayout, ...]
 
     def environment(self, name: str) -> EnvironmentLayout:
         return next(e for e in self.environments if e.name == name)
+
+    @property
+    def environment_names(self) -> tuple[str, ...]:
+        return tuple(e.name for e in self.environments)
+
+    @property
+    def handlers(self) -> tuple[str, ...]:
+        return tuple(f.handler for f in self.functions.values())
+
+    @property
+    def first(self) -> FunctionSettings:
+        """The first function: what the candidate function starts as."""
+        return next(iter(self.functions.values()))
+
+    @property
+    def largest_memory_mb(self) -> int:
+        """The candidate function runs every function's cases: it starts with the most memory."""
+        return max(f.memory_mb for f in self.functions.values())
+
+    def stages(self, last_approval: int | None = None) -> list[Stage]:
+        """(environment, approval timeout) in order, what asl.compose builds the state machine
+        from; `last_approval` gates the last environment where it has no approval of its own."""
+        stages = [(e.name, e.approval_timeout_seconds) for e in self.environments]
+        if last_approval is not None:
+            stages[-1] = (stages[-1][0], last_approval)
+        return stages
+
+    def targets(self) -> list[tuple[EnvironmentLayout, FunctionLayout]]:
+        """Every function in every environment, environment by environment."""
+        return [(e, f) for e in self.environments for f in e.functions]
 
 
 def deployment_config_name(application: str, environment: str, shift: str | TrafficShift) -> str:
@@ -69,39 +133,67 @@ def rollback_events(watched_alarms: tuple[str, ...]) -> tuple[str, ...]:
     return ("DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_REQUEST", *alarm)
 
 
-def application_layout(props: ApplicationProps, library_hook: str | None) -> ApplicationLayout:
+def application_layout(
+    props: ApplicationProps,
+    library_hook: str | None,
+    approval_timeout_seconds: int | None = None,
+) -> ApplicationLayout:
     """The application as both renderings build it; `library_hook` is the function name of the
-    library's traffic hook where an environment chose SMOKE_TESTS."""
+    library's traffic hook where an environment chose SMOKE_TESTS, `approval_timeout_seconds`
+    the pipeline's approval before the last of the default pair of environments."""
     environments = []
-    for name in naming.ENVIRONMENTS:
-        settings = props.settings(name)
-        function_name = naming.app_function(props.name, name)
-        watched = tuple(watched_alarm_names(function_name, props.alias, settings.alarms))
-        shift = settings.deployment_config
+    chosen = props.environment_list(approval_timeout_seconds)
+    functions = props.function_settings()
+    for index, settings in enumerate(chosen):
+        name = settings.name
+        shift = settings.shift(index == len(chosen) - 1)
+        placed = []
+        for key, function in functions.items():
+            function_name = application_function_name(props, key, name)
+            watched = tuple(watched_alarm_names(function_name, props.alias, settings.alarms))
+            placed.append(
+                FunctionLayout(
+                    key=key,
+                    construct_id=name if props.single_function else f"{name}-{key}",
+                    function_name=function_name,
+                    deployment_group=function_name,
+                    handler=function.handler,
+                    memory_mb=function.memory_mb,
+                    timeout_seconds=function.timeout_seconds,
+                    reserved_concurrency=function.reserved_concurrency,
+                    variables={**function.variables, **settings.variables},
+                    alarms=tuple(alarm_specs(function_name, props.alias, settings.alarms)),
+                    watched_alarms=watched,
+                    rollback_events=rollback_events(watched),
+                )
+            )
+        hooks = settings.chosen_hooks()
         environments.append(
             EnvironmentLayout(
                 name=name,
-                function_name=function_name,
+                title=naming.state_title(name),
                 alias=props.alias,
-                deployment_group=naming.deployment_group(props.name, name),
                 deployment_config=deployment_config_name(props.name, name, shift),
                 custom_shift=shift if isinstance(shift, TrafficShift) else None,
-                variables=dict(settings.variables),
-                alarms=tuple(alarm_specs(function_name, props.alias, settings.alarms)),
-                watched_alarms=watched,
-                rollback_events=rollback_events(watched),
                 hooks=settings.hooks(library_hook),
+                own_hooks=tuple(sorted({f for f in hooks.values() if f != SMOKE_TESTS})),
+                runs_library_hook=SMOKE_TESTS in hooks.values(),
+                approval_timeout_seconds=settings.approval_timeout_seconds,
+                functions=tuple(placed),
             )
         )
     return ApplicationLayout(
         name=props.name,
-        handler=props.handler,
         runtime=props.runtime,
-        memory_mb=props.memory_mb,
-        timeout_seconds=props.timeout_seconds,
         alias=props.alias,
+        single_function=props.single_function,
+        functions=functions,
         environments=tuple(environments),
     )
+
+
+# Lambda: "The total size of all environment variables doesn't exceed 4 KB" (Lambda quotas).
+LAMBDA_ENVIRONMENT_BYTES = 4096
 
 
 @dataclass(frozen=True)
@@ -135,15 +227,44 @@ class HandlersLayout:
         """The handlers' environment variables (read by handlers/settings.py)."""
         return naming.handler_environment(
             artifact_bucket=artifact_bucket,
-            app_handler=application.handler,
             test_manifest=self.test_manifest,
-            application=application.name,
-            alias=application.alias,
-            buckets=buckets,
+            application={
+                "name": application.name,
+                "alias": application.alias,
+                "function_names": naming.SINGLE_FUNCTION_NAMES
+                if application.single_function
+                else naming.FUNCTION_NAMES,
+                "functions": [
+                    {"name": key, "handler": f.handler, "memory_mb": f.memory_mb}
+                    for key, f in application.functions.items()
+                ],
+                "environments": [
+                    {"name": e.name, "bucket": buckets[e.name], "hooks": dict(e.hooks)}
+                    for e in application.environments
+                ],
+            },
             deployment_timeout_seconds=self.deployment_timeout_seconds,
             candidate_function=self.candidate_function,
             notification_topic=notification_topic,
-            hooks={e.name: e.hooks for e in application.environments},
+        )
+
+    def environment_size_problem(self, application: ApplicationLayout) -> str | None:
+        """Why the handlers' variables would not fit Lambda's 4 KB, or None. Measured with the
+        longest names AWS allows where the stack has not named them yet (buckets, topic)."""
+        variables = self.environment(
+            application,
+            artifact_bucket="b" * 63,
+            buckets={name: "b" * 63 for name in application.environment_names},
+            notification_topic="t" * 256,
+        )
+        size = sum(len(key) + len(value.encode()) for key, value in variables.items())
+        if size <= LAMBDA_ENVIRONMENT_BYTES:
+            return None
+        return (
+            f"the handlers' environment variables would take up to {size} bytes with "
+            f"{len(application.functions)} functions in {len(application.environments)} "
+            f"environments, more than Lambda's {LAMBDA_ENVIRONMENT_BYTES}; use fewer or shorter "
+            "function, handler or environment names, or fewer hooks"
         )
 
 
@@ -181,22 +302,21 @@ class PipelineLayout:
     state_machine: str
     notification_topic: str
     poll_interval_seconds: int
-    approval_timeout_seconds: int | None
 
 
 def pipeline_layout(config: PipelineConfig) -> PipelineLayout:
+    application = config.application_props()
     handlers = handlers_layout(
         config.name,
-        config.application,
+        application,
         deployment_timeout_seconds=config.deployment_timeout_seconds,
         test_manifest=config.test_manifest,
     )
     hook = handlers.functions.get("traffic_hook")
     return PipelineLayout(
-        application=application_layout(config.application, hook),
+        application=application_layout(application, hook, config.approval_timeout_seconds),
         handlers=handlers,
         state_machine=naming.state_machine(config.name),
         notification_topic=naming.notification_topic(config.name),
         poll_interval_seconds=config.poll_interval_seconds,
-        approval_timeout_seconds=config.approval_timeout_seconds,
     )

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from typing import Any
 
-# The environments a release goes through, in order.
+# The environments a release goes through, in order, unless the config names its own.
 ENVIRONMENTS = ("staging", "production")
 # The handlers the state machine invokes (the traffic hook is CodeDeploy's, not listed).
 HANDLER_NAMES = ("validate", "run_tests", "promote", "rollback", "approval")
@@ -25,12 +26,26 @@ def candidate_function(prefix: str) -> str:
     return f"{prefix}-candidate"
 
 
-def app_function(application: str, environment: str) -> str:
-    return f"{application}-{environment}"
+# Physical names of the application's functions (and of their deployment groups): the single
+# form keeps its original names; the handlers get the pattern and format it the same way.
+SINGLE_FUNCTION_NAMES = "{application}-{environment}"
+FUNCTION_NAMES = "{application}-{function}-{environment}"
 
 
-def deployment_group(application: str, environment: str) -> str:
-    return f"{application}-{environment}"
+def app_function(application: str, environment: str, function: str | None = None) -> str:
+    """<application>-<environment> (the single form), <application>-<function>-<environment>."""
+    pattern = SINGLE_FUNCTION_NAMES if function is None else FUNCTION_NAMES
+    return pattern.format(application=application, function=function, environment=environment)
+
+
+def state_title(environment: str) -> str:
+    """The environment as state names spell it: staging -> Staging, eu-prod -> EuProd."""
+    return "".join(part.capitalize() for part in environment.split("-"))
+
+
+def state_key(environment: str) -> str:
+    """The environment as a key of the execution's data ($.environments.<key>)."""
+    return environment.replace("-", "_")
 
 
 def state_machine(prefix: str) -> str:
@@ -44,33 +59,21 @@ def notification_topic(prefix: str) -> str:
 def handler_environment(
     *,
     artifact_bucket: str,
-    app_handler: str,
     test_manifest: str,
-    application: str,
-    alias: str,
-    buckets: Mapping[str, str],
+    application: Mapping[str, Any],
     deployment_timeout_seconds: int,
     candidate_function: str,
     notification_topic: str,
-    hooks: Mapping[str, Mapping[str, str]] | None = None,
 ) -> dict[str, str]:
-    """The environment variables of the handler functions (read by handlers/settings.py)."""
-    environments = {
-        environment: {
-            "function_name": app_function(application, environment),
-            "alias": alias,
-            "bucket": bucket,
-            "application": application,
-            "deployment_group": deployment_group(application, environment),
-            "hooks": dict((hooks or {}).get(environment, {})),
-        }
-        for environment, bucket in buckets.items()
-    }
+    """The environment variables of the handler functions (read by handlers/settings.py).
+    `application`: name, alias, function_names (a pattern of SINGLE_FUNCTION_NAMES or
+    FUNCTION_NAMES), functions [{name, handler, memory_mb}] and environments [{name, bucket,
+    hooks}], both in order. Names are derived, not listed, so that Lambda's 4 KB for all
+    variables holds 20 functions in 10 environments."""
     return {
         "ARTIFACT_BUCKET": artifact_bucket,
-        "APP_HANDLER": app_handler,
         "TEST_MANIFEST": test_manifest,
-        "ENVIRONMENTS": json.dumps(environments, sort_keys=True),
+        "APPLICATION": json.dumps(application, sort_keys=True, separators=(",", ":")),
         "DEPLOYMENT_TIMEOUT_SECONDS": str(deployment_timeout_seconds),
         "CANDIDATE_FUNCTION": candidate_function,
         "NOTIFICATION_TOPIC_ARN": notification_topic,

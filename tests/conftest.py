@@ -20,6 +20,7 @@ from cdktf import Testing, TerraformStack
 
 from serverless_pipeline import PipelineConfig, ServerlessPipelineStack
 from serverless_pipeline.example import example_config
+from tests.single_function_config import single_function_config
 
 Synth = Callable[[PipelineConfig], dict[str, Any]]
 ROOT = Path(__file__).resolve().parents[1]
@@ -76,6 +77,12 @@ def synth_config(config: PipelineConfig) -> dict[str, Any]:
 def example() -> dict[str, Any]:
     """The example stack of main.py, synthesized once."""
     return synth_config(example_config())
+
+
+@pytest.fixture(scope="session")
+def single() -> dict[str, Any]:
+    """The single-function form (one handler, staging and production), synthesized once."""
+    return synth_config(single_function_config())
 
 
 def resources(document: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:

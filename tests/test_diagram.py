@@ -25,7 +25,8 @@ def test_the_readme_shows_the_generated_diagram() -> None:
 
 def test_every_deciding_task_has_a_dotted_edge_to_rollback() -> None:
     chart = mermaid()
-    tasks = [name for name, s in asl.template()["States"].items() if s["Type"] == "Task"]
+    states = asl.compose([("staging", None), ("production", None)])["States"]
+    tasks = [name for name, s in states.items() if s["Type"] == "Task"]
     for name in tasks:
         edge = f'    {name} -. "States.ALL" .-> Rollback\n'
         deciding = name != "Rollback" and not name.startswith("Notify")
@@ -36,3 +37,12 @@ def test_every_deciding_task_has_a_dotted_edge_to_rollback() -> None:
 def test_the_command_prints_it(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["diagram"]) == 0
     assert capsys.readouterr().out == mermaid()
+
+
+def test_a_diagram_follows_the_environments() -> None:
+    chart = mermaid(asl.compose([("dev", None), ("staging", 3600), ("production", None)]))
+    assert "    RunTests --> DeployDev\n" in chart
+    assert "    RunTestsInDev --> WaitForApprovalStaging\n" in chart
+    assert "    WaitForApprovalStaging --> DeployStaging\n" in chart
+    assert "    RunTestsInStaging --> ApprovalRequired\n" in chart
+    assert "RunTestsInProduction" not in chart

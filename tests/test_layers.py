@@ -106,4 +106,3 @@ def test_the_lambda_package_imports_as_lambda_imports_it(tmp_path: Path) -> None
         check=False,
     )
     assert done.returncode == 0, done.stderr
-

@@ -1,5 +1,5 @@
-"""ServerlessApplication: the Lambda application the pipeline deploys, one function per
-environment, each behind a `live` alias that CodeDeploy shifts."""
+"""ServerlessApplication: the Lambda application the pipeline deploys: each of its functions in
+each environment, behind a `live` alias that CodeDeploy shifts."""
 
 from __future__ import annotations
 
@@ -28,8 +28,7 @@ from ..application_settings import (
     runs_library_hook,
     validate_props,
 )
-from ..layout import EnvironmentLayout, application_layout
-from ..naming import ENVIRONMENTS
+from ..layout import EnvironmentLayout, FunctionLayout, application_layout
 from ..validation import ConfigurationError
 from .artifact_buckets import ArtifactBuckets
 from .aws_context import AwsContext
@@ -39,8 +38,9 @@ from .iam import ServiceRole, Statement
 
 
 class ServerlessApplication(Construct):
-    """A staging and a production function, each with a `live` alias, and a CodeDeploy
-    application with one deployment group per environment (auto-rollback on failure).
+    """Every function of the application in every environment, each with a `live` alias, and a
+    CodeDeploy application with one deployment group per function and environment
+    (auto-rollback on failure).
 
     Terraform does not fight the pipeline: the functions' code and the aliases' version and
     routing are ignored after creation, since the pipeline changes them on every release.
@@ -59,72 +59,78 @@ class ServerlessApplication(Construct):
         validate_props(props)
         self.props = props
         self.layout = application_layout(props, None)
-        """Names, deployment configs, alarms and rollback events of every environment: the
-        same values the rehearsal lays out (serverless_pipeline/layout.py)."""
+        """Names, deployment configs, alarms and rollback events of every function in every
+        environment: the same values the rehearsal lays out (serverless_pipeline/layout.py)."""
         self.uses_library_hook = runs_library_hook(props)
         """Whether any environment runs the library's smoke-test hook (HandlerFunctions then
         deploys it and registers it with `add_library_hook`)."""
         self.traffic_hook_function: str | None = None
         self._context = context
         self._key = key
-        code = placeholder_code(props.handler)
+        code = placeholder_code(*self.layout.handlers)
         asset = zip_asset(self, "placeholder-code", "placeholder.zip", code)
         self.placeholder = (code, asset)
         """The code every function of the application starts with, and its asset."""
         self.codedeploy_app = CodedeployApp(
             self, "codedeploy", name=props.name, compute_platform="Lambda"
         )
+        # Keyed by each function's construct id: the environment in the single form
+        # ("staging"), <environment>-<function> with `functions=` ("staging-api").
         self.functions: dict[str, PythonFunction] = {}
         self.aliases: dict[str, LambdaAlias] = {}
         self.deployers: dict[str, ServiceRole] = {}
         self.deployment_groups: dict[str, CodedeployDeploymentGroup] = {}
-        # environment -> names of the alarms that stop its deployments
+        # environment -> names of the alarms that stop its functions' deployments
         self.alarm_names: dict[str, list[str]] = {}
         for environment in self.layout.environments:
-            self._function(environment)
-            self._alarms(environment)
-            self._deployment_group(environment)
+            config_name = self._deployment_config(environment)
+            self.alarm_names[environment.name] = []
+            for function in environment.functions:
+                self._function(environment, function)
+                self._alarms(environment, function)
+                self._deployment_group(environment, function, config_name)
 
-    def _function(self, environment: EnvironmentLayout) -> None:
-        """The environment's function and the alias CodeDeploy shifts."""
+    def _function(self, environment: EnvironmentLayout, function: FunctionLayout) -> None:
+        """The function and the alias CodeDeploy shifts."""
         props, (code, asset) = self.props, self.placeholder
-        function = self.functions[environment.name] = PythonFunction(
+        label = props.name if props.single_function else f"{props.name} {function.key}"
+        created = self.functions[function.construct_id] = PythonFunction(
             self,
-            environment.name,
-            function_name=environment.function_name,
-            description=f"{props.name} ({environment.name}), deployed by its pipeline",
+            function.construct_id,
+            function_name=function.function_name,
+            description=f"{label} ({environment.name}), deployed by its pipeline",
             code=code,
             asset=asset,
-            handler=props.handler,
+            handler=function.handler,
             runtime=props.runtime,
-            memory_mb=props.memory_mb,
-            timeout_seconds=props.timeout_seconds,
-            environment=environment.variables,
+            memory_mb=function.memory_mb,
+            timeout_seconds=function.timeout_seconds,
+            environment=function.variables,
             statements=[],
             key=self._key,
             log_retention_days=props.log_retention_days,
             publish=True,
             ignore_code_changes=True,
-            reserved_concurrency=props.reserved_concurrency,
+            reserved_concurrency=function.reserved_concurrency,
         )
-        self.aliases[environment.name] = LambdaAlias(
+        self.aliases[function.construct_id] = LambdaAlias(
             self,
-            f"{environment.name}-alias",
+            f"{function.construct_id}-alias",
             name=environment.alias,
-            function_name=function.name,
-            function_version=function.function.version,
+            function_name=created.name,
+            function_version=created.function.version,
             description=f"Serves {environment.name} traffic; moved by CodeDeploy",
             lifecycle=TerraformResourceLifecycle(
                 ignore_changes=["function_version", "routing_config"]
             ),
         )
 
-    def _alarms(self, environment: EnvironmentLayout) -> None:
-        self.alarm_names[environment.name] = list(environment.watched_alarms)
-        for spec in environment.alarms:
+    def _alarms(self, environment: EnvironmentLayout, function: FunctionLayout) -> None:
+        self.alarm_names[environment.name] += function.watched_alarms
+        for spec in function.alarms:
             CloudwatchMetricAlarm(
                 self,
-                f"{environment.name}-{spec.metric_name.lower()}-alarm",
+                f"{function.construct_id}-{spec.metric_name.lower()}-alarm",
                 alarm_name=spec.name,
                 alarm_description=f"{spec.metric_name} through {spec.function_name}:"
                 f"{spec.alias}; stops and rolls back a deployment",
@@ -139,15 +145,18 @@ class ServerlessApplication(Construct):
                 treat_missing_data=spec.treat_missing_data,
             )
 
-    def _deployment_group(self, environment: EnvironmentLayout) -> None:
-        """CodeDeploy's role for the environment (shift the alias, read its alarms, run the
-        user's own hooks) and the deployment group that uses it."""
-        watched = list(environment.watched_alarms)
+    def _deployment_group(
+        self, environment: EnvironmentLayout, function: FunctionLayout, config_name: str
+    ) -> None:
+        """CodeDeploy's role for the function (shift its alias, read its alarms, run the user's
+        own hooks) and the deployment group that uses it."""
+        watched = list(function.watched_alarms)
+        arn = self._context.arn("lambda", f"function:{function.function_name}")
         statements = [
             Statement(
                 "ShiftAlias",
                 ["lambda:GetAlias", "lambda:UpdateAlias", "lambda:GetProvisionedConcurrencyConfig"],
-                self.function_arns(environment.name),
+                [arn, f"{arn}:*"],
             )
         ]
         if watched:
@@ -158,36 +167,32 @@ class ServerlessApplication(Construct):
                     [self._context.arn("cloudwatch", f"alarm:{n}") for n in watched],
                 )
             )
-        own_hooks = sorted(
-            {
-                f
-                for f in self.props.settings(environment.name).chosen_hooks().values()
-                if f != SMOKE_TESTS
-            }
-        )
-        if own_hooks:
+        if environment.own_hooks:
             statements.append(
                 Statement(
                     "InvokeTrafficHooks",
                     ["lambda:InvokeFunction"],
-                    [self._context.arn("lambda", f"function:{name}") for name in own_hooks],
+                    [
+                        self._context.arn("lambda", f"function:{name}")
+                        for name in environment.own_hooks
+                    ],
                 )
             )
-        deployer = self.deployers[environment.name] = ServiceRole(
+        deployer = self.deployers[function.construct_id] = ServiceRole(
             self,
-            f"{environment.name}-deployer",
-            name=f"{environment.function_name}-codedeploy",
+            f"{function.construct_id}-deployer",
+            name=f"{function.function_name}-codedeploy",
             service="codedeploy.amazonaws.com",
-            description=f"CodeDeploy shifts {environment.function_name}'s alias",
+            description=f"CodeDeploy shifts {function.function_name}'s alias",
             statements=statements,
         )
-        self.deployment_groups[environment.name] = CodedeployDeploymentGroup(
+        self.deployment_groups[function.construct_id] = CodedeployDeploymentGroup(
             self,
-            f"{environment.name}-deployment-group",
+            f"{function.construct_id}-deployment-group",
             app_name=self.codedeploy_app.name,
-            deployment_group_name=environment.deployment_group,
+            deployment_group_name=function.deployment_group,
             service_role_arn=deployer.arn,
-            deployment_config_name=self._deployment_config(environment),
+            deployment_config_name=config_name,
             deployment_style=CodedeployDeploymentGroupDeploymentStyle(
                 deployment_type="BLUE_GREEN", deployment_option="WITH_TRAFFIC_CONTROL"
             ),
@@ -197,7 +202,7 @@ class ServerlessApplication(Construct):
             if watched
             else None,
             auto_rollback_configuration=CodedeployDeploymentGroupAutoRollbackConfiguration(
-                enabled=True, events=list(environment.rollback_events)
+                enabled=True, events=list(function.rollback_events)
             ),
         )
 
@@ -237,11 +242,12 @@ class ServerlessApplication(Construct):
         self.traffic_hook_function = function_name
         self.layout = application_layout(self.props, function_name)
         arn = self._context.arn("lambda", f"function:{function_name}")
-        for environment, deployer in self.deployers.items():
-            if SMOKE_TESTS in self.props.settings(environment).chosen_hooks().values():
-                deployer.add_statements(
-                    Statement("InvokeLibraryTrafficHook", ["lambda:InvokeFunction"], [arn])
-                )
+        for environment in self.layout.environments:
+            if environment.runs_library_hook:
+                for function in environment.functions:
+                    self.deployers[function.construct_id].add_statements(
+                        Statement("InvokeLibraryTrafficHook", ["lambda:InvokeFunction"], [arn])
+                    )
 
     def hooks(self, environment: str) -> dict[str, str]:
         """Lifecycle event -> hook function name for one environment's deployments."""
@@ -255,31 +261,48 @@ class ServerlessApplication(Construct):
             )
         return dict(self.layout.environment(environment).hooks)
 
+    @property
+    def environment_names(self) -> tuple[str, ...]:
+        """The environments a release goes through, in order."""
+        return self.layout.environment_names
+
     def deployment_config_name(self, environment: str) -> str:
         return self.layout.environment(environment).deployment_config
 
-    def function_name(self, environment: str) -> str:
-        return self.layout.environment(environment).function_name
+    def function_name(self, environment: str, function: str | None = None) -> str:
+        """The physical name of `function` (default: the first) in `environment`."""
+        placed = self.layout.environment(environment).functions
+        return next(f for f in placed if function in (None, f.key)).function_name
 
-    def deployment_group_name(self, environment: str) -> str:
-        return self.layout.environment(environment).deployment_group
+    def deployment_group_name(self, environment: str, function: str | None = None) -> str:
+        return self.function_name(environment, function)
 
     def function_arns(self, environment: str) -> list[str]:
-        """The function's ARN and its qualified (version and alias) ARNs."""
-        arn = self._context.arn("lambda", f"function:{self.function_name(environment)}")
-        return [arn, f"{arn}:*"]
+        """Every function's ARN in the environment and their qualified (version and alias)
+        ARNs."""
+        arns = []
+        for function in self.layout.environment(environment).functions:
+            arn = self._context.arn("lambda", f"function:{function.function_name}")
+            arns += [arn, f"{arn}:*"]
+        return arns
 
-    def deployment_group_arn(self, environment: str) -> str:
-        return self._context.arn(
-            "codedeploy",
-            f"deploymentgroup:{self.props.name}/{self.deployment_group_name(environment)}",
-        )
+    def deployment_group_arns(self, environment: str) -> list[str]:
+        return [
+            self._context.arn(
+                "codedeploy", f"deploymentgroup:{self.props.name}/{function.deployment_group}"
+            )
+            for function in self.layout.environment(environment).functions
+        ]
+
+    def _all_function_arns(self) -> list[str]:
+        return [arn for env in self.environment_names for arn in self.function_arns(env)]
+
+    def _all_group_arns(self) -> list[str]:
+        return [arn for env in self.environment_names for arn in self.deployment_group_arns(env)]
 
     def grant_promote(self) -> list[Statement]:
-        """Publish releases to both functions and drive their deployment groups."""
-        functions = [arn for env in ENVIRONMENTS for arn in self.function_arns(env)]
-        groups = [self.deployment_group_arn(env) for env in ENVIRONMENTS]
-        configs = sorted({self.deployment_config_name(env) for env in ENVIRONMENTS})
+        """Publish releases to every function and drive their deployment groups."""
+        configs = sorted({self.deployment_config_name(env) for env in self.environment_names})
         return [
             Statement(
                 "PublishReleases",
@@ -290,7 +313,7 @@ class ServerlessApplication(Construct):
                     "lambda:PublishVersion",
                     "lambda:UpdateFunctionCode",
                 ],
-                functions,
+                self._all_function_arns(),
             ),
             Statement(
                 "DeployReleases",
@@ -299,7 +322,7 @@ class ServerlessApplication(Construct):
                     "codedeploy:GetDeployment",
                     "codedeploy:ListDeployments",
                 ],
-                groups,
+                self._all_group_arns(),
             ),
             Statement(
                 "RegisterRevisions",
@@ -314,12 +337,12 @@ class ServerlessApplication(Construct):
         ]
 
     def grant_rollback(self) -> list[Statement]:
-        """Stop deployments and move both aliases back."""
+        """Stop deployments and move every alias back."""
         return [
             Statement(
                 "RestoreAliases",
                 ["lambda:GetAlias", "lambda:GetFunctionConfiguration", "lambda:UpdateAlias"],
-                [arn for env in ENVIRONMENTS for arn in self.function_arns(env)],
+                self._all_function_arns(),
             ),
             Statement(
                 "StopDeployments",
@@ -328,37 +351,43 @@ class ServerlessApplication(Construct):
                     "codedeploy:ListDeployments",
                     "codedeploy:StopDeployment",
                 ],
-                [self.deployment_group_arn(env) for env in ENVIRONMENTS],
+                self._all_group_arns(),
             ),
         ]
 
     def grant_traffic_hook(self, buckets: ArtifactBuckets) -> list[Statement]:
-        """Smoke-test new versions and report to the deployment groups, nothing else."""
+        """Smoke-test new versions and report to the deployment groups of the environments
+        that run the hook, nothing else."""
+        hooked = [e.name for e in self.layout.environments if e.runs_library_hook]
         return [
             Statement(
                 "ReportHookStatus",
                 ["codedeploy:GetDeployment", "codedeploy:PutLifecycleEventHookExecutionStatus"],
-                [self.deployment_group_arn(env) for env in ENVIRONMENTS],
+                [arn for env in hooked for arn in self.deployment_group_arns(env)],
             ),
             Statement(
                 "InvokeNewVersions",
                 # GetFunctionConfiguration: which release the new version carries.
                 ["lambda:GetFunctionConfiguration", "lambda:InvokeFunction"],
-                [arn for env in ENVIRONMENTS for arn in self.function_arns(env)],
+                [arn for env in hooked for arn in self.function_arns(env)],
             ),
             Statement(
                 "ReadDeployedReleases",
                 ["s3:GetObject", "s3:GetObjectVersion"],
-                [f"{buckets.bucket_for(env).arn}/releases/*" for env in ENVIRONMENTS],
+                [f"{buckets.bucket_for(env).arn}/releases/*" for env in hooked],
             ),
         ]
 
-    def grant_test_staging(self) -> list[Statement]:
-        """Invoke staging through its alias after reading which release it serves."""
+    def grant_test_environments(self) -> list[Statement]:
+        """Invoke every environment but the last through its aliases (RunTestsIn<Env>), after
+        reading which release they serve; nothing when there is one environment."""
+        tested = self.environment_names[:-1]
+        if not tested:
+            return []
         return [
             Statement(
-                "TestThroughStagingAlias",
+                "TestThroughLiveAliases",
                 ["lambda:GetAlias", "lambda:GetFunctionConfiguration", "lambda:InvokeFunction"],
-                self.function_arns("staging"),
+                [arn for env in tested for arn in self.function_arns(env)],
             )
         ]

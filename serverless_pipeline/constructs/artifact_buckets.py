@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 from cdktf_cdktf_provider_aws.data_aws_iam_policy_document import DataAwsIamPolicyDocument
 from cdktf_cdktf_provider_aws.s3_bucket import S3Bucket
@@ -34,6 +35,11 @@ from cdktf_cdktf_provider_aws.s3_bucket_versioning import (
 from constructs import Construct
 
 from .. import defaults
+from ..application_settings import (
+    ENVIRONMENT_NAME,
+    ENVIRONMENT_NAME_ACCEPTED,
+    RESERVED_ENVIRONMENT_NAMES,
+)
 from ..naming import ENVIRONMENTS
 from ..validation import (
     BUCKET_NAME,
@@ -65,6 +71,12 @@ class ArtifactBucketsProps:
     """Exact name of the staging release bucket; omitted: a unique name from the prefix."""
     production_bucket_name: str | None = None
     """Exact name of the production release bucket; omitted: a unique name from the prefix."""
+    environments: Sequence[str] = ENVIRONMENTS
+    """The environments that get a release bucket, in order; omitted: staging and production.
+    Give the application's environments (`ServerlessApplication.environment_names`)."""
+    bucket_names: Mapping[str, str] = field(default_factory=dict)
+    """Exact names of other environments' release buckets (environment -> name); omitted: a
+    unique name from the prefix."""
     noncurrent_version_expiration_days: int = defaults.NONCURRENT_VERSION_EXPIRATION_DAYS
     """Days an overwritten object version is kept (rollback history); default 90."""
     access_log_expiration_days: int = defaults.ACCESS_LOG_EXPIRATION_DAYS
@@ -98,7 +110,24 @@ class ArtifactBuckets(Construct):
             "artifact_bucket_name": props.artifact_bucket_name,
             "staging_bucket_name": props.staging_bucket_name,
             "production_bucket_name": props.production_bucket_name,
+            **{f"bucket_names[{env!r}]": name for env, name in props.bucket_names.items()},
         }
+        environments = list(props.environments)
+        if not environments or len(set(environments)) != len(environments):
+            problems.add(f"environments is {environments!r}; expected distinct names")
+        for environment in environments:
+            problems.pattern(
+                "environments item", environment, ENVIRONMENT_NAME, ENVIRONMENT_NAME_ACCEPTED
+            )
+            if environment in RESERVED_ENVIRONMENT_NAMES:
+                problems.add(f"environments item {environment!r} is the name of a pipeline bucket")
+        for environment in props.bucket_names:
+            if environment not in environments or environment in ENVIRONMENTS:
+                problems.add(
+                    f"bucket_names names {environment!r}; expected one of the other "
+                    f"environments ({', '.join(e for e in environments if e not in ENVIRONMENTS)})"
+                    + "; staging and production take staging_bucket_name and production_bucket_name"
+                )
         for prop, value in names.items():
             problems.pattern(prop, value, BUCKET_NAME, BUCKET_NAME_ACCEPTED)
         chosen = [v for v in names.values() if v is not None]
@@ -116,18 +145,43 @@ class ArtifactBuckets(Construct):
         self.artifact_bucket = self._bucket(
             "artifacts", props.artifact_bucket_name, key=key, log_bucket=self.access_log_bucket
         )
-        self.staging_bucket = self._bucket(
-            "staging", props.staging_bucket_name, key=key, log_bucket=self.access_log_bucket
-        )
-        self.production_bucket = self._bucket(
-            "production", props.production_bucket_name, key=key, log_bucket=self.access_log_bucket
-        )
+        chosen_names = {
+            "staging": props.staging_bucket_name,
+            "production": props.production_bucket_name,
+            **props.bucket_names,
+        }
+        self.environment_buckets: dict[str, S3Bucket] = {
+            environment: self._bucket(
+                environment,
+                chosen_names.get(environment),
+                key=key,
+                log_bucket=self.access_log_bucket,
+            )
+            for environment in environments
+        }
+        """Environment -> its release bucket, in the environments' order."""
+
+    @property
+    def staging_bucket(self) -> S3Bucket:
+        return self.bucket_for("staging")
+
+    @property
+    def production_bucket(self) -> S3Bucket:
+        return self.bucket_for("production")
+
+    @property
+    def approvals_bucket(self) -> S3Bucket:
+        """Pending approvals live in the last environment's bucket (the handlers' choice)."""
+        return list(self.environment_buckets.values())[-1]
 
     def bucket_for(self, environment: str) -> S3Bucket:
-        """The release bucket of `environment` (staging or production)."""
-        if environment not in ENVIRONMENTS:
-            raise ValueError(f"environment is {environment!r}; expected one of staging, production")
-        return self.staging_bucket if environment == "staging" else self.production_bucket
+        """The release bucket of `environment`."""
+        if environment not in self.environment_buckets:
+            raise ValueError(
+                f"environment is {environment!r}; these buckets serve "
+                f"{', '.join(self.environment_buckets)} (ArtifactBucketsProps.environments)"
+            )
+        return self.environment_buckets[environment]
 
     def grant_read_releases(self) -> Statement:
         """Read release artifacts (releases/*) from the artifact bucket."""
@@ -138,26 +192,25 @@ class ArtifactBuckets(Construct):
         )
 
     def grant_environment_records(self) -> Statement:
-        """Read and write releases and deployment records in both environment buckets."""
+        """Read and write releases and deployment records in every environment bucket."""
         return Statement(
             "ManageEnvironmentReleases",
             ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"],
             [
                 f"{bucket.arn}/{prefix}/*"
-                for bucket in (self.staging_bucket, self.production_bucket)
+                for bucket in self.environment_buckets.values()
                 for prefix in ("releases", "executions")
             ],
         )
 
     def grant_approval_records(self) -> list[Statement]:
-        """Read and write pending approvals, kept in the production bucket."""
+        """Read and write pending approvals, kept in the last environment's bucket."""
+        bucket = self.approvals_bucket
         return [
             Statement(
-                "ManageApprovals",
-                ["s3:GetObject", "s3:PutObject"],
-                [f"{self.production_bucket.arn}/approvals/*"],
+                "ManageApprovals", ["s3:GetObject", "s3:PutObject"], [f"{bucket.arn}/approvals/*"]
             ),
-            Statement("ListProductionBucket", ["s3:ListBucket"], [self.production_bucket.arn]),
+            Statement("ListApprovalsBucket", ["s3:ListBucket"], [bucket.arn]),
         ]
 
     def grant_list_environment_records(self) -> Statement:
@@ -165,7 +218,7 @@ class ArtifactBuckets(Construct):
         return Statement(
             "ListEnvironmentBuckets",
             ["s3:ListBucket"],
-            [self.staging_bucket.arn, self.production_bucket.arn],
+            [bucket.arn for bucket in self.environment_buckets.values()],
         )
 
     def _bucket(

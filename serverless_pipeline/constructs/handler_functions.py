@@ -9,8 +9,8 @@ from constructs import Construct
 from .. import defaults
 from ..assets import handlers_package
 from ..layout import handlers_layout
-from ..naming import ENVIRONMENTS, HANDLER_NAMES
-from ..validation import NAME_PREFIX, NAME_PREFIX_ACCEPTED, Problems
+from ..naming import HANDLER_NAMES
+from ..validation import NAME_PREFIX, NAME_PREFIX_ACCEPTED, ConfigurationError, Problems
 from .application import ServerlessApplication
 from .artifact_buckets import ArtifactBuckets
 from .aws_context import AwsContext
@@ -93,10 +93,20 @@ class HandlerFunctions(Construct):
         if props.reserved_concurrency is not None:
             problems.within("reserved_concurrency", props.reserved_concurrency, 1, 1000)
         problems.raise_if_any()
-        app = application.props
+        app = application.layout
+        missing = [e for e in app.environment_names if e not in buckets.environment_buckets]
+        if missing:
+            raise ConfigurationError(
+                "HandlerFunctions",
+                [
+                    f"the application deploys to {', '.join(missing)}, which the ArtifactBuckets "
+                    "have no bucket for; give ArtifactBucketsProps(environments=application."
+                    "environment_names)"
+                ],
+            )
         self.layout = handlers_layout(
             props.name_prefix,
-            app,
+            application.props,
             runtime=props.runtime,
             memory_mb=props.memory_mb,
             timeout_seconds=props.timeout_seconds,
@@ -105,6 +115,9 @@ class HandlerFunctions(Construct):
             test_manifest=props.test_manifest,
         )
         """Function names, timeouts and environment: the values the rehearsal lays out too."""
+        too_large = self.layout.environment_size_problem(app)
+        if too_large:
+            raise ConfigurationError("HandlerFunctions", [too_large])
         placeholder, placeholder_asset = application.placeholder
         candidate_name = self.layout.candidate_function
         # Runs a candidate release's test cases for run_tests, as the application would run:
@@ -116,9 +129,9 @@ class HandlerFunctions(Construct):
             description="Deployment pipeline: runs a candidate release's test cases",
             code=placeholder,
             asset=placeholder_asset,
-            handler=app.handler,
+            handler=app.first.handler,
             runtime=app.runtime,
-            memory_mb=app.memory_mb,
+            memory_mb=app.largest_memory_mb,
             timeout_seconds=props.test_case_timeout_seconds,
             environment={},
             statements=[],
@@ -131,10 +144,13 @@ class HandlerFunctions(Construct):
             application.add_library_hook(self.layout.functions["traffic_hook"])
         code = handlers_package()
         asset = zip_asset(self, "code", "handlers.zip", code)
+        self.application_layout = application.layout
+        """The application as these handlers deploy it: its environments, their order and
+        approval gates (DeploymentStateMachine composes its definition from them)."""
         environment = self.layout.environment(
             application.layout,
             artifact_bucket=buckets.artifact_bucket.bucket,
-            buckets={env: buckets.bucket_for(env).bucket for env in ENVIRONMENTS},
+            buckets={env: buckets.bucket_for(env).bucket for env in app.environment_names},
             notification_topic=notifications.arn,
         )
         read = buckets.grant_read_releases()
@@ -143,7 +159,7 @@ class HandlerFunctions(Construct):
             "validate": [read],
             "run_tests": [
                 read,
-                *application.grant_test_staging(),
+                *application.grant_test_environments(),
                 Statement(
                     "RunCandidateReleases",
                     [

@@ -9,7 +9,6 @@ from cdktf_cdktf_provider_aws.cloudwatch_dashboard import CloudwatchDashboard
 from cdktf_cdktf_provider_aws.cloudwatch_metric_alarm import CloudwatchMetricAlarm
 from constructs import Construct
 
-from ..naming import ENVIRONMENTS
 from .application import ServerlessApplication
 from .aws_context import AwsContext
 from .handler_functions import HandlerFunctions
@@ -66,7 +65,7 @@ class PipelineMonitoring(Construct):
         region = context.region
         alarm_arns = [a.arn for a in self.alarms] + [
             context.arn("cloudwatch", f"alarm:{name}")
-            for environment in ENVIRONMENTS
+            for environment in application.environment_names
             for name in application.alarm_names[environment]
         ]
         widgets: list[dict[str, Any]] = [
@@ -117,13 +116,17 @@ class PipelineMonitoring(Construct):
                         "AWS/Lambda",
                         metric,
                         "FunctionName",
-                        fn,
+                        function.function_name,
                         "Resource",
-                        f"{fn}:{application.props.alias}",
-                        {"stat": "Sum", "label": f"{environment} {metric}"},
+                        f"{function.function_name}:{application.props.alias}",
+                        {"stat": "Sum", "label": f"{label} {metric}"},
                     ]
-                    for environment in ENVIRONMENTS
-                    for fn in [application.function_name(environment)]
+                    for environment, function in application.layout.targets()
+                    for label in [
+                        environment.name
+                        if application.props.single_function
+                        else f"{environment.name} {function.key}"
+                    ]
                     for metric in ("Invocations", "Errors", "Throttles")
                 ],
                 period=60,

@@ -31,19 +31,24 @@ class ServerlessPipeline(Construct):
         # Region, backend and tags belong to the stack (ServerlessPipelineStack checks them).
         config.validate_pipeline()
         name = config.name
+        application = config.application_props()
         self.context = AwsContext(self, "context")
         self.key = PipelineKey(self, "key", PipelineKeyProps(name_prefix=name), self.context)
         self.buckets = ArtifactBuckets(
             self,
             "buckets",
-            ArtifactBucketsProps(name_prefix=name, force_destroy=config.force_destroy_buckets),
+            ArtifactBucketsProps(
+                name_prefix=name,
+                force_destroy=config.force_destroy_buckets,
+                environments=[e.name for e in application.environment_list()],
+            ),
             key=self.key,
             context=self.context,
         )
         self.application = ServerlessApplication(
             self,
             "application",
-            config.application,
+            application,
             key=self.key,
             context=self.context,
         )
@@ -109,7 +114,7 @@ class ServerlessPipeline(Construct):
                 build=config.build,
                 test_manifest=config.test_manifest,
                 log_retention_days=config.log_retention_days,
-                runtime=config.application.runtime,
+                runtime=application.runtime,
             ),
             buckets=self.buckets,
             key=self.key,

@@ -46,16 +46,20 @@ class DeploymentStateMachineProps:
     log_retention_days: int = defaults.LOG_RETENTION_DAYS
     """Retention of the execution log group."""
     approval_timeout_seconds: int | None = None
-    """Require a person's approval before production, and roll back when none comes within
-    this many seconds (60 to 31536000). Omitted: no approval step."""
+    """Require a person's approval before the last environment (production), and roll back
+    when none comes within this many seconds (60 to 31536000). Omitted: the environments' own
+    approval_timeout_seconds, if any."""
 
 
 class DeploymentStateMachine(Construct):
-    """ValidateCode, RunTests, DeployStaging, RunTestsInStaging, optionally WaitForApproval,
-    DeployProduction, NotifyPromoted; any failure goes to Rollback, NotifyRolledBack and a Fail
-    state carrying the original error and cause.
+    """ValidateCode, RunTests, then per environment Deploy<Env> and (but the last)
+    RunTestsIn<Env>, with approval gates where asked (WaitForApproval before the last),
+    NotifyPromoted; any failure goes to Rollback, NotifyRolledBack and a Fail state carrying the
+    original error and cause. For staging and production: DeployStaging, RunTestsInStaging,
+    DeployProduction.
 
-    The definition is `serverless_pipeline/asl/deployment.asl.json` with its placeholders filled.
+    The definition is composed from the templates in `serverless_pipeline/asl/` for the
+    application's environments (asl.compose), with its placeholders filled.
     The machine logs ALL events with execution data to an encrypted log group, traces with
     X-Ray, and encrypts its data with the pipeline key.
     """
@@ -128,6 +132,7 @@ class DeploymentStateMachine(Construct):
                 ),
             ],
         )
+        environments = handlers.application_layout.stages(props.approval_timeout_seconds)
         definition = asl.render(
             definition_values(
                 partition=context.partition,
@@ -139,8 +144,9 @@ class DeploymentStateMachine(Construct):
                 notification_topic=notifications.arn,
                 poll_interval_seconds=props.poll_interval_seconds,
                 task_timeout_seconds=handlers.layout.task_timeout_seconds,
-                approval_timeout_seconds=props.approval_timeout_seconds,
-            )
+                environments=environments,
+            ),
+            environments,
         )
         self.state_machine = SfnStateMachine(
             self,

@@ -1,7 +1,9 @@
-"""WaitForApproval: a person approves or rejects a release before it reaches production.
+"""WaitForApproval (before the last environment) and WaitForApprovalTo<Env>: a person approves
+or rejects a release before it reaches an environment.
 
 Action "request" runs inside the state machine's callback task: it records the task token in
-the production bucket, keyed by execution, and notifies the topic. Actions "approve" and
+the last environment's bucket, keyed by execution (an execution waits at one gate at a time),
+and notifies the topic. Actions "approve" and
 "reject" are what a person invokes; they must name the release that is waiting, so an approval
 given for an older release can never promote a newer one.
 """
@@ -40,22 +42,36 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
     config = settings.load()
     event = require_mapping(event, "event")
     action = require_one_of(event, "action", ACTIONS)
-    bucket = config.environment("production").bucket
+    bucket = config.approvals_bucket
     s3 = boto3.client("s3")
     if action == "request":
+        names = config.environment_names
+        gate = require_one_of(
+            {"environment": event.get("environment", names[-1])}, "environment", names
+        )
+        before = names[: names.index(gate)]
         return request(
             s3,
             bucket,
             event,
             getattr(context, "function_name", "the approval function"),
             config.topic(),
+            gate,
+            before[-1] if before else None,
         )
     return decide(s3, bucket, event, approved=action == "approve")
 
 
 def request(
-    s3: Any, bucket: str, event: Any, function_name: str, topic: str
+    s3: Any,
+    bucket: str,
+    event: Any,
+    function_name: str,
+    topic: str,
+    environment: str,
+    previous: str | None,
 ) -> dict[str, Any]:
+    """Record the token and ask; `previous` is the environment the release is already in."""
     release = parse_release(event)
     execution = parse_execution(event)
     token = event.get("token")
@@ -63,6 +79,7 @@ def request(
         raise InvalidEvent("token is missing; the state machine passes $$.Task.Token")
     record = {
         "release_id": release.id,
+        "environment": environment,
         "token": token,
         "state": "waiting",
         "requested_at": int(time.time()),
@@ -71,12 +88,15 @@ def request(
     decision = {"action": "approve", "release_id": release.id, "execution": execution}
     boto3.client("sns").publish(
         TopicArn=topic,
-        Subject=f"Release {release.id} waits for approval before production",
+        Subject=f"Release {release.id} waits for approval before {environment}",
         Message=json.dumps(
             {
                 "release": release.id,
                 "outcome": "waiting_for_approval",
-                "changed": f"staging now serves release {release.id} and passed its tests",
+                "environment": environment,
+                "changed": f"{previous} now serves release {release.id} and passed its tests"
+                if previous
+                else f"release {release.id} passed its own tests; no environment serves it yet",
                 "approve": f"aws lambda invoke --function-name {function_name} "
                 f"--cli-binary-format raw-in-base64-out --payload '{json.dumps(decision)}' "
                 "/dev/stdout",

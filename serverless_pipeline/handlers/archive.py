@@ -11,6 +11,7 @@ import io
 import json
 import stat
 import zipfile
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
@@ -35,8 +36,9 @@ MAX_MANIFEST_BYTES = 1024 * 1024
 # the handlers' memory holds a whole release beside it (defaults.HANDLER_MEMORY_MB).
 MAX_SOURCE_BYTES = 1024 * 1024
 MAX_TEST_CASES = 200
-# Where a case runs: against the candidate code, through staging's alias, and (opt-in, since it
-# also runs in production) as a smoke test in the traffic hook before an alias shifts.
+# Where a case runs: against the candidate code; "staging": through the live alias of every
+# environment but the last (RunTestsIn<Env>); and (opt-in, since it also runs in production) as
+# a smoke test in the traffic hook before an alias shifts.
 TEST_STAGES = ("candidate", "staging", "smoke")
 DEFAULT_STAGES = ("candidate", "staging")
 
@@ -53,6 +55,8 @@ class TestCase:
     expected_error: str | None
     stages: tuple[str, ...]
     environment: dict[str, str]
+    function: str | None = None
+    """The application function the case calls; None: the first."""
 
 
 @dataclass(frozen=True)
@@ -215,14 +219,32 @@ def _parse_case(case: Any, index: int, path: str) -> TestCase:
         not isinstance(k, str) or not isinstance(v, str) for k, v in environment.items()
     ):
         raise InvalidTestManifest(f"{where} ({name}).environment must map strings to strings")
-    return TestCase(name, case["event"], case.get("expected"), error, tuple(stages), environment)
+    function = case.get("function")
+    if function is not None and (not isinstance(function, str) or not function):
+        raise InvalidTestManifest(f"{where} ({name}).function must be a function's name")
+    return TestCase(
+        name, case["event"], case.get("expected"), error, tuple(stages), environment, function
+    )
 
 
-def inspect(data: bytes, handler: str, manifest_path: str) -> ArchiveReport:
-    """Every check validate makes on the archive's bytes, in order of cost."""
+def check_functions(cases: list[TestCase], functions: Sequence[str], path: str) -> None:
+    """Every case that names a function names one of the application's."""
+    for case in cases:
+        if case.function is not None and case.function not in functions:
+            raise InvalidTestManifest(
+                f"{path} case {case.name!r} calls function {case.function!r}; the application's "
+                f"functions are {', '.join(functions)}"
+            )
+
+
+def inspect(data: bytes, handlers: Mapping[str, str], manifest_path: str) -> ArchiveReport:
+    """Every check validate makes on the archive's bytes, in order of cost; `handlers` maps
+    each function of the application to its handler."""
     archive = open_archive(data)
     python_files = check_sources(archive)
-    check_handler(archive, handler)
+    for handler in dict.fromkeys(handlers.values()):
+        check_handler(archive, handler)
     cases = load_manifest(archive, manifest_path)
+    check_functions(cases, list(handlers), manifest_path)
     infos = archive.infolist()
     return ArchiveReport(len(infos), sum(i.file_size for i in infos), python_files, len(cases))

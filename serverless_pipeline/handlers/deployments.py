@@ -7,7 +7,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from .settings import Environment
+from .settings import Target
 
 # Every status in which a deployment still holds its deployment group.
 ACTIVE_STATUSES = ("Created", "Queued", "InProgress", "Baking", "Ready")
@@ -44,26 +44,23 @@ def appspec(
     return json.dumps(document, sort_keys=True)
 
 
-def active(codedeploy: Any, environment: Environment) -> list[str]:
-    """Ids of the deployments of this environment's group that have not finished."""
+def active(codedeploy: Any, target: Target) -> list[str]:
+    """Ids of the deployments of the target's group that have not finished."""
     response = codedeploy.list_deployments(
-        applicationName=environment.application,
-        deploymentGroupName=environment.deployment_group,
+        applicationName=target.application,
+        deploymentGroupName=target.deployment_group,
         includeOnlyStatuses=list(ACTIVE_STATUSES),
     )
     ids: list[str] = response.get("deployments", [])
     return ids
 
 
-def start(
-    codedeploy: Any, environment: Environment, current: str, target: str, release_id: str
-) -> str:
-    content = appspec(
-        environment.function_name, environment.alias, current, target, environment.hooks
-    )
+def start(codedeploy: Any, target: Target, current: str, version: str, release_id: str) -> str:
+    """Shift the target's alias from version `current` to `version`; the deployment's id."""
+    content = appspec(target.function_name, target.alias, current, version, target.hooks)
     response = codedeploy.create_deployment(
-        applicationName=environment.application,
-        deploymentGroupName=environment.deployment_group,
+        applicationName=target.application,
+        deploymentGroupName=target.deployment_group,
         description=f"release {release_id}",
         revision={
             "revisionType": "AppSpecContent",

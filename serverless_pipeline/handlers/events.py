@@ -18,7 +18,6 @@ RELEASE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 EXECUTION_NAME = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
 SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
 BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
-ENVIRONMENTS = ("staging", "production")
 # Where a release's artifact lives, in the artifact bucket (put there by the build) and in each
 # environment's bucket (put there by promote): one scheme for the build, handlers and rehearsal.
 RELEASE_KEY = "releases/{release_id}/app.zip"
@@ -59,10 +58,6 @@ def require_one_of(event: Mapping[str, Any], key: str, choices: tuple[str, ...])
     if not isinstance(value, str) or value not in choices:
         raise InvalidEvent(f"{key} is {value!r:.80}; expected one of {', '.join(choices)}")
     return value
-
-
-def require_environment(event: Mapping[str, Any]) -> str:
-    return require_one_of(event, "environment", ENVIRONMENTS)
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,11 @@
-"""DeployStaging and DeployProduction: move one environment to the release through CodeDeploy.
+"""DeployStaging, DeployProduction, Deploy<Env>: move every function of one environment to the
+release through CodeDeploy, together.
 
-Action "start" records what is live, stores the release in the environment's bucket, updates the
-function's code, publishes a version described with the release id and starts a CodeDeploy
-deployment that shifts the live alias. Action "status" reports that deployment for the state
-machine's wait loop and raises when it failed or ran past its deadline.
+Action "start" records what each function serves, stores the release in the environment's
+bucket, updates each function's code, publishes a version described with the release id and
+starts one CodeDeploy deployment per function, so that they shift concurrently. Action "status"
+reports them for the state machine's wait loop: done when all succeeded, raising as soon as one
+failed or ran past its deadline (rollback then stops the others and restores every function).
 """
 
 from __future__ import annotations
@@ -22,7 +24,6 @@ from .events import (
     parse_execution,
     parse_release,
     release_key,
-    require_environment,
     require_mapping,
     require_one_of,
 )
@@ -30,13 +31,14 @@ from .lambda_versions import alias_version, describe, release_of
 
 ACTIONS = ("start", "status")
 LOGGER = logging.getLogger(__name__)
+Records = dict[str, records.DeploymentRecord]
 
 
 def handler(event: Any, context: Any) -> dict[str, Any]:
     config = settings.load()
     event = require_mapping(event, "event")
     action = require_one_of(event, "action", ACTIONS)
-    environment = config.environment(require_environment(event))
+    environment = config.environment(require_one_of(event, "environment", config.environment_names))
     release = parse_release(event)
     execution = parse_execution(event)
     if action == "start":
@@ -51,49 +53,70 @@ def start(
     execution: str,
 ) -> dict[str, Any]:
     s3, lam, codedeploy = boto3.client("s3"), boto3.client("lambda"), boto3.client("codedeploy")
-    record = records.read_deployment(s3, environment.bucket, execution, environment.name)
-    if record is not None and record.deployment_id:
-        # A retry of a start that already got this far: report, never start a second deployment.
-        return _report(record, "InProgress")
+    found = {t.function: records.read_deployment(s3, t, execution) for t in environment.targets}
+    # A retry of a start that got part of the way: a function already deploying (or already on
+    # the release) is reported, never deployed a second time.
+    pending = [
+        t
+        for t in environment.targets
+        if (record := found[t.function]) is None
+        or (record.deployment_id is None and record.state == "started")
+    ]
+    if not pending:
+        return _report(environment, release, _known(found), "InProgress")
     # Verified before anything is written: a bad artifact leaves the environment untouched.
     data = artifacts.fetch(s3, release, config.artifact_bucket)
-    running = deployments.active(codedeploy, environment)
+    running = {
+        t.deployment_group: ids for t in pending if (ids := deployments.active(codedeploy, t))
+    }
     if running:
+        busy = "; ".join(f"{group}: {' '.join(ids)}" for group, ids in running.items())
         raise DeploymentInProgress(
-            f"deployment group {environment.deployment_group} already has deployment(s) "
-            f"{', '.join(running)} in progress; refusing to start release {release.id}"
+            f"deployment groups of {environment.name} already have deployments in progress "
+            f"({busy}); refusing to start release {release.id}"
         )
-    if record is None:
-        current = alias_version(lam, environment.function_name, environment.alias)
-        record = records.DeploymentRecord(
-            environment=environment.name,
-            release_id=release.id,
-            previous_version=current,
-            previous_release=release_of(lam, environment.function_name, current),
-            state="started",
-            deadline=int(time.time()) + config.deployment_timeout_seconds,
-        )
-        records.write_deployment(s3, environment.bucket, execution, record)
-    target = _publish(s3, lam, environment, release, data)
-    record.target_version = target
-    if target == record.previous_version:
-        record.state = "deployed"
-        records.write_deployment(s3, environment.bucket, execution, record)
-        _log("release already live", execution, record)
-        return _report(record, "Succeeded")
-    record.deployment_id = deployments.start(
-        codedeploy, environment, record.previous_version, target, release.id
-    )
-    record.state = "deploying"
-    records.write_deployment(s3, environment.bucket, execution, record)
-    _log("deployment started", execution, record)
-    return _report(record, "InProgress")
+    deadline = int(time.time()) + config.deployment_timeout_seconds
+    for target in pending:
+        if found[target.function] is None:
+            current = alias_version(lam, target.function_name, target.alias)
+            record = found[target.function] = records.DeploymentRecord(
+                environment=environment.name,
+                function=target.function,
+                release_id=release.id,
+                previous_version=current,
+                previous_release=release_of(lam, target.function_name, current),
+                state="started",
+                deadline=deadline,
+            )
+            records.write_deployment(s3, target, execution, record)
+    versions = _publish(s3, lam, environment, pending, release, data)
+    for target in pending:
+        record = found[target.function]
+        assert record is not None
+        record.target_version = versions[target.function]
+        if record.target_version == record.previous_version:
+            record.state = "deployed"
+            _log("release already live", execution, record)
+        else:
+            record.deployment_id = deployments.start(
+                codedeploy, target, record.previous_version, record.target_version, release.id
+            )
+            record.state = "deploying"
+            _log("deployment started", execution, record)
+        records.write_deployment(s3, target, execution, record)
+    return _report(environment, release, _known(found), "InProgress")
 
 
 def _publish(
-    s3: Any, lam: Any, environment: settings.Environment, release: Release, data: bytes
-) -> str:
-    """Store the release in the environment's bucket and publish it as a new version."""
+    s3: Any,
+    lam: Any,
+    environment: settings.Environment,
+    targets: list[settings.Target],
+    release: Release,
+    data: bytes,
+) -> dict[str, str]:
+    """Store the release in the environment's bucket and publish it as a new version of each
+    target's function; function -> version. Every code update starts before the first wait."""
     key = release_key(release.id)
     stored = s3.put_object(
         Bucket=environment.bucket, Key=key, Body=data, Metadata={"sha256": release.sha256}
@@ -101,15 +124,20 @@ def _publish(
     code = {"S3Bucket": environment.bucket, "S3Key": key}
     if stored.get("VersionId"):
         code["S3ObjectVersion"] = stored["VersionId"]
-    updated = lam.update_function_code(FunctionName=environment.function_name, **code)
-    lam.get_waiter("function_updated_v2").wait(FunctionName=environment.function_name)
-    published = lam.publish_version(
-        FunctionName=environment.function_name,
-        Description=describe(release.id),
-        CodeSha256=updated["CodeSha256"],
-    )
-    version: str = published["Version"]
-    return version
+    updated = {
+        t.function: lam.update_function_code(FunctionName=t.function_name, **code) for t in targets
+    }
+    waiter = lam.get_waiter("function_updated_v2")
+    versions = {}
+    for target in targets:
+        waiter.wait(FunctionName=target.function_name)
+        published = lam.publish_version(
+            FunctionName=target.function_name,
+            Description=describe(release.id),
+            CodeSha256=updated[target.function]["CodeSha256"],
+        )
+        versions[target.function] = str(published["Version"])
+    return versions
 
 
 def status(
@@ -119,45 +147,65 @@ def status(
     execution: str,
 ) -> dict[str, Any]:
     s3, codedeploy = boto3.client("s3"), boto3.client("codedeploy")
-    record = records.read_deployment(s3, environment.bucket, execution, environment.name)
-    if record is None or record.release_id != release.id:
-        raise InvalidEvent(
-            f"execution {execution} started no deployment of release {release.id} "
-            f"to {environment.name}"
-        )
-    if record.state == "deployed":
-        return _report(record, "Succeeded")
-    if record.deployment_id is None:
-        raise InvalidEvent(
-            f"execution {execution} has not started the deployment of release {release.id} "
-            f"to {environment.name} yet (its start did not finish)"
-        )
-    state, problem = deployments.describe(codedeploy, record.deployment_id)
-    if state == "Succeeded":
-        record.state = "deployed"
-        records.write_deployment(s3, environment.bucket, execution, record)
-        _log("deployment succeeded", execution, record)
-    elif state in deployments.FAILED_STATUSES:
-        raise DeploymentFailed(
-            f"deployment {record.deployment_id} of release {release.id} to "
-            f"{environment.name} ended {state}: {problem or 'no reason given'}"
-        )
-    elif time.time() > record.deadline:
-        raise DeploymentTimedOut(
-            f"deployment {record.deployment_id} of release {release.id} to "
-            f"{environment.name} is still {state} past its deadline"
-        )
-    return _report(record, "Succeeded" if state == "Succeeded" else "InProgress")
+    found: Records = {}
+    failed, late = [], []
+    for target in environment.targets:
+        record = records.read_deployment(s3, target, execution)
+        where = f"{target.function} in {environment.name}"
+        if record is None or record.release_id != release.id:
+            raise InvalidEvent(
+                f"execution {execution} started no deployment of release {release.id} to {where}"
+            )
+        found[target.function] = record
+        if record.state == "deployed":
+            continue
+        if record.deployment_id is None:
+            raise InvalidEvent(
+                f"execution {execution} has not started the deployment of release {release.id} "
+                f"to {where} yet (its start did not finish)"
+            )
+        state, problem = deployments.describe(codedeploy, record.deployment_id)
+        if state == "Succeeded":
+            record.state = "deployed"
+            records.write_deployment(s3, target, execution, record)
+            _log("deployment succeeded", execution, record)
+        elif state in deployments.FAILED_STATUSES:
+            failed.append(
+                f"deployment {record.deployment_id} of {where} ended {state}: "
+                f"{problem or 'no reason given'}"
+            )
+        elif time.time() > record.deadline:
+            late.append(f"deployment {record.deployment_id} of {where} is still {state}")
+    if failed:
+        raise DeploymentFailed(f"release {release.id}: " + "; ".join(failed))
+    if late:
+        raise DeploymentTimedOut(f"release {release.id}, past its deadline: " + "; ".join(late))
+    done = all(record.state == "deployed" for record in found.values())
+    return _report(environment, release, found, "Succeeded" if done else "InProgress")
 
 
-def _report(record: records.DeploymentRecord, state: str) -> dict[str, Any]:
+def _known(found: dict[str, records.DeploymentRecord | None]) -> Records:
+    return {function: record for function, record in found.items() if record is not None}
+
+
+def _report(
+    environment: settings.Environment, release: Release, found: Records, state: str
+) -> dict[str, Any]:
+    if state == "InProgress" and all(r.state == "deployed" for r in found.values()):
+        state = "Succeeded"
     return {
-        "environment": record.environment,
-        "release_id": record.release_id,
-        "deployment_id": record.deployment_id,
-        "previous_version": record.previous_version,
-        "target_version": record.target_version,
+        "environment": environment.name,
+        "release_id": release.id,
         "status": state,
+        "functions": {
+            function: {
+                "deployment_id": record.deployment_id,
+                "previous_version": record.previous_version,
+                "target_version": record.target_version,
+                "state": record.state,
+            }
+            for function, record in found.items()
+        },
     }
 
 

@@ -1,8 +1,8 @@
 """Deployment records: what an execution changed in an environment, written before the change.
 
-A record lives in the environment's bucket at executions/<execution>/<environment>.json. Promote
-writes it before it touches the function, so rollback knows what to restore even when promote
-failed half-way; an environment without a record was never touched by that execution.
+A record lives in the environment's bucket at executions/<execution>/<environment>/<function>.json.
+Promote writes it before it touches the function, so rollback knows what to restore even when
+promote failed half-way; a function without a record was never touched by that execution.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typing import Any, Literal, get_args
 from botocore.exceptions import ClientError
 
 from .errors import ConfigurationError
+from .settings import Target
 
 # started: the record is written, nothing changed yet; deploying: a CodeDeploy deployment runs;
 # deployed: the alias serves the release; rolled_back: the alias serves previous_version again.
@@ -23,10 +24,11 @@ STATES = get_args(DeploymentState)
 
 @dataclass
 class DeploymentRecord:
-    """What one execution did to one environment: written by promote before each change, read
-    by promote's status checks and by rollback."""
+    """What one execution did to one function in one environment: written by promote before
+    each change, read by promote's status checks and by rollback."""
 
     environment: str
+    function: str
     release_id: str
     previous_version: str
     """The version the alias served before this execution: what rollback restores."""
@@ -49,8 +51,8 @@ class DeploymentRecord:
         return cls(**data)
 
 
-def key(execution: str, environment: str) -> str:
-    return f"executions/{execution}/{environment}.json"
+def key(execution: str, environment: str, function: str) -> str:
+    return f"executions/{execution}/{environment}/{function}.json"
 
 
 def load(s3: Any, bucket: str, object_key: str) -> dict[str, Any] | None:
@@ -74,16 +76,14 @@ def save(s3: Any, bucket: str, object_key: str, record: dict[str, Any]) -> None:
     )
 
 
-def read_deployment(
-    s3: Any, bucket: str, execution: str, environment: str
-) -> DeploymentRecord | None:
-    """The execution's record of the environment, or None when it never touched it."""
-    object_key = key(execution, environment)
+def read_deployment(s3: Any, target: Target, execution: str) -> DeploymentRecord | None:
+    """The execution's record of the target, or None when it never touched it."""
+    bucket, object_key = target.bucket, key(execution, target.environment, target.function)
     data = load(s3, bucket, object_key)
     if data is None:
         return None
     return DeploymentRecord.from_json(data, f"s3://{bucket}/{object_key}")
 
 
-def write_deployment(s3: Any, bucket: str, execution: str, record: DeploymentRecord) -> None:
-    save(s3, bucket, key(execution, record.environment), asdict(record))
+def write_deployment(s3: Any, target: Target, execution: str, record: DeploymentRecord) -> None:
+    save(s3, target.bucket, key(execution, record.environment, record.function), asdict(record))

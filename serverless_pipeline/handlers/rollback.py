@@ -1,8 +1,9 @@
-"""Rollback: put every environment this execution touched back on the release it served before.
+"""Rollback: put every function of every environment this execution touched back on the release
+it served before, including functions whose own deployment succeeded: a release is atomic.
 
 It reads the records promote wrote before changing anything, so it needs nothing from the failed
-state's output. Idempotent: an environment already back on its previous version, or one without
-a record (never touched), is left as it is. It tries every environment before it reports.
+state's output. Idempotent: a function already back on its previous version, or one without a
+record (never touched), is left as it is. It tries every function before it reports.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from botocore.exceptions import ClientError
 
 from . import deployments, records, settings
 from .errors import RollbackFailed
-from .events import ENVIRONMENTS, parse_execution, parse_release, require_mapping
+from .events import parse_execution, parse_release, require_mapping
 from .lambda_versions import release_of
 
 LOGGER = logging.getLogger(__name__)
@@ -34,14 +35,20 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
     release = parse_release(event)
     execution = parse_execution(event)
     s3, lam, codedeploy = boto3.client("s3"), boto3.client("lambda"), boto3.client("codedeploy")
-    outcomes, problems = {}, []
-    # Production first: it is the environment users are on.
-    for name in reversed(ENVIRONMENTS):
-        environment = config.environment(name)
-        try:
-            outcomes[name] = restore(s3, lam, codedeploy, environment, execution)
-        except Exception as error:
-            problems.append(f"{name}: {type(error).__name__}: {error}")
+    outcomes: dict[str, dict[str, Any]] = {}
+    problems = []
+    # The last environment first: it is the one users are on.
+    for environment in reversed(config.environments):
+        outcomes[environment.name] = {}
+        for target in environment.targets:
+            try:
+                outcomes[environment.name][target.function] = restore(
+                    s3, lam, codedeploy, target, execution
+                )
+            except Exception as error:
+                problems.append(
+                    f"{target.function} in {environment.name}: {type(error).__name__}: {error}"
+                )
     if problems:
         raise RollbackFailed(f"release {release.id}: " + "; ".join(problems))
     return {
@@ -78,27 +85,27 @@ def failed_state(execution_arn: Any) -> str | None:
 
 
 def restore(
-    s3: Any, lam: Any, codedeploy: Any, environment: settings.Environment, execution: str
+    s3: Any, lam: Any, codedeploy: Any, target: settings.Target, execution: str
 ) -> dict[str, Any]:
-    record = records.read_deployment(s3, environment.bucket, execution, environment.name)
+    record = records.read_deployment(s3, target, execution)
     if record is None:
         return {"action": "untouched"}
-    for deployment_id in deployments.active(codedeploy, environment):
+    for deployment_id in deployments.active(codedeploy, target):
         deployments.stop(codedeploy, deployment_id)
     previous = record.previous_version
-    alias = lam.get_alias(FunctionName=environment.function_name, Name=environment.alias)
+    alias = lam.get_alias(FunctionName=target.function_name, Name=target.alias)
     weights = alias.get("RoutingConfig", {}).get("AdditionalVersionWeights")
     action = "already_restored"
     if alias["FunctionVersion"] != previous or weights:
         lam.update_alias(
-            FunctionName=environment.function_name,
-            Name=environment.alias,
+            FunctionName=target.function_name,
+            Name=target.alias,
             FunctionVersion=previous,
             RoutingConfig={"AdditionalVersionWeights": {}},
         )
         action = "restored"
     record.state = "rolled_back"
-    records.write_deployment(s3, environment.bucket, execution, record)
+    records.write_deployment(s3, target, execution, record)
     LOGGER.info(
         "environment restored",
         extra={"execution": execution, "action": action, **asdict(record)},
@@ -106,5 +113,5 @@ def restore(
     return {
         "action": action,
         "live_version": previous,
-        "live_release": release_of(lam, environment.function_name, previous),
+        "live_release": release_of(lam, target.function_name, previous),
     }

@@ -1,10 +1,12 @@
-"""RunTests and RunTestsInStaging: the release's own test cases against its code.
+"""RunTests and RunTestsIn<Env>: the release's own test cases against its code.
 
 Stage "candidate" runs the code from the artifact before any environment is touched, in the
 pipeline's candidate function: a function of its own whose role can only write its logs, so
-release code that is not yet trusted never runs next to this handler's credentials. Stage
-"staging" invokes the staging function through its live alias, after checking that the alias
-really serves this release, so a pass proves the release works with staging's configuration.
+release code that is not yet trusted never runs next to this handler's credentials; each case
+runs with the handler and memory of the function it names. Stage "staging" invokes each case's
+function through its live alias in the event's environment (staging by default), after checking
+that every function there really serves this release, so a pass proves the release works with
+that environment's configuration.
 """
 
 from __future__ import annotations
@@ -32,10 +34,16 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
     data = artifacts.fetch(boto3.client("s3"), release, config.artifact_bucket)
     bundle = archive.open_archive(data)
     cases = [c for c in archive.load_manifest(bundle, config.test_manifest) if stage in c.stages]
+    default = config.functions[0].name
+    functions = [config.function(case.function or default) for case in cases]
     if stage == "candidate":
-        outcomes = _run_candidate(release, config.candidate_function, cases)
+        outcomes = _run_candidate(release, config.candidate_function, cases, functions)
     else:
-        outcomes = _run_in_staging(release, config, cases)
+        where = event.get("environment", "staging")
+        environment = config.environment(
+            require_one_of({"environment": where}, "environment", config.environment_names)
+        )
+        outcomes = _run_in_environment(release, environment, cases, functions)
     results = [
         {"name": case.name, "passed": (reason := judge(case, outcome)) is None, "reason": reason}
         for case, outcome in zip(cases, outcomes, strict=True)
@@ -50,11 +58,21 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
     return {"release_id": release.id, "stage": stage, "passed": len(results), "cases": results}
 
 
+def _code_of(client: Any, function_name: str, version: str) -> str:
+    configuration = client.get_function_configuration(FunctionName=function_name, Qualifier=version)
+    code: str = configuration["CodeSha256"]
+    return code
+
+
 def _run_candidate(
-    release: Release, function_name: str, cases: list[archive.TestCase]
+    release: Release,
+    function_name: str,
+    cases: list[archive.TestCase],
+    functions: list[settings.Function],
 ) -> list[dict[str, Any]]:
     """Each case invoked on a version of the candidate function that holds exactly the release's
-    code and the case's environment; the versions are deleted once their cases ran."""
+    code, the handler and memory of the case's function, and the case's environment; the
+    versions are deleted once their cases ran."""
     client, invoker = boto3.client("lambda"), invoke_client()
     code = {"S3Bucket": release.bucket, "S3Key": release.key}
     if release.version_id:
@@ -62,16 +80,20 @@ def _run_candidate(
     client.update_function_code(FunctionName=function_name, **code)
     waiter = client.get_waiter("function_updated_v2")
     waiter.wait(FunctionName=function_name)
-    # Cases that share an environment share a version: usually one version per release.
-    groups: dict[str, list[int]] = {}
-    for index, case in enumerate(cases):
-        groups.setdefault(json.dumps(case.environment, sort_keys=True), []).append(index)
+    # Cases of one function that share an environment share a version: usually one version
+    # per function and release.
+    groups: dict[tuple[settings.Function, str], list[int]] = {}
+    for index, (case, function) in enumerate(zip(cases, functions, strict=True)):
+        variables = json.dumps(case.environment, sort_keys=True)
+        groups.setdefault((function, variables), []).append(index)
     outcomes: dict[int, dict[str, Any]] = {}
-    for variables, indexes in groups.items():
+    for (function, variables), indexes in groups.items():
         # A description of its own makes every publish a new version: Lambda returns the
         # latest version instead when code and configuration are unchanged since it.
         client.update_function_configuration(
             FunctionName=function_name,
+            Handler=function.handler,
+            MemorySize=function.memory_mb,
             Environment={"Variables": json.loads(variables)},
             Description=f"candidate {release.id} {uuid.uuid4()}",
         )
@@ -90,24 +112,31 @@ def _run_candidate(
     return [outcomes[index] for index in range(len(cases))]
 
 
-def _run_in_staging(
-    release: Release, config: settings.Settings, cases: list[archive.TestCase]
+def _run_in_environment(
+    release: Release,
+    environment: settings.Environment,
+    cases: list[archive.TestCase],
+    functions: list[settings.Function],
 ) -> list[dict[str, Any]]:
-    staging = config.environment("staging")
     client = boto3.client("lambda")
-    alias = client.get_alias(FunctionName=staging.function_name, Name=staging.alias)
-    version = alias["FunctionVersion"]
-    # Compared by code, not by version description: a release whose code equals the live one
-    # publishes no new version, and is still the code under test.
-    code = client.get_function_configuration(FunctionName=staging.function_name, Qualifier=version)[
-        "CodeSha256"
-    ]
-    shifting = alias.get("RoutingConfig", {}).get("AdditionalVersionWeights")
-    if code != release.code_sha256 or shifting:
-        raise EnvironmentNotOnRelease(
-            f"{staging.function_name}:{staging.alias} serves version {version}, whose code is "
-            f"not release {release.id}'s"
-            + (f", and still shifts traffic to {shifting}" if shifting else "")
-        )
+    # Every function of the environment, not only those the cases call: the environment must
+    # be wholly on the release before the release moves on.
+    for target in environment.targets:
+        alias = client.get_alias(FunctionName=target.function_name, Name=target.alias)
+        version = alias["FunctionVersion"]
+        # Compared by code, not by version description: a release whose code equals the live
+        # one publishes no new version, and is still the code under test.
+        code = _code_of(client, target.function_name, version)
+        shifting = alias.get("RoutingConfig", {}).get("AdditionalVersionWeights")
+        if code != release.code_sha256 or shifting:
+            raise EnvironmentNotOnRelease(
+                f"{target.function_name}:{target.alias} serves version {version}, whose code is "
+                f"not release {release.id}'s"
+                + (f", and still shifts traffic to {shifting}" if shifting else "")
+            )
     invoker = invoke_client()
-    return [invoke_case(invoker, staging.function_name, staging.alias, case) for case in cases]
+    return [
+        invoke_case(invoker, target.function_name, target.alias, case)
+        for case, function in zip(cases, functions, strict=True)
+        for target in [environment.target(function.name)]
+    ]

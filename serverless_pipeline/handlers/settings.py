@@ -8,20 +8,32 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
-from .errors import ConfigurationError
-from .events import ENVIRONMENTS
+from .errors import ConfigurationError, InvalidEvent
 
 HOOK_EVENTS = ("BeforeAllowTraffic", "AfterAllowTraffic")
+NAME_FIELDS = ("application", "environment", "function")
 
 
 @dataclass(frozen=True)
-class Environment:
-    """One deployment target: its function, alias, release bucket and CodeDeploy group."""
+class Function:
+    """One function of the application: its handler in the release."""
 
     name: str
+    handler: str
+    memory_mb: int
+
+
+@dataclass(frozen=True)
+class Target:
+    """One function in one environment: the alias CodeDeploy shifts and its deployment group."""
+
+    environment: str
+    function: str
     function_name: str
     alias: str
     bucket: str
@@ -32,11 +44,25 @@ class Environment:
 
 
 @dataclass(frozen=True)
+class Environment:
+    """One environment: its release bucket and every function's target in it."""
+
+    name: str
+    bucket: str
+    targets: tuple[Target, ...]
+
+    def target(self, function: str) -> Target:
+        return next(t for t in self.targets if t.function == function)
+
+
+@dataclass(frozen=True)
 class Settings:
     artifact_bucket: str
-    app_handler: str
     test_manifest: str
-    environments: Mapping[str, Environment]
+    functions: tuple[Function, ...]
+    """In order: the first is the function of test cases that name none."""
+    environments: tuple[Environment, ...]
+    """In the order a release goes through them."""
     deployment_timeout_seconds: int
     # The function that runs a candidate release's test cases (its role can only write logs).
     candidate_function: str
@@ -49,8 +75,30 @@ class Settings:
             raise ConfigurationError("environment variable NOTIFICATION_TOPIC_ARN is not set")
         return self.notification_topic
 
+    @property
+    def environment_names(self) -> tuple[str, ...]:
+        return tuple(e.name for e in self.environments)
+
     def environment(self, name: str) -> Environment:
-        return self.environments[name]
+        for environment in self.environments:
+            if environment.name == name:
+                return environment
+        raise InvalidEvent(
+            f"environment is {name!r:.80}; expected one of {', '.join(self.environment_names)}"
+        )
+
+    def function(self, name: str) -> Function:
+        for function in self.functions:
+            if function.name == name:
+                return function
+        raise InvalidEvent(
+            f"function is {name!r:.80}; expected one of {', '.join(f.name for f in self.functions)}"
+        )
+
+    @property
+    def approvals_bucket(self) -> str:
+        """Pending approvals live in the last environment's bucket, whichever gate asks."""
+        return self.environments[-1].bucket
 
 
 def _required(env: Mapping[str, str], name: str) -> str:
@@ -73,50 +121,77 @@ def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
     return value
 
 
-def _environments(raw: str) -> dict[str, Environment]:
+def _strings(value: Any, keys: tuple[str, ...], where: str) -> dict[str, str]:
+    if not isinstance(value, dict) or any(
+        not isinstance(value.get(key), str) or not value[key] for key in keys
+    ):
+        raise ConfigurationError(f"APPLICATION {where} must set {', '.join(keys)}")
+    return value
+
+
+def _application(raw: str) -> tuple[tuple[Function, ...], tuple[Environment, ...]]:
     try:
         parsed = json.loads(raw)
     except json.JSONDecodeError as error:
-        raise ConfigurationError(f"ENVIRONMENTS is not valid JSON: {error}") from error
-    if not isinstance(parsed, dict) or sorted(parsed) != sorted(ENVIRONMENTS):
+        raise ConfigurationError(f"APPLICATION is not valid JSON: {error}") from error
+    app = _strings(parsed, ("name", "alias", "function_names"), "")
+    pattern = app["function_names"]
+    if set(re.findall(r"{(\w*)}", pattern)) - set(NAME_FIELDS):
         raise ConfigurationError(
-            f"ENVIRONMENTS must map exactly {', '.join(ENVIRONMENTS)} to their settings"
+            f"APPLICATION function_names is {pattern!r}; it may use {{{'}, {'.join(NAME_FIELDS)}}}"
         )
-    fields = ("function_name", "alias", "bucket", "application", "deployment_group")
-    environments = {}
-    for name, values in parsed.items():
-        if not isinstance(values, dict) or any(
-            not isinstance(values.get(key), str) or not values[key] for key in fields
-        ):
-            raise ConfigurationError(f"ENVIRONMENTS.{name} must set {', '.join(fields)}")
-        hooks = values.get("hooks", {})
+    listed = [parsed.get("functions"), parsed.get("environments")]
+    if not all(isinstance(items, list) and items for items in listed):
+        raise ConfigurationError("APPLICATION must list its functions and environments")
+    functions: list[Function] = []
+    for item in parsed["functions"]:
+        values = _strings(item, ("name", "handler"), "functions[]")
+        memory = values.get("memory_mb")
+        if not isinstance(memory, int) or memory <= 0:
+            raise ConfigurationError(f"APPLICATION function {values['name']} has no memory_mb")
+        functions.append(Function(values["name"], values["handler"], memory))
+    environments: list[Environment] = []
+    for item in parsed["environments"]:
+        values = _strings(item, ("name", "bucket"), "environments[]")
+        hooks: Any = values.get("hooks", {})
         if not isinstance(hooks, dict) or any(
             event not in HOOK_EVENTS or not isinstance(function, str) or not function
             for event, function in hooks.items()
         ):
             raise ConfigurationError(
-                f"ENVIRONMENTS.{name}.hooks must map {' or '.join(HOOK_EVENTS)} to function names"
+                f"APPLICATION environment {values['name']} hooks must map "
+                f"{' or '.join(HOOK_EVENTS)} to function names"
             )
-        environments[name] = Environment(
-            name=name,
-            function_name=values["function_name"],
-            alias=values["alias"],
-            bucket=values["bucket"],
-            application=values["application"],
-            deployment_group=values["deployment_group"],
-            hooks=hooks,
-        )
-    return environments
+        targets = []
+        for function in functions:
+            name = pattern.format(
+                application=app["name"], environment=values["name"], function=function.name
+            )
+            targets.append(
+                Target(
+                    environment=values["name"],
+                    function=function.name,
+                    function_name=name,
+                    alias=app["alias"],
+                    bucket=values["bucket"],
+                    application=app["name"],
+                    deployment_group=name,
+                    hooks=hooks,
+                )
+            )
+        environments.append(Environment(values["name"], values["bucket"], tuple(targets)))
+    return tuple(functions), tuple(environments)
 
 
 def load(env: Mapping[str, str] | None = None) -> Settings:
     """Settings from `env` (the process environment by default)."""
     env = os.environ if env is None else env
+    functions, environments = _application(_required(env, "APPLICATION"))
     return Settings(
         artifact_bucket=_required(env, "ARTIFACT_BUCKET"),
-        app_handler=_required(env, "APP_HANDLER"),
         test_manifest=_required(env, "TEST_MANIFEST"),
-        environments=_environments(_required(env, "ENVIRONMENTS")),
+        functions=functions,
+        environments=environments,
         deployment_timeout_seconds=_positive_int(env, "DEPLOYMENT_TIMEOUT_SECONDS", 3600),
         candidate_function=_required(env, "CANDIDATE_FUNCTION"),
         notification_topic=env.get("NOTIFICATION_TOPIC_ARN", ""),

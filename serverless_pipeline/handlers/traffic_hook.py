@@ -69,24 +69,36 @@ def smoke_test(
     info = codedeploy.get_deployment(deploymentId=deployment_id)["deploymentInfo"]
     spec = json.loads(info["revision"]["appSpecContent"]["content"])
     properties = next(iter(spec["Resources"][0].values()))["Properties"]
-    environment = next(
-        (e for e in config.environments.values() if e.function_name == properties["Name"]), None
+    deployed = next(
+        (
+            t
+            for e in config.environments
+            for t in e.targets
+            if t.function_name == properties["Name"]
+        ),
+        None,
     )
-    if environment is None:
+    if deployed is None:
         raise InvalidEvent(f"{properties['Name']} is not a function of this pipeline")
+    default = config.functions[0].name
     client = invoke_client()
     target = str(properties["TargetVersion"])
     # The release a version carries is what promote published it as (lambda_versions).
-    release_id = release_of(client, environment.function_name, target)
+    release_id = release_of(client, deployed.function_name, target)
     if release_id is None:
-        raise InvalidEvent(f"{environment.function_name}:{target} carries no release")
+        raise InvalidEvent(f"{deployed.function_name}:{target} carries no release")
     data = (
         boto3.client("s3")
-        .get_object(Bucket=environment.bucket, Key=release_key(release_id))["Body"]
+        .get_object(Bucket=deployed.bucket, Key=release_key(release_id))["Body"]
         .read()
     )
     bundle = archive.open_archive(data)
-    cases = [c for c in archive.load_manifest(bundle, config.test_manifest) if "smoke" in c.stages]
+    # The smoke cases of the function being deployed (each function's deployment runs its own).
+    cases = [
+        c
+        for c in archive.load_manifest(bundle, config.test_manifest)
+        if "smoke" in c.stages and (c.function or default) == deployed.function
+    ]
     failures = []
     for ran, case in enumerate(cases):
         if seconds_left is not None and seconds_left() < REPORT_MARGIN_SECONDS:
@@ -96,7 +108,7 @@ def smoke_test(
             # Stop waiting for a case while there is still time to report.
             client = invoke_client(seconds_left() - REPORT_MARGIN_SECONDS)
         try:
-            outcome = invoke_case(client, environment.function_name, target, case)
+            outcome = invoke_case(client, deployed.function_name, target, case)
         except ReadTimeoutError as error:
             outcome = {"errorType": "Sandbox.Timedout", "errorMessage": str(error)}
         reason = judge(case, outcome)

@@ -1,4 +1,5 @@
-"""ValidateCode: the release artifact is sound before any code of it runs anywhere."""
+"""ValidateCode: the release artifact is sound before any code of it runs anywhere: every
+function's handler is in it, and every test case calls one of the application's functions."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
     config = settings.load()
     release = parse_release(require_mapping(event, "event"))
     data = artifacts.fetch(boto3.client("s3"), release, config.artifact_bucket)
-    report = archive.inspect(data, config.app_handler, config.test_manifest)
+    handlers = {function.name: function.handler for function in config.functions}
+    report = archive.inspect(data, handlers, config.test_manifest)
     return {
         "release_id": release.id,
         "bytes": len(data),

@@ -21,9 +21,8 @@ from ..asl import definition_values
 from ..assets import handlers_package
 from ..config import PipelineConfig
 from ..handlers.events import release_key
-from ..handlers.lambda_versions import describe
+from ..handlers.lambda_versions import describe, release_of
 from ..layout import ApplicationLayout, PipelineLayout, pipeline_layout
-from ..naming import ENVIRONMENTS
 from . import sample_app
 
 ACCOUNT_ID = "123456789012"
@@ -42,9 +41,10 @@ class EmulatedAccount:
     sfn: Any
     codedeploy: Any
     artifact_bucket: str
-    production_bucket: str
+    approvals_bucket: str
     state_machine_arn: str
     inbox: str
+    application: ApplicationLayout
 
     @property
     def approval_function(self) -> str:
@@ -65,7 +65,7 @@ class EmulatedAccount:
     def approval_pending(self, execution: str) -> bool:
         """Whether the approval handler has recorded a request for this execution."""
         listed = self.s3.list_objects_v2(
-            Bucket=self.production_bucket, Prefix=f"approvals/{execution}.json"
+            Bucket=self.approvals_bucket, Prefix=f"approvals/{execution}.json"
         )
         return bool(listed.get("KeyCount"))
 
@@ -81,17 +81,16 @@ class EmulatedAccount:
             "version_id": stored["VersionId"],
         }
 
-    def live_release(self, environment: str) -> str | None:
-        """The release the environment's live alias serves, read back from Lambda."""
-        application = self.config.application
-        function = naming.app_function(application.name, environment)
-        version = self.lam.get_alias(FunctionName=function, Name=application.alias)[
-            "FunctionVersion"
-        ]
-        description: str = self.lam.get_function_configuration(
-            FunctionName=function, Qualifier=version
-        )["Description"]
-        return description.removeprefix("release ") if description.startswith("release ") else None
+    def functions_live(self, environment: str) -> dict[str, str | None]:
+        """Function -> the release its live alias serves in the environment, read back from
+        Lambda."""
+        live = {}
+        for function in self.application.environment(environment).functions:
+            version = self.lam.get_alias(
+                FunctionName=function.function_name, Name=self.application.alias
+            )["FunctionVersion"]
+            live[function.key] = release_of(self.lam, function.function_name, version)
+        return live
 
 
 def function_arn(region: str, name: str) -> str:
@@ -109,6 +108,11 @@ def deployment_definition(config: PipelineConfig) -> str:
         handler: function_arn(config.region, name)
         for handler, name in layout.handlers.functions.items()
     }
+    # A person who gives no answer is rehearsed in seconds, not hours.
+    environments = [
+        (name, REHEARSAL_APPROVAL_TIMEOUT_SECONDS if seconds else None)
+        for name, seconds in layout.application.stages()
+    ]
     return asl.render(
         definition_values(
             partition="aws",
@@ -121,11 +125,9 @@ def deployment_definition(config: PipelineConfig) -> str:
             # The configuration's own interval: the emulator's Wait states take no real time.
             poll_interval_seconds=layout.poll_interval_seconds,
             task_timeout_seconds=layout.handlers.task_timeout_seconds,
-            # A person who gives no answer is rehearsed in seconds, not hours.
-            approval_timeout_seconds=REHEARSAL_APPROVAL_TIMEOUT_SECONDS
-            if layout.approval_timeout_seconds
-            else None,
-        )
+            environments=environments,
+        ),
+        environments,
     )
 
 
@@ -140,7 +142,8 @@ def create(config: PipelineConfig) -> EmulatedAccount:
     codedeploy = boto3.client("codedeploy", region_name=region)
     sfn = boto3.client("stepfunctions", region_name=region)
 
-    buckets = {role: f"{config.name}-{role}-rehearsal" for role in ("artifacts", *ENVIRONMENTS)}
+    environments = layout.application.environment_names
+    buckets = {role: f"{config.name}-{role}-rehearsal" for role in ("artifacts", *environments)}
     # S3 refuses a location constraint for us-east-1, its default region.
     constraint = {"LocationConstraint": region}
     where = {} if region == "us-east-1" else {"CreateBucketConfiguration": constraint}
@@ -153,7 +156,7 @@ def create(config: PipelineConfig) -> EmulatedAccount:
     variables = layout.handlers.environment(
         layout.application,
         artifact_bucket=buckets["artifacts"],
-        buckets={environment: buckets[environment] for environment in ENVIRONMENTS},
+        buckets={environment: buckets[environment] for environment in environments},
         notification_topic=topic_arn(config),
     )
     _handlers(layout, role, variables, lam)
@@ -167,9 +170,10 @@ def create(config: PipelineConfig) -> EmulatedAccount:
         sfn,
         codedeploy,
         buckets["artifacts"],
-        buckets["production"],
+        buckets[environments[-1]],
         machine["stateMachineArn"],
         inbox,
+        layout.application,
     )
 
 
@@ -180,9 +184,9 @@ def _notifications(config: PipelineConfig, layout: PipelineLayout) -> str:
     sns, sqs = boto3.client("sns", region_name=region), boto3.client("sqs", region_name=region)
     topic = sns.create_topic(Name=layout.notification_topic)["TopicArn"]
     inbox: str = sqs.create_queue(QueueName="rehearsal-notifications")["QueueUrl"]
-    inbox_arn = sqs.get_queue_attributes(QueueUrl=inbox, AttributeNames=["QueueArn"])[
-        "Attributes"
-    ]["QueueArn"]
+    inbox_arn = sqs.get_queue_attributes(QueueUrl=inbox, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
     sns.subscribe(
         TopicArn=topic,
         Protocol="sqs",
@@ -195,30 +199,30 @@ def _notifications(config: PipelineConfig, layout: PipelineLayout) -> str:
 def _application(
     application: ApplicationLayout, role: str, region: str, lam: Any, codedeploy: Any
 ) -> None:
-    """Each environment's function with FIRST_RELEASE behind its alias, its alarms and its
-    deployment group, as ServerlessApplication creates them."""
+    """Each function in each environment with FIRST_RELEASE behind its alias, its alarms and
+    its deployment group, as ServerlessApplication creates them."""
     cloudwatch = boto3.client("cloudwatch", region_name=region)
     first = sample_app.release_zip("ok", FIRST_RELEASE)
     codedeploy.create_application(applicationName=application.name, computePlatform="Lambda")
-    for environment in application.environments:
+    for environment, function in application.targets():
         published = lam.create_function(
-            FunctionName=environment.function_name,
+            FunctionName=function.function_name,
             Runtime=application.runtime,
             Role=role,
-            Handler=application.handler,
+            Handler=function.handler,
             Code={"ZipFile": first},
-            Environment={"Variables": dict(environment.variables)},
+            Environment={"Variables": dict(function.variables)},
             Description=describe(FIRST_RELEASE),
-            Timeout=application.timeout_seconds,
-            MemorySize=application.memory_mb,
+            Timeout=function.timeout_seconds,
+            MemorySize=function.memory_mb,
             Publish=True,
         )
         lam.create_alias(
-            FunctionName=environment.function_name,
+            FunctionName=function.function_name,
             Name=environment.alias,
             FunctionVersion=published["Version"],
         )
-        for spec in environment.alarms:
+        for spec in function.alarms:
             cloudwatch.put_metric_alarm(
                 AlarmName=spec.name,
                 Namespace="AWS/Lambda",
@@ -235,7 +239,7 @@ def _application(
         # does, and the emulator's CodeDeploy shifts in moments whatever the config.
         codedeploy.create_deployment_group(
             applicationName=application.name,
-            deploymentGroupName=environment.deployment_group,
+            deploymentGroupName=function.deployment_group,
             serviceRoleArn=role,
             deploymentConfigName=environment.deployment_config,
             deploymentStyle={
@@ -243,12 +247,12 @@ def _application(
                 "deploymentOption": "WITH_TRAFFIC_CONTROL",
             },
             alarmConfiguration={
-                "enabled": bool(environment.watched_alarms),
-                "alarms": [{"name": name} for name in environment.watched_alarms],
+                "enabled": bool(function.watched_alarms),
+                "alarms": [{"name": name} for name in function.watched_alarms],
             },
             autoRollbackConfiguration={
                 "enabled": True,
-                "events": list(environment.rollback_events),
+                "events": list(function.rollback_events),
             },
         )
 
@@ -260,10 +264,10 @@ def _handlers(layout: PipelineLayout, role: str, variables: dict[str, str], lam:
         FunctionName=handlers.candidate_function,
         Runtime=application.runtime,
         Role=role,
-        Handler=application.handler,
-        Code={"ZipFile": placeholder_code(application.handler)},
+        Handler=application.first.handler,
+        Code={"ZipFile": placeholder_code(*application.handlers)},
         Timeout=handlers.test_case_timeout_seconds,
-        MemorySize=application.memory_mb,
+        MemorySize=application.largest_memory_mb,
     )
     code = handlers_package()
     for handler, name in handlers.functions.items():

@@ -19,7 +19,6 @@ from ..emulator.codedeploy import lambda_deployments
 from ..emulator.lambda_runtime import in_process_lambda
 from ..emulator.stepfunctions import repeatable_executions, virtual_waits
 from ..handlers.rollback import FAILURE_EVENTS
-from ..naming import ENVIRONMENTS
 from . import account as emulated
 from . import sample_app
 
@@ -42,6 +41,12 @@ class ReleaseOutcome:
     error: str | None
     path: list[str]
     live: dict[str, str | None]
+    """Environment -> the release every function there serves (None when they differ)."""
+    functions: dict[str, dict[str, str | None]]
+    """Environment -> function -> the release it serves."""
+    rollback: dict[str, dict[str, str]] | None
+    """What Rollback did, environment -> function -> restored, already_restored (CodeDeploy
+    had moved the alias back) or untouched; None when the release was not rolled back."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -52,6 +57,8 @@ class ReleaseOutcome:
             "error": self.error,
             "path": self.path,
             "live": self.live,
+            "functions": self.functions,
+            "rollback": self.rollback,
         }
 
 
@@ -59,11 +66,16 @@ class ReleaseOutcome:
 class Rehearsal:
     releases: list[ReleaseOutcome] = field(default_factory=list)
     live: dict[str, str | None] = field(default_factory=dict)
+    functions: dict[str, dict[str, str | None]] = field(default_factory=dict)
     # What subscribers of the notification topic received, in order.
     notifications: list[Any] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
-        return {"releases": [r.to_json() for r in self.releases], "live": self.live}
+        return {
+            "releases": [r.to_json() for r in self.releases],
+            "live": self.live,
+            "functions": self.functions,
+        }
 
 
 @contextlib.contextmanager
@@ -109,7 +121,7 @@ def rehearse(
                 rehearsal.releases.append(
                     _release(account, release, kind, report, approver or (lambda _: "approve"))
                 )
-            rehearsal.live = {env: account.live_release(env) for env in ENVIRONMENTS}
+            rehearsal.live, rehearsal.functions = _live(account)
             rehearsal.notifications = account.notifications()
             return rehearsal
 
@@ -138,10 +150,11 @@ def _release(
         seen = len(events)
         if status != "RUNNING":
             break
-        if not answered and path[-1:] == ["WaitForApproval"]:
+        if not answered and path and path[-1].startswith("WaitForApproval"):
             answered = _answer(account, release, f"release-{release}", approver)
         time.sleep(0.05)
     failed_state, error = _failure(path, events)
+    live, functions = _live(account)
     return ReleaseOutcome(
         release=release,
         kind=kind,
@@ -149,8 +162,39 @@ def _release(
         failed_state=failed_state,
         error=error,
         path=path,
-        live={env: account.live_release(env) for env in ENVIRONMENTS},
+        live=live,
+        functions=functions,
+        rollback=_rollback(events),
     )
+
+
+def _rollback(events: list[dict[str, Any]]) -> dict[str, dict[str, str]] | None:
+    """The Rollback task's report of each function, from the execution's history."""
+    in_rollback = False
+    for event in events:
+        details = event.get("stateEnteredEventDetails")
+        if details:
+            in_rollback = details["name"] == "Rollback"
+        elif in_rollback and event["type"] == "TaskSucceeded":
+            report = json.loads(event["taskSucceededEventDetails"]["output"])["Payload"]
+            return {
+                environment: {function: outcome["action"] for function, outcome in done.items()}
+                for environment, done in report["environments"].items()
+            }
+    return None
+
+
+def _live(
+    account: emulated.EmulatedAccount,
+) -> tuple[dict[str, str | None], dict[str, dict[str, str | None]]]:
+    """(environment -> the release all its functions serve, environment -> function ->
+    release), read back from Lambda."""
+    functions = {env: account.functions_live(env) for env in account.application.environment_names}
+    live = {
+        env: releases.pop() if len(releases := set(served.values())) == 1 else None
+        for env, served in functions.items()
+    }
+    return live, functions
 
 
 def _answer(

@@ -1,6 +1,8 @@
 """The sample application the rehearsal releases, and its defective variants.
 
-Each kind is a complete release zip: source plus its own test manifest. A defect is a real bug
+Two functions, released together: `api` (app.handler) prices orders, `worker` (worker.handler)
+processes batches of order events. Each kind is a complete release zip: source plus its own
+test manifest. A defect is a real bug
 in the code, found by whichever stage would find it in AWS, never a flag that the pipeline reads.
 """
 
@@ -10,7 +12,16 @@ import json
 
 from ..assets import zip_bytes
 
-KINDS = ("ok", "validate", "unit-tests", "staging-deploy", "staging-tests", "production-deploy")
+KINDS = (
+    "ok",
+    "validate",
+    "unit-tests",
+    "staging-deploy",
+    "staging-tests",
+    "production-deploy",
+    "worker-staging-tests",
+    "worker-production-deploy",
+)
 
 PRICING = '''
 def total(items, currency):
@@ -45,7 +56,27 @@ def handler(event, context):
     return {{"total": total(event["items"], CURRENCIES[stage])}}
 """
 
+WORKER = """
+import os
+
+RELEASE = {release!r}
+# The queue each stage's worker reports to; "local" is what the code sees outside Lambda.
+QUEUES = {queues!r}
+# The downstream service each stage's health check reaches.
+DEPENDENCIES = {dependencies!r}
+
+
+def handler(event, context):
+    stage = os.environ.get("STAGE", "local")
+    if event.get("healthcheck"):
+        if stage not in DEPENDENCIES:
+            raise RuntimeError(f"no downstream dependency configured for {{stage}}")
+        return {{"healthy": True}}
+    return {{"processed": len(event["messages"]), "queue": QUEUES[stage]}}
+"""
+
 ALL_STAGES = {"local": "EUR", "staging": "EUR", "production": "EUR"}
+ALL_QUEUES = {"local": "order-events", "staging": "order-events", "production": "order-events"}
 ALL_DEPENDENCIES = {
     "local": "stub",
     "staging": "orders-db-staging",
@@ -66,6 +97,19 @@ MANIFEST = {
             "expected": {"healthy": True},
             "stages": ["smoke"],
         },
+        {
+            "name": "worker processes a batch",
+            "function": "worker",
+            "event": {"messages": [{"order": 1}, {"order": 2}]},
+            "expected": {"processed": 2, "queue": "order-events"},
+        },
+        {
+            "name": "worker is healthy",
+            "function": "worker",
+            "event": {"healthcheck": True},
+            "expected": {"healthy": True},
+            "stages": ["smoke"],
+        },
     ]
 }
 
@@ -74,8 +118,8 @@ def source(kind: str, release: str) -> dict[str, str]:
     """The files of one release of `kind`."""
     if kind not in KINDS:
         raise ValueError(f"unknown release kind {kind!r}; expected one of {', '.join(KINDS)}")
-    currencies = dict(ALL_STAGES)
-    dependencies = dict(ALL_DEPENDENCIES)
+    currencies, queues = dict(ALL_STAGES), dict(ALL_QUEUES)
+    dependencies, worker_dependencies = dict(ALL_DEPENDENCIES), dict(ALL_DEPENDENCIES)
     pricing = PRICING
     if kind == "staging-tests":
         del currencies["staging"]  # a config table that forgot staging: KeyError there only
@@ -85,11 +129,18 @@ def source(kind: str, release: str) -> dict[str, str]:
         del dependencies["production"]
     elif kind == "unit-tests":
         pricing = PRICING_WITHOUT_QUANTITY
+    elif kind == "worker-staging-tests":
+        del queues["staging"]  # the worker's table forgot staging: KeyError there only
+    elif kind == "worker-production-deploy":
+        # The worker fails on production's traffic: its alarm goes off during the canary.
+        del worker_dependencies["production"]
     app = APP.format(release=release, currencies=currencies, dependencies=dependencies)
+    worker = WORKER.format(release=release, queues=queues, dependencies=worker_dependencies)
     if kind == "validate":
         app = app.replace("def handler(event, context):", "def handler(event, context)")
     return {
         "app.py": app.lstrip(),
+        "worker.py": worker.lstrip(),
         "pricing.py": pricing.lstrip(),
         "release-tests.json": json.dumps(MANIFEST, indent=2),
     }

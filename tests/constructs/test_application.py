@@ -6,13 +6,13 @@ from typing import Any
 import pytest
 
 from serverless_pipeline import ApplicationProps, ConfigurationError, EnvironmentSettings
-from serverless_pipeline.example import example_config
 from tests.conftest import one, policy_statements, resources, statement, synth_config
+from tests.single_function_config import single_function_config
 
 
-def test_one_function_per_environment_behind_a_live_alias(example: dict[str, Any]) -> None:
+def test_one_function_per_environment_behind_a_live_alias(single: dict[str, Any]) -> None:
     for environment in ("staging", "production"):
-        function = one(example, "aws_lambda_function", f"application_{environment}_function")
+        function = one(single, "aws_lambda_function", f"application_{environment}_function")
         assert function["function_name"] == f"orders-api-{environment}"
         assert function["publish"] is True
         assert function["environment"]["variables"] == {"STAGE": environment}
@@ -23,22 +23,22 @@ def test_one_function_per_environment_behind_a_live_alias(example: dict[str, Any
             "s3_key",
             "s3_object_version",
         ]
-        alias = one(example, "aws_lambda_alias", f"application_{environment}-alias")
+        alias = one(single, "aws_lambda_alias", f"application_{environment}-alias")
         assert alias["name"] == "live"
         assert alias["lifecycle"]["ignore_changes"] == ["function_version", "routing_config"]
 
 
 def test_deployment_groups_roll_back_on_failure_with_their_configs(
-    example: dict[str, Any],
+    single: dict[str, Any],
 ) -> None:
-    (app,) = resources(example, "aws_codedeploy_app").values()
+    (app,) = resources(single, "aws_codedeploy_app").values()
     assert app == {**app, "name": "orders-api", "compute_platform": "Lambda"}
     expected = {
         "staging": "CodeDeployDefault.LambdaAllAtOnce",
         "production": "CodeDeployDefault.LambdaCanary10Percent5Minutes",
     }
     for environment, config in expected.items():
-        group = one(example, "aws_codedeploy_deployment_group", f"{environment}-deployment-group")
+        group = one(single, "aws_codedeploy_deployment_group", f"{environment}-deployment-group")
         assert group["deployment_group_name"] == f"orders-api-{environment}"
         assert group["deployment_config_name"] == config
         assert group["auto_rollback_configuration"]["enabled"] is True
@@ -47,7 +47,7 @@ def test_deployment_groups_roll_back_on_failure_with_their_configs(
             "deployment_option": "WITH_TRAFFIC_CONTROL",
             "deployment_type": "BLUE_GREEN",
         }
-        shift = statement(policy_statements(example, f"{environment}-deployer"), "ShiftAlias")
+        shift = statement(policy_statements(single, f"{environment}-deployer"), "ShiftAlias")
         assert all(
             r.split(":function:")[1].startswith(f"orders-api-{environment}")
             for r in shift["resources"]
@@ -56,7 +56,7 @@ def test_deployment_groups_roll_back_on_failure_with_their_configs(
 
 def test_invalid_application_props_are_reported_together() -> None:
     config = dataclasses.replace(
-        example_config(),
+        single_function_config(),
         application=ApplicationProps(
             name="Orders",
             handler="app",
@@ -75,8 +75,8 @@ def test_invalid_application_props_are_reported_together() -> None:
     problems = raised.value.problems
     assert problems[:5] == [
         "name is 'Orders'; expected 3-20 lowercase letters, digits or '-', starting with a letter",
-        "handler is 'app'; expected module.function, e.g. app.handler",
         "runtime is 'python3.9'; expected one of python3.12, python3.13",
+        "handler is 'app'; expected module.function, e.g. app.handler",
         "memory_mb is 64; expected a whole number from 128 to 10240 MB",
         "timeout_seconds is 901; expected a whole number from 1 to 900 seconds",
     ]

@@ -22,7 +22,6 @@ from serverless_pipeline import (
     defaults,
 )
 from serverless_pipeline.build_settings import unit_tests
-from serverless_pipeline.example import example_config
 from tests.conftest import (
     data_sources,
     one,
@@ -32,6 +31,7 @@ from tests.conftest import (
     synth_config,
 )
 from tests.security.full_config import full_config
+from tests.single_function_config import single_function_config
 
 LOG_DELIVERY_SOURCE = (
     "arn:${data.aws_partition.pipeline_context_partition_9CE3A440.partition}:logs:"
@@ -98,7 +98,7 @@ def test_handlers_reserve_no_concurrency_unless_asked(example: dict[str, Any]) -
 @pytest.mark.parametrize("runtime", ["python3.12", "python3.13"])
 def test_the_build_runs_the_python_the_functions_run(runtime: str) -> None:
     # Packages with compiled extensions import only under the interpreter they were built for.
-    config = example_config()
+    config = single_function_config()
     config = dataclasses.replace(
         config, application=dataclasses.replace(config.application, runtime=runtime)
     )
@@ -109,7 +109,7 @@ def test_the_build_runs_the_python_the_functions_run(runtime: str) -> None:
 
 def test_a_build_python_other_than_the_runtimes_is_refused() -> None:
     config = dataclasses.replace(
-        example_config(),
+        single_function_config(),
         application=ApplicationProps(name="orders-api", runtime="python3.13"),
         build=BuildSettings(python_version="3.12"),
     )
@@ -187,7 +187,7 @@ def test_the_s3_source_action_has_its_documented_permissions(example: dict[str, 
 def test_a_deadline_shorter_than_the_traffic_shift_is_refused() -> None:
     # CodeDeploy user guide, "Deployment configurations on an AWS Lambda compute platform":
     # LambdaLinear10PercentEvery10Minutes moves the last 10% after 90 minutes.
-    config = example_config()
+    config = single_function_config()
     production = dataclasses.replace(
         config.application.production,
         deployment_config="CodeDeployDefault.LambdaLinear10PercentEvery10Minutes",
@@ -206,23 +206,23 @@ def test_a_deadline_shorter_than_the_traffic_shift_is_refused() -> None:
 def test_wait_loops_that_outgrow_the_execution_history_are_refused() -> None:
     # Step Functions service quotas: an execution's history holds at most 25,000 events.
     config = dataclasses.replace(
-        example_config(), poll_interval_seconds=5, deployment_timeout_seconds=86400
+        single_function_config(), poll_interval_seconds=5, deployment_timeout_seconds=86400
     )
     assert refused(config) == [
-        "poll_interval_seconds is 5: with deployment_timeout_seconds 86400, two deployments can "
+        "poll_interval_seconds is 5: with deployment_timeout_seconds 86400, 2 deployments can "
         "poll 34560 times, more than Step Functions' 25000-event execution history holds; "
-        "give at least 63"
+        "give at least 64"
     ]
-    synth_config(dataclasses.replace(config, poll_interval_seconds=63))
+    synth_config(dataclasses.replace(config, poll_interval_seconds=64))
 
 
 def test_an_approval_that_outlasts_the_pipeline_action_is_refused() -> None:
     # CodePipeline "AWS Step Functions invoke action reference": the action fails after its
     # 7-day timeout while the execution may go on, and the next release would start beside it.
-    config = dataclasses.replace(example_config(), approval_timeout_seconds=7 * 24 * 3600)
+    config = dataclasses.replace(single_function_config(), approval_timeout_seconds=7 * 24 * 3600)
     assert refused(config) == [
-        "approval_timeout_seconds 604800 and two deployments of up to 3600 s can outlast "
-        "CodePipeline's 7-day action timeout; keep approval_timeout_seconds + 2 x "
+        "approval timeouts of 604800 s in all and 2 deployments of up to 3600 s can outlast "
+        "CodePipeline's 7-day action timeout; keep the approval timeouts + 2 x "
         "deployment_timeout_seconds under 604200"
     ]
 
@@ -257,7 +257,8 @@ def test_functions_keep_lambdas_report_lines(example: dict[str, Any]) -> None:
 def test_lambda_subscribers_let_the_topic_invoke_them() -> None:
     endpoint = "arn:aws:lambda:eu-west-1:123456789012:function:chatops"
     config = dataclasses.replace(
-        example_config(), subscribers=(Subscriber("lambda", endpoint), Subscriber("email", "a@b.c"))
+        single_function_config(),
+        subscribers=(Subscriber("lambda", endpoint), Subscriber("email", "a@b.c")),
     )
     (permission,) = resources(synth_config(config), "aws_lambda_permission").values()
     assert permission["function_name"] == endpoint

@@ -102,9 +102,7 @@ def test_the_state_machine_grants_its_own_arns_whatever_the_prefixes() -> None:
     assert statement(pipeline, "WatchDeployment")["resources"][0].endswith(
         ":execution:flow-deployment:*"
     )
-    hook = statement(
-        policy_statements(document, "production-deployer"), "InvokeLibraryTrafficHook"
-    )
+    hook = statement(policy_statements(document, "production-deployer"), "InvokeLibraryTrafficHook")
     assert hook["resources"][0].endswith(":function:steps-traffic-hook")
 
 

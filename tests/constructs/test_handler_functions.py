@@ -18,28 +18,34 @@ NAMES = {
 }
 
 
-def handler(example: dict[str, Any], name: str) -> dict[str, Any]:
-    return one(example, "aws_lambda_function", f"handlers_{NAMES[name]}_function")
+def handler(single: dict[str, Any], name: str) -> dict[str, Any]:
+    return one(single, "aws_lambda_function", f"handlers_{NAMES[name]}_function")
 
 
-def test_each_handler_runs_python_with_json_logs_and_xray(example: dict[str, Any]) -> None:
+def test_each_handler_runs_python_with_json_logs_and_xray(single: dict[str, Any]) -> None:
     for name in HANDLER_NAMES:
-        function = handler(example, name)
+        function = handler(single, name)
         assert function["function_name"] == f"orders-{NAMES[name]}"
         assert function["handler"] == f"handlers.{name}.handler"
         assert function["runtime"] == "python3.13"
         assert function["tracing_config"] == {"mode": "Active"}
         assert function["logging_config"]["log_format"] == "JSON"
         assert function["kms_key_arn"].startswith("${aws_kms_key.")
-        group = one(example, "aws_cloudwatch_log_group", f"handlers_{NAMES[name]}_logs")
+        group = one(single, "aws_cloudwatch_log_group", f"handlers_{NAMES[name]}_logs")
         assert group["name"] == f"/aws/lambda/orders-{NAMES[name]}"
         assert group["retention_in_days"] == 365
         variables = function["environment"]["variables"]
-        assert variables["APP_HANDLER"] == "app.handler"
         assert variables["TEST_MANIFEST"] == "release-tests.json"
-        environments = json.loads(variables["ENVIRONMENTS"])
-        assert environments["production"]["function_name"] == "orders-api-production"
-        assert environments["staging"]["deployment_group"] == "orders-api-staging"
+        application = json.loads(variables["APPLICATION"])
+        assert application["functions"] == [
+            {"name": "orders-api", "handler": "app.handler", "memory_mb": 256}
+        ]
+        # The single form's names: the handlers derive orders-api-production from these.
+        assert (application["name"], application["function_names"]) == (
+            "orders-api",
+            "{application}-{environment}",
+        )
+        assert [e["name"] for e in application["environments"]] == ["staging", "production"]
 
 
 def test_the_handler_zip_holds_the_handlers_package_and_nothing_else() -> None:
@@ -48,8 +54,8 @@ def test_the_handler_zip_holds_the_handlers_package_and_nothing_else() -> None:
     assert all(n.startswith("handlers/") and "__pycache__" not in n for n in names)
 
 
-def test_validate_may_only_read_release_artifacts(example: dict[str, Any]) -> None:
-    statements = policy_statements(example, "handlers_validate_role")
+def test_validate_may_only_read_release_artifacts(single: dict[str, Any]) -> None:
+    statements = policy_statements(single, "handlers_validate_role")
     assert [s["sid"] for s in statements] == [
         "WriteOwnLogs",
         "WriteTraces",
@@ -63,9 +69,9 @@ def test_validate_may_only_read_release_artifacts(example: dict[str, Any]) -> No
     ]
 
 
-def test_run_tests_may_invoke_only_staging(example: dict[str, Any]) -> None:
-    statements = policy_statements(example, "handlers_run-tests_role")
-    invoke = statement(statements, "TestThroughStagingAlias")
+def test_run_tests_may_invoke_only_staging(single: dict[str, Any]) -> None:
+    statements = policy_statements(single, "handlers_run-tests_role")
+    invoke = statement(statements, "TestThroughLiveAliases")
     assert "lambda:InvokeFunction" in invoke["actions"]
     assert [r.split(":function:")[1] for r in invoke["resources"]] == [
         "orders-api-staging",
@@ -74,9 +80,9 @@ def test_run_tests_may_invoke_only_staging(example: dict[str, Any]) -> None:
 
 
 def test_promote_changes_only_the_applications_functions_and_groups(
-    example: dict[str, Any],
+    single: dict[str, Any],
 ) -> None:
-    statements = policy_statements(example, "handlers_promote_role")
+    statements = policy_statements(single, "handlers_promote_role")
     publish = statement(statements, "PublishReleases")
     assert sorted({r.split(":function:")[1].removesuffix(":*") for r in publish["resources"]}) == [
         "orders-api-production",
@@ -95,8 +101,8 @@ def test_promote_changes_only_the_applications_functions_and_groups(
     ]
 
 
-def test_rollback_may_move_aliases_and_stop_deployments_only(example: dict[str, Any]) -> None:
-    statements = policy_statements(example, "handlers_rollback_role")
+def test_rollback_may_move_aliases_and_stop_deployments_only(single: dict[str, Any]) -> None:
+    statements = policy_statements(single, "handlers_rollback_role")
     assert statement(statements, "RestoreAliases")["actions"] == [
         "lambda:GetAlias",
         "lambda:GetFunctionConfiguration",
@@ -110,18 +116,18 @@ def test_rollback_may_move_aliases_and_stop_deployments_only(example: dict[str, 
     )
 
 
-def test_handlers_share_one_asset(example: dict[str, Any]) -> None:
-    files = {handler(example, name)["filename"] for name in HANDLER_NAMES}
+def test_handlers_share_one_asset(single: dict[str, Any]) -> None:
+    files = {handler(single, name)["filename"] for name in HANDLER_NAMES}
     assert len(files) == 1
     # Five handlers, the candidate runner and the two application functions; no traffic hook,
     # since no environment of the example uses it.
-    assert len(resources(example, "aws_lambda_function")) == 8
-    candidate = one(example, "aws_lambda_function", "handlers_candidate_function")
+    assert len(resources(single, "aws_lambda_function")) == 8
+    candidate = one(single, "aws_lambda_function", "handlers_candidate_function")
     assert candidate["filename"] not in files
 
 
-def test_approval_may_answer_only_its_own_state_machine(example: dict[str, Any]) -> None:
-    statements = policy_statements(example, "handlers_approval_role")
+def test_approval_may_answer_only_its_own_state_machine(single: dict[str, Any]) -> None:
+    statements = policy_statements(single, "handlers_approval_role")
     answer = statement(statements, "AnswerApprovalTasks")
     assert answer["actions"] == ["states:SendTaskFailure", "states:SendTaskSuccess"]
     assert answer["resources"][0].endswith(":stateMachine:orders-deployment")

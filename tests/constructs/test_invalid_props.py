@@ -23,10 +23,10 @@ from serverless_pipeline import (
     S3Source,
 )
 from serverless_pipeline.constructs.artifact_buckets import ArtifactBuckets
-from serverless_pipeline.example import example_config
 from tests.conftest import synth_config
+from tests.single_function_config import single_function_config
 
-EXAMPLE = example_config()
+EXAMPLE = single_function_config()
 
 
 def application(**changes: Any) -> Any:
@@ -161,8 +161,5 @@ def test_handler_props_are_checked_together() -> None:
 def test_application_props_are_checked_before_the_stack_is_built() -> None:
     with pytest.raises(ConfigurationError, match="ServerlessApplication"):
         synth_config(application(name="x"))
-    assert (
-        ApplicationProps(name="ok-name")
-        .settings("production")
-        .deployment_config.startswith("CodeDeployDefault.LambdaCanary")
-    )
+    production = ApplicationProps(name="ok-name").environment_list()[-1]
+    assert production.shift(last=True).startswith("CodeDeployDefault.LambdaCanary")

@@ -7,18 +7,18 @@ from typing import Any
 import pytest
 
 from serverless_pipeline import ConfigurationError, ConnectionSource, Subscriber
-from serverless_pipeline.example import example_config
 from tests.conftest import one, referenced_statements, resources, synth_config
+from tests.single_function_config import single_function_config
 
 CONNECTION = "arn:aws:codeconnections:eu-west-1:123456789012:connection/abc-123"
 
 
-def test_the_topic_is_encrypted_and_tls_only(example: dict[str, Any]) -> None:
-    topic = one(example, "aws_sns_topic", "notifications_topic")
+def test_the_topic_is_encrypted_and_tls_only(single: dict[str, Any]) -> None:
+    topic = one(single, "aws_sns_topic", "notifications_topic")
     assert topic["name"] == "orders-releases"
     assert topic["kms_master_key_id"].startswith("${aws_kms_key.")
-    policy = one(example, "aws_sns_topic_policy", "notifications_policy")
-    statements = {s["sid"]: s for s in referenced_statements(example, policy["policy"])}
+    policy = one(single, "aws_sns_topic_policy", "notifications_policy")
+    statements = {s["sid"]: s for s in referenced_statements(single, policy["policy"])}
     deny = statements["DenyInsecureTransport"]
     assert deny["effect"] == "Deny" and deny["condition"][0]["variable"] == "aws:SecureTransport"
     alarms = statements["CloudWatchAlarmsOfThisAccountPublish"]
@@ -27,7 +27,7 @@ def test_the_topic_is_encrypted_and_tls_only(example: dict[str, Any]) -> None:
 
 def test_subscribers_come_from_config_and_bad_ones_are_refused() -> None:
     config = dataclasses.replace(
-        example_config(),
+        single_function_config(),
         subscribers=(
             Subscriber("email", "oncall@example.com"),
             Subscriber("https", "https://chat.example.com/hooks/releases"),
@@ -39,7 +39,7 @@ def test_subscribers_come_from_config_and_bad_ones_are_refused() -> None:
         ("https", "https://chat.example.com/hooks/releases"),
     ]
     bad = dataclasses.replace(
-        example_config(),
+        single_function_config(),
         subscribers=(
             Subscriber("email", "not-an-address"),
             Subscriber("pager", "123"),
@@ -59,10 +59,10 @@ def test_subscribers_come_from_config_and_bad_ones_are_refused() -> None:
 TOPIC = "${aws_sns_topic.pipeline_notifications_topic_6B8C7CDC.arn}"
 
 
-def test_executions_that_end_badly_alarm_to_the_topic(example: dict[str, Any]) -> None:
+def test_executions_that_end_badly_alarm_to_the_topic(single: dict[str, Any]) -> None:
     alarms = {
         a["alarm_name"]: a
-        for a in resources(example, "aws_cloudwatch_metric_alarm").values()
+        for a in resources(single, "aws_cloudwatch_metric_alarm").values()
         if a["namespace"] == "AWS/States"
     }
     assert sorted(alarms) == [
@@ -79,9 +79,9 @@ def test_executions_that_end_badly_alarm_to_the_topic(example: dict[str, Any]) -
 
 
 def test_the_dashboard_shows_releases_durations_deployments_and_alarms(
-    example: dict[str, Any],
+    single: dict[str, Any],
 ) -> None:
-    dashboard = one(example, "aws_cloudwatch_dashboard", "monitoring_dashboard")
+    dashboard = one(single, "aws_cloudwatch_dashboard", "monitoring_dashboard")
     assert dashboard["dashboard_name"] == "orders-deployment-releases"
     widgets = json.loads(dashboard["dashboard_body"])["widgets"]
     titles = [w["properties"]["title"] for w in widgets]
@@ -105,7 +105,7 @@ def test_the_dashboard_shows_releases_durations_deployments_and_alarms(
 
 def test_a_connection_source_triggers_on_its_branch_and_paths() -> None:
     config = dataclasses.replace(
-        example_config(),
+        single_function_config(),
         source=ConnectionSource(
             CONNECTION,
             "acme/orders",
@@ -129,7 +129,7 @@ def test_a_connection_source_triggers_on_its_branch_and_paths() -> None:
 
 def test_too_many_or_malformed_path_filters_are_refused() -> None:
     config = dataclasses.replace(
-        example_config(),
+        single_function_config(),
         source=ConnectionSource(
             CONNECTION,
             "acme/orders",

@@ -25,13 +25,14 @@ PUBLIC_STATES = [
 ]
 
 
-def definition(example: dict[str, Any]) -> dict[str, Any]:
-    machine = one(example, "aws_sfn_state_machine", "state-machine")
+def definition(single: dict[str, Any]) -> dict[str, Any]:
+    machine = one(single, "aws_sfn_state_machine", "state-machine")
     result: dict[str, Any] = json.loads(machine["definition"])
     return result
 
 
 def filled_template(poll: int = 30, approval: int | None = None) -> dict[str, Any]:
+    stages = [("staging", None), ("production", approval)]
     arn = "arn:aws:lambda:eu-west-1:123456789012:function:demo-{}"
     values = definition_values(
         partition="aws",
@@ -43,17 +44,17 @@ def filled_template(poll: int = 30, approval: int | None = None) -> dict[str, An
         notification_topic="arn:aws:sns:eu-west-1:123456789012:demo-releases",
         poll_interval_seconds=poll,
         task_timeout_seconds=360,
-        approval_timeout_seconds=approval,
+        environments=stages,
     )
-    result: dict[str, Any] = asl.fill(asl.template(), values)
+    result: dict[str, Any] = asl.fill(asl.compose(stages), values)
     return result
 
 
-def test_the_public_state_names_exist(example: dict[str, Any]) -> None:
-    states = definition(example)["States"]
+def test_the_public_state_names_exist(single: dict[str, Any]) -> None:
+    states = definition(single)["States"]
     for name in PUBLIC_STATES:
         assert name in states
-    assert definition(example)["StartAt"] == "Configure"
+    assert definition(single)["StartAt"] == "Configure"
     assert states["Configure"]["Next"] == "ValidateCode"
     assert states["Success"]["Type"] == "Succeed"
     assert states["ReleaseFailed"] == {
@@ -64,8 +65,8 @@ def test_the_public_state_names_exist(example: dict[str, Any]) -> None:
     }
 
 
-def test_every_deciding_task_routes_every_error_to_rollback(example: dict[str, Any]) -> None:
-    states = definition(example)["States"]
+def test_every_deciding_task_routes_every_error_to_rollback(single: dict[str, Any]) -> None:
+    states = definition(single)["States"]
     tasks = {name: s for name, s in states.items() if s["Type"] == "Task"}
     assert len(tasks) == 12
     for name, state in tasks.items():
@@ -97,8 +98,8 @@ def test_every_deciding_task_routes_every_error_to_rollback(example: dict[str, A
             assert "Lambda.TooManyRequestsException" in state["Retry"][0]["ErrorEquals"]
 
 
-def test_every_state_is_reachable_and_every_transition_lands(example: dict[str, Any]) -> None:
-    states = definition(example)["States"]
+def test_every_state_is_reachable_and_every_transition_lands(single: dict[str, Any]) -> None:
+    states = definition(single)["States"]
     seen, pending = set(), ["Configure"]
     while pending:
         name = pending.pop()
@@ -148,9 +149,9 @@ def test_wait_loops_use_the_poll_interval() -> None:
     assert [w["Seconds"] for w in waits] == [45, 45]
 
 
-def test_definition_is_the_template_with_terraform_references(example: dict[str, Any]) -> None:
-    synthesized = definition(example)
-    template = asl.template()
+def test_definition_is_the_template_with_terraform_references(single: dict[str, Any]) -> None:
+    synthesized = definition(single)
+    template = asl.compose([("staging", None), ("production", None)])
     assert asl.placeholders(template) == {
         "Partition",
         "ValidateFunctionArn",
@@ -197,23 +198,22 @@ def test_the_definition_is_valid_amazon_states_language() -> None:
     assert invalid.returncode != 0
 
 
-
-def test_logs_all_events_traces_and_encrypts(example: dict[str, Any]) -> None:
-    machine = one(example, "aws_sfn_state_machine", "state-machine")
+def test_logs_all_events_traces_and_encrypts(single: dict[str, Any]) -> None:
+    machine = one(single, "aws_sfn_state_machine", "state-machine")
     assert machine["name"] == "orders-deployment"
     assert machine["type"] == "STANDARD"
     assert machine["logging_configuration"]["level"] == "ALL"
     assert machine["logging_configuration"]["include_execution_data"] is True
     assert machine["tracing_configuration"]["enabled"] is True
     assert machine["encryption_configuration"]["type"] == "CUSTOMER_MANAGED_KMS_KEY"
-    group = one(example, "aws_cloudwatch_log_group", "state-machine_logs")
+    group = one(single, "aws_cloudwatch_log_group", "state-machine_logs")
     assert group["name"] == "/aws/vendedlogs/states/orders-deployment"
     assert group["retention_in_days"] == 365
     assert group["kms_key_id"].startswith("${aws_kms_key.")
 
 
-def test_the_role_may_invoke_only_the_five_handlers(example: dict[str, Any]) -> None:
-    statements = policy_statements(example, "state-machine_role")
+def test_the_role_may_invoke_only_the_five_handlers(single: dict[str, Any]) -> None:
+    statements = policy_statements(single, "state-machine_role")
     invoke = statement(statements, "InvokeHandlers")
     assert invoke["actions"] == ["lambda:InvokeFunction"]
     handlers = {r.split(".")[1] for r in invoke["resources"]}

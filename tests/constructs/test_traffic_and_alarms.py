@@ -6,23 +6,23 @@ from typing import Any
 import pytest
 
 from serverless_pipeline import AlarmSettings, ConfigurationError, EnvironmentSettings, TrafficShift
-from serverless_pipeline.example import example_config
 from tests.conftest import one, policy_statements, resources, statement, synth_config
+from tests.single_function_config import single_function_config
 
 
 def with_production(settings: EnvironmentSettings) -> Any:
-    config = example_config()
+    config = single_function_config()
     return dataclasses.replace(
         config, application=dataclasses.replace(config.application, production=settings)
     )
 
 
 def test_each_alias_has_errors_and_throttles_alarms_that_stop_deployments(
-    example: dict[str, Any],
+    single: dict[str, Any],
 ) -> None:
     alarms = {
         a["alarm_name"]: a
-        for a in resources(example, "aws_cloudwatch_metric_alarm").values()
+        for a in resources(single, "aws_cloudwatch_metric_alarm").values()
         if a["namespace"] == "AWS/Lambda"
     }
     assert sorted(alarms) == [
@@ -39,13 +39,13 @@ def test_each_alias_has_errors_and_throttles_alarms_that_stop_deployments(
     assert (errors["metric_name"], errors["statistic"], errors["threshold"]) == ("Errors", "Sum", 1)
     assert errors["comparison_operator"] == "GreaterThanOrEqualToThreshold"
     assert errors["treat_missing_data"] == "notBreaching"
-    group = one(example, "aws_codedeploy_deployment_group", "production-deployment-group")
+    group = one(single, "aws_codedeploy_deployment_group", "production-deployment-group")
     assert group["alarm_configuration"] == {
         "alarms": ["orders-api-production-errors", "orders-api-production-throttles"],
         "enabled": True,
     }
     assert "DEPLOYMENT_STOP_ON_ALARM" in group["auto_rollback_configuration"]["events"]
-    describe = statement(policy_statements(example, "production-deployer"), "ReadDeploymentAlarms")
+    describe = statement(policy_statements(single, "production-deployer"), "ReadDeploymentAlarms")
     assert [r.split(":alarm:")[1] for r in describe["resources"]] == [
         "orders-api-production-errors",
         "orders-api-production-throttles",

@@ -8,12 +8,12 @@ import pytest
 
 from serverless_pipeline import ConfigurationError, EnvironmentSettings
 from serverless_pipeline.application_settings import SMOKE_TESTS
-from serverless_pipeline.example import example_config
 from tests.conftest import one, policy_statements, resources, statement, synth_config
+from tests.single_function_config import single_function_config
 
 
 def hooked(before: str | None, after: str | None = None) -> Any:
-    config = example_config()
+    config = single_function_config()
     production = EnvironmentSettings(
         "CodeDeployDefault.LambdaAllAtOnce", before_allow_traffic=before, after_allow_traffic=after
     )
@@ -22,20 +22,24 @@ def hooked(before: str | None, after: str | None = None) -> Any:
     )
 
 
+def hooks_of(handler: dict[str, Any]) -> dict[str, Any]:
+    """Environment -> lifecycle hooks, as the handlers' APPLICATION variable gives them."""
+    application = json.loads(handler["environment"]["variables"]["APPLICATION"])
+    return {e["name"]: e["hooks"] for e in application["environments"]}
+
+
 def test_the_library_hook_and_a_users_hook_reach_the_appspec_settings() -> None:
     document = synth_config(hooked(SMOKE_TESTS, "orders-after-traffic-check"))
     promote = one(document, "aws_lambda_function", "handlers_promote_function")
-    environments = json.loads(promote["environment"]["variables"]["ENVIRONMENTS"])
-    assert environments["production"]["hooks"] == {
+    environments = hooks_of(promote)
+    assert environments["production"] == {
         "BeforeAllowTraffic": "orders-traffic-hook",
         "AfterAllowTraffic": "orders-after-traffic-check",
     }
-    assert environments["staging"]["hooks"] == {}
+    assert environments["staging"] == {}
     deployer = policy_statements(document, "production-deployer")
     invoke = statement(deployer, "InvokeTrafficHooks")
-    assert [r.split(":function:")[1] for r in invoke["resources"]] == [
-        "orders-after-traffic-check"
-    ]
+    assert [r.split(":function:")[1] for r in invoke["resources"]] == ["orders-after-traffic-check"]
     # Granted by the hook's owner, HandlerFunctions, when it registers the hook.
     library = statement(deployer, "InvokeLibraryTrafficHook")
     assert [r.split(":function:")[1] for r in library["resources"]] == ["orders-traffic-hook"]
@@ -53,10 +57,7 @@ def test_the_traffic_hook_is_deployed_only_where_an_environment_uses_it(
     assert not [k for k in resources(users_own, "aws_lambda_function") if "traffic-hook" in k]
     # Without the library's hook, the user's own still runs in the AppSpec.
     promote = one(users_own, "aws_lambda_function", "handlers_promote_function")
-    environments = json.loads(promote["environment"]["variables"]["ENVIRONMENTS"])
-    assert environments["production"]["hooks"] == {
-        "BeforeAllowTraffic": "orders-after-traffic-check"
-    }
+    assert hooks_of(promote)["production"] == {"BeforeAllowTraffic": "orders-after-traffic-check"}
 
 
 def test_the_traffic_hook_may_only_report_to_its_groups_and_invoke_its_functions() -> None:
@@ -69,8 +70,8 @@ def test_the_traffic_hook_may_only_report_to_its_groups_and_invoke_its_functions
         "codedeploy:GetDeployment",
         "codedeploy:PutLifecycleEventHookExecutionStatus",
     ]
+    # Only the groups of the environments that run it (production here).
     assert [r.split(":deploymentgroup:")[1] for r in report["resources"]] == [
-        "orders-api/orders-api-staging",
         "orders-api/orders-api-production",
     ]
     # It reads which release the target version carries, and invokes it; nothing else.

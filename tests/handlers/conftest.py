@@ -14,8 +14,11 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from serverless_pipeline import naming
 from serverless_pipeline.emulator.codedeploy import DeploymentEmulator, lambda_deployments
 from serverless_pipeline.emulator.lambda_runtime import in_process_lambda
+from serverless_pipeline.handlers import settings
+from serverless_pipeline.handlers.settings import Target
 
 REGION = "eu-west-1"
 ARTIFACT_BUCKET = "pipeline-artifacts"
@@ -53,6 +56,11 @@ def app_files(source: str = APP_SOURCE, manifest: Any = MANIFEST) -> dict[str, s
     return {"app.py": source, "release-tests.json": body}
 
 
+def target(environment: str = "staging", function: str = "app") -> Target:
+    """One function in one environment, as the handlers read it from their configuration."""
+    return settings.load().environment(environment).target(function)
+
+
 @dataclass
 class Account:
     s3: Any
@@ -77,6 +85,7 @@ class Account:
 
 
 CANDIDATE_FUNCTION = "app-candidate"
+# One function per environment, named as the single form names them (app-staging, ...).
 ENVIRONMENTS = {
     name: {
         "function_name": f"app-{name}",
@@ -89,15 +98,30 @@ ENVIRONMENTS = {
 }
 
 
+def application(**changes: Any) -> str:
+    """The handlers' APPLICATION variable for the account below (naming.handler_environment)."""
+    document = {
+        "name": "app",
+        "alias": "live",
+        "function_names": naming.SINGLE_FUNCTION_NAMES,
+        "functions": [{"name": "app", "handler": "app.handler", "memory_mb": 256}],
+        "environments": [
+            {"name": name, "bucket": values["bucket"], "hooks": {}}
+            for name, values in ENVIRONMENTS.items()
+        ],
+        **changes,
+    }
+    return json.dumps(document)
+
+
 @pytest.fixture
 def account(monkeypatch: pytest.MonkeyPatch) -> Iterator[Account]:
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("ARTIFACT_BUCKET", ARTIFACT_BUCKET)
-    monkeypatch.setenv("APP_HANDLER", "app.handler")
     monkeypatch.setenv("TEST_MANIFEST", "release-tests.json")
-    monkeypatch.setenv("ENVIRONMENTS", json.dumps(ENVIRONMENTS))
+    monkeypatch.setenv("APPLICATION", application())
     monkeypatch.setenv("CANDIDATE_FUNCTION", CANDIDATE_FUNCTION)
     with (
         mock_aws(config={"lambda": {"use_docker": False}}),

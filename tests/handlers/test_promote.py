@@ -18,7 +18,7 @@ from serverless_pipeline.handlers.errors import (
     DeploymentTimedOut,
     InvalidEvent,
 )
-from tests.handlers.conftest import REGION, Account, app_files, build_zip
+from tests.handlers.conftest import REGION, Account, app_files, build_zip, target
 
 
 def start(release: dict[str, str], environment: str = "staging", execution: str = "e1") -> Any:
@@ -44,14 +44,15 @@ def test_start_publishes_a_version_and_deploys_it_through_codedeploy(account: Ac
     release = account.upload("r2", build_zip(app_files()))
     report = start(release)
     assert report["status"] == "InProgress"
-    assert (report["previous_version"], report["target_version"]) == ("1", "2")
+    deployed = report["functions"]["app"]
+    assert (deployed["previous_version"], deployed["target_version"]) == ("1", "2")
     configuration = account.lam.get_function_configuration(
         FunctionName="app-staging", Qualifier="2"
     )
     assert configuration["Description"] == "release r2"
     stored = account.s3.head_object(Bucket="app-staging-releases", Key="releases/r2/app.zip")
     assert stored["Metadata"]["sha256"] == release["sha256"]
-    deployment = account.codedeploy.get_deployment(deploymentId=report["deployment_id"])
+    deployment = account.codedeploy.get_deployment(deploymentId=deployed["deployment_id"])
     appspec = json.loads(deployment["deploymentInfo"]["revision"]["appSpecContent"]["content"])
     assert appspec["Resources"][0]["app-staging"]["Properties"] == {
         "Name": "app-staging",
@@ -67,7 +68,7 @@ def test_start_publishes_a_version_and_deploys_it_through_codedeploy(account: Ac
 def test_the_record_of_what_was_live_is_written_before_anything_changes(account: Account) -> None:
     release = account.upload("r2", build_zip(app_files()))
     start(release)
-    record = records.read_deployment(account.s3, "app-staging-releases", "e1", "staging")
+    record = records.read_deployment(account.s3, target(), "e1")
     assert record is not None
     assert record.previous_version == "1" and record.previous_release == "r1"
     assert record.state == "deploying" and record.deployment_id
@@ -76,7 +77,7 @@ def test_the_record_of_what_was_live_is_written_before_anything_changes(account:
 def test_a_stored_record_in_an_unknown_state_is_named(account: Account) -> None:
     release = account.upload("r2", build_zip(app_files()))
     start(release)
-    key = records.key("e1", "staging")
+    key = records.key("e1", "staging", "app")
     stored = records.load(account.s3, "app-staging-releases", key)
     assert stored is not None
     records.save(account.s3, "app-staging-releases", key, {**stored, "state": "halfway"})
@@ -86,9 +87,11 @@ def test_a_stored_record_in_an_unknown_state_is_named(account: Account) -> None:
 
 def test_a_stored_record_that_is_not_a_deployment_record_is_named(account: Account) -> None:
     release = account.upload("r2", build_zip(app_files()))
-    key = records.key("e1", "staging")
+    key = records.key("e1", "staging", "app")
     records.save(account.s3, "app-staging-releases", key, {"state": "deploying"})
-    with pytest.raises(ConfigurationError, match="executions/e1/staging.json is not a deployment"):
+    with pytest.raises(
+        ConfigurationError, match="executions/e1/staging/app.json is not a deployment"
+    ):
         start(release)
 
 
@@ -102,7 +105,7 @@ def test_start_refuses_while_the_group_has_a_deployment_in_progress(account: Acc
     with pytest.raises(DeploymentInProgress, match=running):
         start(release)
     assert account.live_version("staging") == "1"
-    assert records.read_deployment(account.s3, "app-staging-releases", "e1", "staging") is None
+    assert records.read_deployment(account.s3, target(), "e1") is None
     versions = account.lam.list_versions_by_function(FunctionName="app-staging")["Versions"]
     assert [v["Version"] for v in versions] == ["$LATEST", "1"]
 
@@ -111,13 +114,14 @@ def test_a_retried_start_does_not_deploy_twice(account: Account) -> None:
     release = account.upload("r2", build_zip(app_files()))
     first = start(release)
     second = start(release)
-    assert second["deployment_id"] == first["deployment_id"]
+    assert second["functions"] == first["functions"]
+    assert len(account.codedeploy.list_deployments()["deployments"]) == 1
 
 
 def test_a_failed_deployment_raises_with_codedeploys_reason(account: Account) -> None:
     release = account.upload("r2", build_zip(app_files()))
     report = start(release)
-    account.codedeploy.stop_deployment(deploymentId=report["deployment_id"])
+    account.codedeploy.stop_deployment(deploymentId=report["functions"]["app"]["deployment_id"])
     with pytest.raises(DeploymentFailed, match="ended Stopped: DEPLOYMENT_STOPPED"):
         status(release)
     assert account.live_version("staging") == "1"
@@ -126,14 +130,14 @@ def test_a_failed_deployment_raises_with_codedeploys_reason(account: Account) ->
 def test_a_deployment_past_its_deadline_times_out(account: Account) -> None:
     release = account.upload("r2", build_zip(app_files()))
     start(release)
-    record = records.read_deployment(account.s3, "app-staging-releases", "e1", "staging")
+    record = records.read_deployment(account.s3, target(), "e1")
     assert record is not None
     record.deadline = int(time.time()) - 1
-    records.write_deployment(account.s3, "app-staging-releases", "e1", record)
+    records.write_deployment(account.s3, target(), "e1", record)
     # A canary still shifting: the emulator would otherwise settle it on first read.
     backend = codedeploy_backends[DEFAULT_ACCOUNT_ID][REGION]
     backend.deployments[record.deployment_id].status = "InProgress"
-    with pytest.raises(DeploymentTimedOut, match="still InProgress past its deadline"):
+    with pytest.raises(DeploymentTimedOut, match="past its deadline: .* is still InProgress"):
         status(release)
 
 
@@ -143,7 +147,7 @@ def test_a_tampered_artifact_changes_nothing(account: Account) -> None:
     with pytest.raises(ChecksumMismatch):
         start(release)
     assert account.live_version("staging") == "1"
-    assert records.read_deployment(account.s3, "app-staging-releases", "e1", "staging") is None
+    assert records.read_deployment(account.s3, target(), "e1") is None
 
 
 @pytest.mark.parametrize(
@@ -173,7 +177,9 @@ def test_malformed_events_are_refused(
 
 def test_status_of_a_deployment_this_execution_never_started_is_refused(account: Account) -> None:
     release = account.upload("r2", build_zip(app_files()))
-    with pytest.raises(InvalidEvent, match="started no deployment of release r2 to production"):
+    with pytest.raises(
+        InvalidEvent, match="started no deployment of release r2 to app in production"
+    ):
         status(release, environment="production")
 
 
@@ -219,5 +225,5 @@ def test_an_alarm_during_the_shift_fails_the_deployment_and_restores_the_alias(
     assert state["StateValue"] == "ALARM"
     # CodeDeploy already moved the alias back: Rollback finds nothing more to undo.
     report = rollback.handler({"release": release, "execution": "e1"}, None)
-    assert report["environments"]["staging"]["action"] == "already_restored"
-    assert report["environments"]["production"] == {"action": "untouched"}
+    assert report["environments"]["staging"]["app"]["action"] == "already_restored"
+    assert report["environments"]["production"] == {"app": {"action": "untouched"}}

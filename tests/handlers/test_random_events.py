@@ -113,9 +113,7 @@ def state(account: Account) -> dict[str, tuple[str, int]]:
         environment: (
             account.live_version(environment),
             len(
-                account.lam.list_versions_by_function(FunctionName=f"app-{environment}")[
-                    "Versions"
-                ]
+                account.lam.list_versions_by_function(FunctionName=f"app-{environment}")["Versions"]
             ),
         )
         for environment in ENVIRONMENTS

@@ -24,10 +24,8 @@ def test_both_environments_go_back_to_what_they_served(account: Account) -> None
     deploy(release, "production")
     assert (account.live_version("staging"), account.live_version("production")) == ("2", "2")
     report = rollback.handler({"release": release, "execution": "e1"}, None)
-    assert report["environments"] == {
-        "production": {"action": "restored", "live_version": "1", "live_release": "r1"},
-        "staging": {"action": "restored", "live_version": "1", "live_release": "r1"},
-    }
+    restored = {"action": "restored", "live_version": "1", "live_release": "r1"}
+    assert report["environments"] == {"production": {"app": restored}, "staging": {"app": restored}}
     assert (account.live_version("staging"), account.live_version("production")) == ("1", "1")
 
 
@@ -36,7 +34,7 @@ def test_rollback_twice_is_safe(account: Account) -> None:
     deploy(release, "staging")
     rollback.handler({"release": release, "execution": "e1"}, None)
     again = rollback.handler({"release": release, "execution": "e1"}, None)
-    assert again["environments"]["staging"]["action"] == "already_restored"
+    assert again["environments"]["staging"]["app"]["action"] == "already_restored"
     assert account.live_version("staging") == "1"
 
 
@@ -44,10 +42,8 @@ def test_untouched_environments_are_left_alone(account: Account) -> None:
     release = account.upload("r2", build_zip(app_files()))
     deploy(release, "staging", execution="earlier")
     report = rollback.handler({"release": release, "execution": "e9"}, None)
-    assert report["environments"] == {
-        "production": {"action": "untouched"},
-        "staging": {"action": "untouched"},
-    }
+    untouched = {"app": {"action": "untouched"}}
+    assert report["environments"] == {"production": untouched, "staging": untouched}
     assert account.live_version("staging") == "2"
 
 
@@ -57,7 +53,8 @@ def test_a_deployment_still_running_is_stopped_and_the_alias_restored(account: A
         {"action": "start", "environment": "staging", "release": release, "execution": "e1"}, None
     )
     rollback.handler({"release": release, "execution": "e1"}, None)
-    deployment = account.codedeploy.get_deployment(deploymentId=report["deployment_id"])
+    started = report["functions"]["app"]["deployment_id"]
+    deployment = account.codedeploy.get_deployment(deploymentId=started)
     assert deployment["deploymentInfo"]["status"] == "Stopped"
     assert account.live_version("staging") == "1"
 
@@ -68,7 +65,7 @@ def test_rolls_back_to_the_last_promoted_release_not_the_first(account: Account)
     r3 = account.upload("r3", build_zip({**app_files(), "extra.py": "X = 3\n"}))
     deploy(r3, "staging", execution="e3")
     report = rollback.handler({"release": r3, "execution": "e3"}, None)
-    assert report["environments"]["staging"]["live_release"] == "r2"
+    assert report["environments"]["staging"]["app"]["live_release"] == "r2"
 
 
 def test_an_environment_that_cannot_be_restored_fails_loudly_after_trying_all(
@@ -78,7 +75,7 @@ def test_an_environment_that_cannot_be_restored_fails_loudly_after_trying_all(
     deploy(release, "staging")
     deploy(release, "production")
     account.lam.delete_alias(FunctionName="app-staging", Name="live")
-    with pytest.raises(RollbackFailed, match="release r2: staging: ") as raised:
+    with pytest.raises(RollbackFailed, match="release r2: app in staging: ") as raised:
         rollback.handler({"release": release, "execution": "e1"}, None)
     assert "production" not in str(raised.value)
     assert account.live_version("production") == "1"

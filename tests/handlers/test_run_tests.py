@@ -83,9 +83,7 @@ def test_candidate_code_runs_in_the_candidate_function_with_the_cases_environmen
     versions = account.lam.list_versions_by_function(FunctionName="app-candidate")["Versions"]
     assert [v["Version"] for v in versions] == ["$LATEST"]
     latest = account.lam.get_function_configuration(FunctionName="app-candidate")
-    assert latest["CodeSha256"] == base64.b64encode(
-        bytes.fromhex(release["sha256"])
-    ).decode()
+    assert latest["CodeSha256"] == base64.b64encode(bytes.fromhex(release["sha256"])).decode()
 
 
 def test_a_hanging_case_times_out(account: Account) -> None:

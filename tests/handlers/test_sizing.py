@@ -29,7 +29,7 @@ with open(path, "rb") as stream:
     chunks = iter(lambda: stream.read(1 << 20), b"")
     data = b"".join(list(chunks))
 hashlib.sha256(data).hexdigest()
-report = archive.inspect(data, "app.handler", "release-tests.json")
+report = archive.inspect(data, {"app": "app.handler"}, "release-tests.json")
 print(report.unzipped_bytes, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
 """
 

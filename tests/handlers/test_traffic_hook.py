@@ -21,7 +21,7 @@ def started(account: Account, manifest: object) -> str:
     report = promote.handler(
         {"action": "start", "environment": "staging", "release": release, "execution": "e1"}, None
     )
-    return str(report["deployment_id"])
+    return str(report["functions"]["app"]["deployment_id"])
 
 
 def test_smoke_cases_pass_against_the_target_version(account: Account) -> None:

@@ -150,6 +150,6 @@ def test_the_release_id_must_match_the_artifact_key(account: Account) -> None:
 
 
 def test_missing_configuration_is_named(account: Account, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("APP_HANDLER")
-    with pytest.raises(ConfigurationError, match="APP_HANDLER is not set"):
+    monkeypatch.delenv("APPLICATION")
+    with pytest.raises(ConfigurationError, match="APPLICATION is not set"):
         check(account, build_zip(app_files()))

@@ -19,7 +19,9 @@ from serverless_pipeline.emulator.cloudwatch import alarm_names
 from serverless_pipeline.example import example_config
 from serverless_pipeline.rehearsal import account as emulated
 from tests.conftest import resources, synth_config
+from tests.grid_config import grid_config
 from tests.security.full_config import full_config
+from tests.single_function_config import single_function_config
 
 # Values that name the account's own resources: bucket names, topic ARN.
 ACCOUNT_SPECIFIC = {"ARTIFACT_BUCKET", "NOTIFICATION_TOPIC_ARN"}
@@ -27,7 +29,7 @@ ACCOUNT_SPECIFIC = {"ARTIFACT_BUCKET", "NOTIFICATION_TOPIC_ARN"}
 
 def hooked_custom() -> PipelineConfig:
     """Custom shifts and the library's hook in staging, the user's hook in production."""
-    config = example_config()
+    config = single_function_config()
     application = config.application
     return dataclasses.replace(
         config,
@@ -48,7 +50,12 @@ def hooked_custom() -> PipelineConfig:
     )
 
 
-CONFIGS = {"example": example_config, "full": full_config, "hooked": hooked_custom}
+CONFIGS = {
+    "example": example_config,
+    "full": full_config,
+    "hooked": hooked_custom,
+    "grid": grid_config,
+}
 
 
 @pytest.fixture(params=sorted(CONFIGS))
@@ -74,11 +81,11 @@ def functions(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 def comparable(variables: dict[str, str]) -> dict[str, Any]:
     kept: dict[str, Any] = {k: v for k, v in variables.items() if k not in ACCOUNT_SPECIFIC}
-    if "ENVIRONMENTS" in kept:
-        environments = json.loads(kept["ENVIRONMENTS"])
-        for settings in environments.values():
+    if "APPLICATION" in kept:
+        application = json.loads(kept["APPLICATION"])
+        for settings in application["environments"]:
             settings.pop("bucket")
-        kept["ENVIRONMENTS"] = environments
+        kept["APPLICATION"] = application
     return kept
 
 
@@ -107,17 +114,18 @@ def test_every_deployment_group_shifts_watches_and_rolls_back_alike(
     document, config = both
     codedeploy = boto3.client("codedeploy", region_name=config.region)
     groups = resources(document, "aws_codedeploy_deployment_group").values()
-    assert len(groups) == 2
+    layout = config.application_props()
+    # One group per function and environment.
+    assert len(groups) == len(layout.function_settings()) * len(layout.environment_list())
     for group in groups:
         actual = codedeploy.get_deployment_group(
             applicationName=resolved(document, group["app_name"]),
             deploymentGroupName=group["deployment_group_name"],
         )["deploymentGroupInfo"]
-        assert actual["deploymentConfigName"] == resolved(
-            document, group["deployment_config_name"]
-        )
-        assert actual["autoRollbackConfiguration"]["events"] == (
-            group["auto_rollback_configuration"]["events"]
+        assert actual["deploymentConfigName"] == resolved(document, group["deployment_config_name"])
+        assert (
+            actual["autoRollbackConfiguration"]["events"]
+            == (group["auto_rollback_configuration"]["events"])
         )
         # moto answers GetDeploymentGroup without the alarms; the emulator's CodeDeploy reads
         # them from moto's model, and so does this test.
@@ -155,9 +163,9 @@ def test_the_hooks_are_the_ones_the_config_chose(
     # Checked against the configuration itself, not the layout both renderings share.
     document, config = both
     promote = functions(document)[f"{config.name}-promote"]
-    environments = json.loads(promote["environment"]["variables"]["ENVIRONMENTS"])
-    for environment in ("staging", "production"):
-        settings = config.application.settings(environment)
+    application = json.loads(promote["environment"]["variables"]["APPLICATION"])
+    hooks = {e["name"]: e["hooks"] for e in application["environments"]}
+    for settings in config.application_props().environment_list():
         chosen = {
             "BeforeAllowTraffic": settings.before_allow_traffic,
             "AfterAllowTraffic": settings.after_allow_traffic,
@@ -167,4 +175,4 @@ def test_the_hooks_are_the_ones_the_config_chose(
             for event, function in chosen.items()
             if function is not None
         }
-        assert environments[environment]["hooks"] == expected, environment
+        assert hooks[settings.name] == expected, settings.name

@@ -12,6 +12,7 @@ import pytest
 from serverless_pipeline import asl
 from serverless_pipeline.application_settings import SMOKE_TESTS
 from serverless_pipeline.cli import main, run_rehearsal
+from serverless_pipeline.config import PipelineConfig
 from serverless_pipeline.example import example_config
 from serverless_pipeline.rehearsal import account
 from serverless_pipeline.rehearsal.runner import Rehearsal, ReleaseOutcome, rehearse
@@ -28,6 +29,8 @@ SEQUENCE = [
     "staging-deploy",
     "staging-tests",
     "production-deploy",
+    "worker-staging-tests",
+    "worker-production-deploy",
     "ok",
 ]
 FAILS_AT = {
@@ -36,6 +39,12 @@ FAILS_AT = {
     "staging-deploy": ("CheckStagingDeployment", "DeploymentFailed"),
     "staging-tests": ("RunTestsInStaging", "TestCasesFailed"),
     "production-deploy": ("CheckProductionDeployment", "DeploymentFailed"),
+    "worker-staging-tests": ("RunTestsInStaging", "TestCasesFailed"),
+    "worker-production-deploy": ("CheckProductionDeployment", "DeploymentFailed"),
+}
+EVERY_FUNCTION_ON_R2 = {
+    "staging": {"api": "r2", "worker": "r2"},
+    "production": {"api": "r2", "worker": "r2"},
 }
 PROMOTED_PATH = [
     "Configure",
@@ -81,8 +90,10 @@ def test_each_defect_rolls_back_at_its_stage(matrix: Rehearsal, kind: str) -> No
     assert result.outcome == "rolled_back"
     assert (result.failed_state, result.error) == (state, error)
     assert result.path[-3:] == ["Rollback", "NotifyRolledBack", "ReleaseFailed"]
-    # Both environments serve exactly what they served before: r2, the last promoted release.
+    # Both environments serve exactly what they served before: r2, the last promoted release,
+    # on every function, whichever function the defect was in.
     assert result.live == {"staging": "r2", "production": "r2"}
+    assert result.functions == EVERY_FUNCTION_ON_R2
 
 
 def test_subscribers_hear_each_rollback_with_the_failed_state(matrix: Rehearsal) -> None:
@@ -96,7 +107,7 @@ def test_subscribers_hear_each_rollback_with_the_failed_state(matrix: Rehearsal)
             )
             assert message["cause"]
     promoted = [n["release"] for n in matrix.notifications if n["outcome"] == "promoted"]
-    assert promoted == ["r2", "r8"]
+    assert promoted == ["r2", "r10"]
 
 
 @pytest.mark.parametrize("kind", ["validate", "unit-tests"])
@@ -109,8 +120,8 @@ def test_a_release_failing_before_staging_never_touches_an_environment(
 
 def test_the_next_release_after_rollbacks_is_promoted(matrix: Rehearsal) -> None:
     last = matrix.releases[-1]
-    assert (last.release, last.outcome) == ("r8", "promoted")
-    assert matrix.live == {"staging": "r8", "production": "r8"}
+    assert (last.release, last.outcome) == ("r10", "promoted")
+    assert matrix.live == {"staging": "r10", "production": "r10"}
 
 
 def test_the_done_when_sequence_from_the_command_line(capsys: pytest.CaptureFixture[str]) -> None:
@@ -134,6 +145,8 @@ def test_the_done_when_sequence_from_the_command_line(capsys: pytest.CaptureFixt
         "error",
         "path",
         "live",
+        "functions",
+        "rollback",
     }
 
 
@@ -177,7 +190,7 @@ def test_the_rehearsed_definition_is_the_synthesized_one_but_for_filled_values(
 ) -> None:
     synthesized = json.loads(one(example, "aws_sfn_state_machine", "state-machine")["definition"])
     rehearsed = json.loads(account.deployment_definition(example_config()))
-    template = asl.template()
+    template = asl.compose([("staging", None), ("production", None)])
     changed = differences(synthesized, rehearsed)
     assert changed, "the ARNs at least must differ"
     for where, _, _ in changed:
@@ -187,8 +200,17 @@ def test_the_rehearsed_definition_is_the_synthesized_one_but_for_filled_values(
         assert asl.placeholders(node), f"{where} differs but is no placeholder in the template"
 
 
+def with_production(**changes: Any) -> PipelineConfig:
+    """The example with production's settings changed."""
+    config = example_config()
+    assert config.environments is not None
+    staging, production = config.environments
+    production = dataclasses.replace(production, **changes)
+    return dataclasses.replace(config, environments=(staging, production))
+
+
 def test_approval_promotes_rejection_and_silence_roll_back() -> None:
-    config = dataclasses.replace(example_config(), approval_timeout_seconds=3600)
+    config = with_production(approval_timeout_seconds=3600)
     answers = {"r2": "approve", "r3": "reject", "r4": None}
     rehearsal = rehearse(config, ["ok", "ok", "ok"], approver=answers.get)
     approved, rejected, silent = rehearsal.releases
@@ -218,13 +240,7 @@ def test_approval_promotes_rejection_and_silence_roll_back() -> None:
 
 
 def test_the_library_traffic_hook_stops_a_bad_version_before_it_gets_traffic() -> None:
-    config = example_config()
-    production = dataclasses.replace(
-        config.application.production, before_allow_traffic=SMOKE_TESTS
-    )
-    config = dataclasses.replace(
-        config, application=dataclasses.replace(config.application, production=production)
-    )
+    config = with_production(before_allow_traffic=SMOKE_TESTS)
     rehearsal = rehearse(config, ["ok", "production-deploy"])
     healthy, broken = rehearsal.releases
     assert healthy.outcome == "promoted"
@@ -235,3 +251,40 @@ def test_the_library_traffic_hook_stops_a_bad_version_before_it_gets_traffic() -
         "HOOK_EXECUTION_FAILURE BeforeAllowTraffic hook orders-traffic-hook reported Failed"
         in cause
     )
+
+
+def test_a_worker_defect_rolls_back_the_api_too(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(
+        ["rehearse", "ok", "worker-production-deploy", "ok", "worker-staging-tests", "--json"]
+    )
+    document = json.loads(capsys.readouterr().out)
+    assert code == 1
+    releases = document["releases"]
+    assert [(r["release"], r["outcome"]) for r in releases] == [
+        ("r2", "promoted"),
+        ("r3", "rolled_back"),
+        ("r4", "promoted"),
+        ("r5", "rolled_back"),
+    ]
+    # The worker's alarm went off in its canary; CodeDeploy had already moved the worker back,
+    # and Rollback restored the api, whose own deployment had succeeded, in both environments.
+    assert releases[1]["rollback"] == {
+        "production": {"api": "restored", "worker": "already_restored"},
+        "staging": {"api": "restored", "worker": "restored"},
+    }
+    assert releases[1]["functions"] == {
+        "staging": {"api": "r2", "worker": "r2"},
+        "production": {"api": "r2", "worker": "r2"},
+    }
+    # The worker failed its tests in staging: both functions there go back, production untouched.
+    assert releases[3]["failed_state"] == "RunTestsInStaging"
+    assert releases[3]["rollback"] == {
+        "production": {"api": "untouched", "worker": "untouched"},
+        "staging": {"api": "restored", "worker": "restored"},
+    }
+    every_function_on_r4 = {"api": "r4", "worker": "r4"}
+    assert document["functions"] == {
+        "staging": every_function_on_r4,
+        "production": every_function_on_r4,
+    }
+    assert document["live"] == {"staging": "r4", "production": "r4"}

@@ -11,6 +11,7 @@ import pytest
 from serverless_pipeline.constructs.state_machine import LOG_DELIVERY_ACTIONS
 from serverless_pipeline.example import example_config
 from tests.conftest import referenced_statements, resources, synth_config
+from tests.grid_config import grid_config
 from tests.security.full_config import full_config
 
 # Actions that AWS accepts only on Resource "*": they have no resource type to scope to.
@@ -78,19 +79,23 @@ EXPECTED_ACTIONS = {
         "codedeploy:StopDeployment",
         "states:GetExecutionHistory",
     },
-    "orders-api-staging-fn": FUNCTION_BASE,
-    "orders-api-production-fn": FUNCTION_BASE,
-    "orders-api-staging-codedeploy": {
-        "lambda:GetAlias",
-        "lambda:UpdateAlias",
-        "lambda:GetProvisionedConcurrencyConfig",
-        "cloudwatch:DescribeAlarms",
-    },
-    "orders-api-production-codedeploy": {
-        "lambda:GetAlias",
-        "lambda:UpdateAlias",
-        "lambda:GetProvisionedConcurrencyConfig",
-        "cloudwatch:DescribeAlarms",
+    # Each function of the application in each environment: its own role, and CodeDeploy's.
+    **{
+        f"orders-{function}-{environment}-{role}": actions
+        for function in ("api", "worker")
+        for environment in ("staging", "production")
+        for role, actions in (
+            ("fn", FUNCTION_BASE),
+            (
+                "codedeploy",
+                {
+                    "lambda:GetAlias",
+                    "lambda:UpdateAlias",
+                    "lambda:GetProvisionedConcurrencyConfig",
+                    "cloudwatch:DescribeAlarms",
+                },
+            ),
+        )
     },
     "orders-deployment-sfn": XRAY
     | set(LOG_DELIVERY_ACTIONS)
@@ -150,9 +155,12 @@ def identity_policies(document: dict[str, Any]) -> dict[str, list[dict[str, Any]
     }
 
 
-@pytest.fixture(scope="module", params=["example", "full"])
+CONFIGS = {"example": example_config, "full": full_config, "grid": grid_config}
+
+
+@pytest.fixture(scope="module", params=sorted(CONFIGS))
 def stack(request: pytest.FixtureRequest) -> dict[str, Any]:
-    return synth_config(example_config() if request.param == "example" else full_config())
+    return synth_config(CONFIGS[request.param]())
 
 
 def test_no_wildcard_actions_or_needless_wildcard_resources(stack: dict[str, Any]) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import synth_config
+from tests.grid_config import grid_config
 from tests.security.full_config import full_config
 
 # Slow: left out of `make test-fast`.
@@ -59,6 +60,12 @@ def test_the_example_stack_passes_every_check(example: dict[str, Any], tmp_path:
 def test_the_stack_with_every_option_passes_every_check(tmp_path: Path) -> None:
     report = scan(synth_config(full_config()), tmp_path)
     assert failures(report) == []
+
+
+def test_three_functions_in_three_environments_pass_every_check(tmp_path: Path) -> None:
+    report = scan(synth_config(grid_config()), tmp_path)
+    assert failures(report) == []
+    assert report["summary"]["passed"] > 500
 
 
 def test_a_weakened_stack_is_caught(example: dict[str, Any], tmp_path: Path) -> None:
