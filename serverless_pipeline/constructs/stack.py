@@ -9,6 +9,7 @@ from cdktf import S3Backend as TfS3Backend
 from cdktf_cdktf_provider_aws.provider import AwsProvider, AwsProviderDefaultTags
 from constructs import Construct
 
+from ..application_settings import validate_props
 from ..config import CloudBackend, LocalBackend, PipelineConfig, S3Backend
 from ..layout import pipeline_layout
 from .application import ServerlessApplication
@@ -32,6 +33,8 @@ class ServerlessPipeline(Construct):
         config.validate_pipeline()
         name = config.name
         application = config.application_props()
+        # Before the buckets, which are laid out from the application's environments.
+        validate_props(application)
         self.context = AwsContext(self, "context")
         self.key = PipelineKey(self, "key", PipelineKeyProps(name_prefix=name), self.context)
         self.buckets = ArtifactBuckets(

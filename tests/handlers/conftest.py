@@ -7,6 +7,7 @@ import io
 import json
 import zipfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,6 +68,7 @@ class Account:
     lam: Any
     codedeploy: Any
     deployments: DeploymentEmulator
+    function_names: str = naming.SINGLE_FUNCTION_NAMES
 
     def upload(self, release_id: str, data: bytes) -> dict[str, str]:
         key = f"releases/{release_id}/app.zip"
@@ -78,51 +80,68 @@ class Account:
             "sha256": hashlib.sha256(data).hexdigest(),
         }
 
-    def live_version(self, environment: str) -> str:
-        return str(
-            self.lam.get_alias(FunctionName=f"app-{environment}", Name="live")["FunctionVersion"]
+    def function_name(self, environment: str, function: str = "app") -> str:
+        return self.function_names.format(
+            application="app", function=function, environment=environment
         )
+
+    def live_version(self, environment: str, function: str = "app") -> str:
+        name = self.function_name(environment, function)
+        return str(self.lam.get_alias(FunctionName=name, Name="live")["FunctionVersion"])
 
 
 CANDIDATE_FUNCTION = "app-candidate"
-# One function per environment, named as the single form names them (app-staging, ...).
-ENVIRONMENTS = {
-    name: {
-        "function_name": f"app-{name}",
-        "alias": "live",
-        "bucket": f"app-{name}-releases",
-        "application": "app",
-        "deployment_group": f"app-{name}",
-    }
-    for name in ("staging", "production")
-}
+BUCKETS = {name: f"app-{name}-releases" for name in ("staging", "production")}
+# The single form: one function, named app-staging and app-production.
+SINGLE = {"app": "app.handler"}
+# Two functions released together: app-api-staging, app-worker-staging, ...
+TWO = {"api": "app.handler", "worker": "worker.handler"}
+WORKER_SOURCE = """
+def handler(event, context):
+    if "fail" in event:
+        raise ValueError(event["fail"])
+    return {"processed": len(event["messages"])}
+"""
 
 
-def application(**changes: Any) -> str:
+def two_function_files(worker: str = WORKER_SOURCE, manifest: Any = None) -> dict[str, str | bytes]:
+    """A release of both functions: the app of `app_files` and the worker."""
+    files = app_files() if manifest is None else app_files(manifest=manifest)
+    return {**files, "worker.py": worker}
+
+
+def application(functions: dict[str, str] = SINGLE, **changes: Any) -> str:
     """The handlers' APPLICATION variable for the account below (naming.handler_environment)."""
     document = {
         "name": "app",
         "alias": "live",
-        "function_names": naming.SINGLE_FUNCTION_NAMES,
-        "functions": [{"name": "app", "handler": "app.handler", "memory_mb": 256}],
+        "function_names": naming.SINGLE_FUNCTION_NAMES
+        if functions == SINGLE
+        else naming.FUNCTION_NAMES,
+        "functions": [
+            {"name": name, "handler": handler, "memory_mb": 256}
+            for name, handler in functions.items()
+        ],
         "environments": [
-            {"name": name, "bucket": values["bucket"], "hooks": {}}
-            for name, values in ENVIRONMENTS.items()
+            {"name": name, "bucket": bucket, "hooks": {}} for name, bucket in BUCKETS.items()
         ],
         **changes,
     }
     return json.dumps(document)
 
 
-@pytest.fixture
-def account(monkeypatch: pytest.MonkeyPatch) -> Iterator[Account]:
+@contextmanager
+def open_account(monkeypatch: pytest.MonkeyPatch, functions: dict[str, str]) -> Iterator[Account]:
+    """The pipeline's buckets, the candidate function, and each function in staging and
+    production on release r1, with their deployment groups."""
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("ARTIFACT_BUCKET", ARTIFACT_BUCKET)
     monkeypatch.setenv("TEST_MANIFEST", "release-tests.json")
-    monkeypatch.setenv("APPLICATION", application())
+    monkeypatch.setenv("APPLICATION", application(functions))
     monkeypatch.setenv("CANDIDATE_FUNCTION", CANDIDATE_FUNCTION)
+    names = json.loads(application(functions))["function_names"]
     with (
         mock_aws(config={"lambda": {"use_docker": False}}),
         lambda_deployments() as deployments,
@@ -132,8 +151,9 @@ def account(monkeypatch: pytest.MonkeyPatch) -> Iterator[Account]:
         lam = boto3.client("lambda", region_name=REGION)
         iam = boto3.client("iam", region_name=REGION)
         codedeploy = boto3.client("codedeploy", region_name=REGION)
+        account = Account(s3, lam, codedeploy, deployments, names)
         location = {"LocationConstraint": REGION}
-        for bucket in [ARTIFACT_BUCKET] + [e["bucket"] for e in ENVIRONMENTS.values()]:
+        for bucket in [ARTIFACT_BUCKET, *BUCKETS.values()]:
             s3.create_bucket(Bucket=bucket, CreateBucketConfiguration=location)
             s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
         role = iam.create_role(RoleName="app", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
@@ -146,29 +166,40 @@ def account(monkeypatch: pytest.MonkeyPatch) -> Iterator[Account]:
             Code={"ZipFile": build_zip({"app.py": "def handler(event, context):\n    pass\n"})},
             Timeout=30,
         )
-        for name, environment in ENVIRONMENTS.items():
-            function = lam.create_function(
-                FunctionName=environment["function_name"],
-                Runtime="python3.12",
-                Role=role,
-                Handler="app.handler",
-                Code={"ZipFile": build_zip(app_files())},
-                Publish=True,
-                Environment={"Variables": {"GREETING": f"hello from {name}"}},
-                Description="release r1",
-            )
-            lam.create_alias(
-                FunctionName=environment["function_name"],
-                Name="live",
-                FunctionVersion=function["Version"],
-            )
-            codedeploy.create_deployment_group(
-                applicationName="app",
-                deploymentGroupName=environment["deployment_group"],
-                serviceRoleArn=role,
-                deploymentStyle={
-                    "deploymentType": "BLUE_GREEN",
-                    "deploymentOption": "WITH_TRAFFIC_CONTROL",
-                },
-            )
-        yield Account(s3, lam, codedeploy, deployments)
+        first = build_zip(app_files() if functions == SINGLE else two_function_files())
+        for environment in BUCKETS:
+            for function, handler in functions.items():
+                name = account.function_name(environment, function)
+                created = lam.create_function(
+                    FunctionName=name,
+                    Runtime="python3.12",
+                    Role=role,
+                    Handler=handler,
+                    Code={"ZipFile": first},
+                    Publish=True,
+                    Environment={"Variables": {"GREETING": f"hello from {environment}"}},
+                    Description="release r1",
+                )
+                lam.create_alias(FunctionName=name, Name="live", FunctionVersion=created["Version"])
+                codedeploy.create_deployment_group(
+                    applicationName="app",
+                    deploymentGroupName=name,
+                    serviceRoleArn=role,
+                    deploymentStyle={
+                        "deploymentType": "BLUE_GREEN",
+                        "deploymentOption": "WITH_TRAFFIC_CONTROL",
+                    },
+                )
+        yield account
+
+
+@pytest.fixture
+def account(monkeypatch: pytest.MonkeyPatch) -> Iterator[Account]:
+    with open_account(monkeypatch, SINGLE) as opened:
+        yield opened
+
+
+@pytest.fixture
+def two_functions(monkeypatch: pytest.MonkeyPatch) -> Iterator[Account]:
+    with open_account(monkeypatch, TWO) as opened:
+        yield opened

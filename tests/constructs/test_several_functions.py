@@ -1,0 +1,307 @@
+"""Several functions released as one through any list of environments: the resources, IAM and
+state machine of a 3-function x 3-environment stack, the refusals, and the single-function
+form's unchanged addresses."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from serverless_pipeline import (
+    ApplicationProps,
+    ConfigurationError,
+    Environment,
+    EnvironmentSettings,
+    FunctionSettings,
+)
+from tests.conftest import one, policy_statements, resources, statement, synth_config
+from tests.grid_config import grid_config
+
+FUNCTIONS = ("api", "worker", "nightly")
+ENVIRONMENTS = ("dev", "staging", "production")
+ADDRESSES = Path(__file__).resolve().parents[1] / "data" / "single_function_addresses.txt"
+
+
+@pytest.fixture(scope="module")
+def grid() -> dict[str, Any]:
+    return synth_config(grid_config())
+
+
+def definition(document: dict[str, Any]) -> dict[str, Any]:
+    machine = one(document, "aws_sfn_state_machine", "state-machine")
+    result: dict[str, Any] = json.loads(machine["definition"])
+    return result
+
+
+def test_every_function_of_every_environment_has_its_function_alias_and_group(
+    grid: dict[str, Any],
+) -> None:
+    functions = {f["function_name"]: f for f in resources(grid, "aws_lambda_function").values()}
+    groups = {
+        g["deployment_group_name"]: g
+        for g in resources(grid, "aws_codedeploy_deployment_group").values()
+    }
+    for environment in ENVIRONMENTS:
+        for function in FUNCTIONS:
+            name = f"shop-{function}-{environment}"
+            assert functions[name]["environment"]["variables"]["STAGE"] == environment
+            assert groups[name]["app_name"].startswith("${aws_codedeploy_app.")
+    assert functions["shop-api-dev"]["memory_size"] == 512
+    assert functions["shop-worker-dev"]["timeout"] == 120
+    assert functions["shop-nightly-dev"]["handler"] == "shop.jobs.nightly"
+    # A function's own variables beside its environment's.
+    assert functions["shop-nightly-production"]["environment"]["variables"] == {
+        "BATCH": "500",
+        "STAGE": "production",
+    }
+    aliases = resources(grid, "aws_lambda_alias")
+    assert len(aliases) == 9
+    assert len(groups) == 9
+    # One release bucket per environment.
+    buckets = {b["bucket_prefix"] for b in resources(grid, "aws_s3_bucket").values()}
+    assert {f"shop-{e}-" for e in ENVIRONMENTS} <= buckets
+
+
+def test_each_environment_shifts_every_function_its_own_way(grid: dict[str, Any]) -> None:
+    configs = {
+        "dev": "CodeDeployDefault.LambdaAllAtOnce",
+        "staging": "CodeDeployDefault.LambdaLinear10PercentEvery1Minute",
+    }
+    for environment, config in configs.items():
+        for function in FUNCTIONS:
+            group = one(
+                grid,
+                "aws_codedeploy_deployment_group",
+                f"_{environment}-{function}-deployment-group",
+            )
+            assert group["deployment_config_name"] == config
+    # The custom canary is one deployment config, shared by production's three groups.
+    (custom,) = resources(grid, "aws_codedeploy_deployment_config").values()
+    assert custom["deployment_config_name"] == "shop-production-Canary10PercentEvery5Min"
+    for function in FUNCTIONS:
+        group = one(
+            grid, "aws_codedeploy_deployment_group", f"_production-{function}-deployment-group"
+        )
+        assert group["deployment_config_name"].startswith("${aws_codedeploy_deployment_config.")
+        # Each group watches its own function's alarms and the user's own.
+        assert group["alarm_configuration"]["alarms"] == [
+            f"shop-{function}-production-errors",
+            f"shop-{function}-production-throttles",
+            "shop-checkout-latency",
+        ]
+
+
+def test_the_state_machine_generalizes_the_original_states(grid: dict[str, Any]) -> None:
+    states = definition(grid)["States"]
+    assert [name for name in states if name.startswith(("Deploy", "RunTests", "WaitForApp"))] == [
+        "RunTests",
+        "DeployDev",
+        "RunTestsInDev",
+        "WaitForApprovalStaging",
+        "DeployStaging",
+        "RunTestsInStaging",
+        "WaitForApproval",
+        "DeployProduction",
+    ]
+    assert states["RunTests"]["Next"] == "DeployDev"
+    assert states["RunTestsInDev"]["Next"] == "WaitForApprovalStaging"
+    assert states["WaitForApprovalStaging"]["TimeoutSeconds"] == 3600
+    assert states["WaitForApprovalStaging"]["Parameters"]["Payload"]["environment"] == "staging"
+    assert states["WaitForApproval"]["TimeoutSeconds"] == 4 * 3600
+    assert states["RunTestsInStaging"]["Next"] == "ApprovalRequired"
+    assert states["ProductionDeployed"]["Choices"][0]["Next"] == "NotifyPromoted"
+    assert "RunTestsInProduction" not in states
+    for environment in ENVIRONMENTS:
+        title = environment.capitalize()
+        deploy = states[f"Deploy{title}"]
+        assert deploy["Parameters"]["Payload"]["environment"] == environment
+        assert deploy["ResultPath"] == f"$.deploy_{environment}"
+        assert deploy["Catch"][0]["Next"] == "Rollback"
+        assert states[f"Check{title}Deployment"]["Catch"][0]["Next"] == "Rollback"
+
+
+def test_promote_may_change_only_this_applications_functions_and_groups(
+    grid: dict[str, Any],
+) -> None:
+    statements = policy_statements(grid, "handlers_promote_role")
+    publish = statement(statements, "PublishReleases")
+    assert sorted({r.split(":function:")[1].removesuffix(":*") for r in publish["resources"]}) == [
+        f"shop-{f}-{e}" for f in sorted(FUNCTIONS) for e in ("dev", "production", "staging")
+    ]
+    deploy = statement(statements, "DeployReleases")
+    assert sorted(r.split(":deploymentgroup:")[1] for r in deploy["resources"]) == sorted(
+        f"shop/shop-{f}-{e}" for f in FUNCTIONS for e in ENVIRONMENTS
+    )
+    # Each CodeDeploy role shifts one function's alias and reads that function's alarms.
+    for environment in ENVIRONMENTS:
+        for function in FUNCTIONS:
+            deployer = policy_statements(grid, f"{environment}-{function}-deployer")
+            shift = statement(deployer, "ShiftAlias")
+            assert {r.split(":function:")[1] for r in shift["resources"]} == {
+                f"shop-{function}-{environment}",
+                f"shop-{function}-{environment}:*",
+            }
+
+
+def test_run_tests_invokes_every_environment_but_the_last(grid: dict[str, Any]) -> None:
+    statements = policy_statements(grid, "handlers_run-tests_role")
+    invoke = statement(statements, "TestThroughLiveAliases")
+    invoked = {r.split(":function:")[1].removesuffix(":*") for r in invoke["resources"]}
+    assert invoked == {f"shop-{f}-{e}" for f in FUNCTIONS for e in ("dev", "staging")}
+
+
+def test_the_traffic_hook_reaches_only_the_environments_that_run_it(grid: dict[str, Any]) -> None:
+    statements = policy_statements(grid, "handlers_traffic-hook_role")
+    groups = statement(statements, "ReportHookStatus")["resources"]
+    assert sorted(r.split("/")[-1] for r in groups) == sorted(
+        f"shop-{f}-{e}" for f in FUNCTIONS for e in ("staging", "production")
+    )
+
+
+def test_the_handlers_learn_functions_and_environments_in_order(grid: dict[str, Any]) -> None:
+    promote = one(grid, "aws_lambda_function", "handlers_promote_function")
+    application = json.loads(promote["environment"]["variables"]["APPLICATION"])
+    assert [f["name"] for f in application["functions"]] == list(FUNCTIONS)
+    assert [e["name"] for e in application["environments"]] == list(ENVIRONMENTS)
+    assert application["function_names"] == "{application}-{function}-{environment}"
+    # The candidate function starts as the first function, with the most memory any needs.
+    candidate = one(grid, "aws_lambda_function", "handlers_candidate_function")
+    assert (candidate["handler"], candidate["memory_size"]) == ("shop.api.handler", 512)
+
+
+def test_the_single_function_form_keeps_every_address(single: dict[str, Any]) -> None:
+    # Renaming any address would make Terraform replace a live resource on upgrade.
+    expected = [
+        line for line in ADDRESSES.read_text().splitlines() if line and not line.startswith("#")
+    ]
+    actual = sorted(
+        f"{prefix}{kind}.{name}"
+        for section, prefix in (("resource", ""), ("data", "data."))
+        for kind, items in single.get(section, {}).items()
+        for name in items
+    )
+    assert actual == sorted(expected)
+
+
+def refused(**changes: Any) -> list[str]:
+    config = dataclasses.replace(grid_config(), **changes)
+    with pytest.raises(ConfigurationError) as raised:
+        synth_config(config)
+    return raised.value.problems
+
+
+def test_every_problem_with_functions_and_environments_is_reported_at_once() -> None:
+    config = grid_config()
+    functions = {
+        "Api": FunctionSettings(handler="api"),
+        "worker": FunctionSettings(handler="w.handler", memory_mb=64),
+    }
+    problems = refused(
+        application=dataclasses.replace(config.application, functions=functions),
+        environments=(
+            Environment("dev"),
+            Environment("dev", variables={"AWS_REGION": "x"}),
+            Environment("Prod", approval_timeout_seconds=10),
+            Environment("artifacts"),
+        ),
+    )
+    assert problems == [
+        "functions['Api'] name is 'Api'; expected 1-20 lowercase letters, digits or '-', "
+        "starting with a letter",
+        "functions['Api'].handler is 'api'; expected module.function, e.g. app.handler",
+        "functions['worker'].memory_mb is 64; expected a whole number from 128 to 10240 MB",
+        "environments name 'dev' is used more than once; names must differ",
+        "environments['dev'].variables sets AWS_REGION, which Lambda reserves",
+        "environments[2].name is 'Prod'; expected 1-15 lowercase letters, digits or '-', "
+        "starting with a letter",
+        "environments['Prod'].approval_timeout_seconds is 10; expected a whole number from 60 "
+        "to 31536000 seconds",
+        "environments[3].name is 'artifacts', which the pipeline's own buckets use; choose "
+        "another (not artifacts, access-logs)",
+    ]
+
+
+def test_the_number_of_functions_and_environments_is_bounded() -> None:
+    config = grid_config()
+    many = {f"f{i}": FunctionSettings(handler=f"f{i}.handler") for i in range(21)}
+    assert "functions has 21 entries; expected 1 to 20" in refused(
+        application=dataclasses.replace(config.application, functions=many)
+    )
+    eleven = tuple(Environment(f"e{i}") for i in range(11))
+    assert "environments has 11 entries; expected 1 to 10" in refused(environments=eleven)
+    assert "environments has 0 entries; expected 1 to 10" in refused(environments=())
+
+
+def test_the_two_forms_do_not_mix() -> None:
+    config = grid_config()
+    mixed = ApplicationProps(
+        name="shop",
+        handler="shop.api.handler",
+        memory_mb=512,
+        staging=EnvironmentSettings("CodeDeployDefault.LambdaAllAtOnce", {"A": "b"}),
+        functions={"api": FunctionSettings(handler="shop.api.handler")},
+        environments=(Environment("dev"),),
+    )
+    problems = refused(application=mixed, environments=None)
+    assert problems == [
+        "handler is 'shop.api.handler' beside functions=; set it on each FunctionSettings instead",
+        "memory_mb is 512 beside functions=; set it on each FunctionSettings instead",
+        "staging= or production= is set beside environments=; give those settings to "
+        "Environment('staging', ...) and Environment('production', ...) instead",
+    ]
+    with pytest.raises(ConfigurationError, match="approval_timeout_seconds is 60 beside"):
+        synth_config(dataclasses.replace(config, approval_timeout_seconds=60))
+
+
+def test_names_that_would_not_fit_or_would_collide_are_refused() -> None:
+    config = grid_config()
+    long = {"a-very-long-function": FunctionSettings(handler="x.handler")}
+    problems = refused(
+        application=dataclasses.replace(
+            config.application, name="a-long-application", functions=long
+        ),
+        environments=(Environment("a-long-stage-nm"),),
+    )
+    assert problems == [
+        "function 'a-very-long-function' in 'a-long-stage-nm' is named "
+        "'a-long-application-a-very-long-function-a-long-stage-nm' (55 characters); at most 53, "
+        "so that its IAM roles (<name>-codedeploy) fit IAM's 64; shorten the application, "
+        "function or environment name"
+    ]
+    colliding = {"a": FunctionSettings(handler="x.handler"), "a-b": FunctionSettings("y.handler")}
+    problems = refused(
+        application=dataclasses.replace(config.application, functions=colliding),
+        environments=(Environment("b-c"), Environment("c")),
+    )
+    assert problems == [
+        "function 'a-b' in 'c' and function 'a' in 'b-c' would both be named 'shop-a-b-c'"
+    ]
+
+
+def test_handler_variables_that_outgrow_lambdas_4_kb_are_refused() -> None:
+    config = grid_config()
+    functions = {
+        f"function-number-{i:02}": FunctionSettings(
+            handler=f"service.handlers.function_number_{i:02}.handle_incoming_event"
+        )
+        for i in range(20)
+    }
+    environments = tuple(
+        Environment(f"stage-{i}", before_allow_traffic="shop-synthetic-checks-for-this-stage")
+        for i in range(10)
+    )
+    with pytest.raises(ConfigurationError, match="more than Lambda's 4096") as raised:
+        synth_config(
+            dataclasses.replace(
+                config,
+                application=dataclasses.replace(config.application, functions=functions),
+                environments=environments,
+                deployment_timeout_seconds=3600,
+                poll_interval_seconds=60,
+            )
+        )
+    assert "20 functions in 10 environments" in str(raised.value)
