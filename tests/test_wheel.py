@@ -100,22 +100,24 @@ def test_the_consumer_example_synthesizes_from_the_installed_wheel(
     assert sorted(m["name"] for m in machines) == ["ledger-deployment", "refunds-deployment"]
     functions = {f["function_name"] for f in document["resource"]["aws_lambda_function"].values()}
     assert {
-        "ledger-svc-production",
+        "ledger-svc-api-production",
+        "ledger-svc-reconciler-sandbox",
         "refunds-svc-staging",
         "ledger-promote",
         "refunds-rollback",
     } <= functions
     buckets = {b.get("bucket") for b in document["resource"]["aws_s3_bucket"].values()}
-    assert "acme-ledger-artifacts-7f3a" in buckets
+    assert {"acme-ledger-artifacts-7f3a", "acme-ledger-sandbox-7f3a"} <= buckets
     groups = {
         g["deployment_group_name"]: g["deployment_config_name"]
         for g in document["resource"]["aws_codedeploy_deployment_group"].values()
     }
     assert groups["refunds-svc-production"] == "CodeDeployDefault.LambdaCanary10Percent15Minutes"
     assert len(list(stack.glob("assets/*/*/handlers.zip"))) == 2
-    approval = {
-        m["name"]: json.loads(m["definition"])["States"]["Configure"]["Result"] for m in machines
-    }
+    states = {m["name"]: json.loads(m["definition"])["States"] for m in machines}
+    assert "RunTestsInSandbox" in states["ledger-deployment"]
+    assert "DeploySandbox" not in states["refunds-deployment"]
+    approval = {name: machine["Configure"]["Result"] for name, machine in states.items()}
     assert approval == {
         "ledger-deployment": {"approval_required": True},
         "refunds-deployment": {"approval_required": False},

@@ -2,7 +2,9 @@
 
 It composes the building blocks itself (one key and one account context shared by both
 pipelines) instead of using ServerlessPipelineStack, with its own names, region, bucket names and
-traffic shifting, so nothing in the library can be hard-wired to the repository's example.
+traffic shifting, so nothing in the library can be hard-wired to the repository's example. The
+ledger is two functions (an API and a reconciler) released together through sandbox, staging and
+production; refunds is the single-function form through staging and production.
 """
 
 # ruff: noqa: I001 -- serverless_pipeline first: it configures jsii before cdktf starts it.
@@ -16,7 +18,9 @@ from serverless_pipeline import (
     DeployPipelineProps,
     DeploymentStateMachine,
     DeploymentStateMachineProps,
+    Environment,
     EnvironmentSettings,
+    FunctionSettings,
     HandlerFunctions,
     HandlerFunctionsProps,
     Notifications,
@@ -61,12 +65,20 @@ class PaymentsPlatform(TerraformStack):
         services = {
             "ledger": ApplicationProps(
                 name="ledger-svc",
-                handler="ledger.api.handle",
-                memory_mb=1024,
-                staging=EnvironmentSettings("CodeDeployDefault.LambdaAllAtOnce"),
-                production=EnvironmentSettings(
-                    "CodeDeployDefault.LambdaLinear10PercentEvery2Minutes",
-                    {"LEDGER_MODE": "strict"},
+                functions={
+                    "api": FunctionSettings("ledger.api.handle", memory_mb=1024),
+                    "reconciler": FunctionSettings("ledger.reconcile.run", timeout_seconds=300),
+                },
+                environments=(
+                    Environment("sandbox", variables={"LEDGER_MODE": "lenient"}),
+                    Environment("staging", "CodeDeployDefault.LambdaAllAtOnce"),
+                    Environment(
+                        "production",
+                        "CodeDeployDefault.LambdaLinear10PercentEvery2Minutes",
+                        {"LEDGER_MODE": "strict"},
+                        # Ledger releases wait for a person before production, up to 4 hours.
+                        approval_timeout_seconds=4 * 3600,
+                    ),
                 ),
             ),
             "refunds": ApplicationProps(
@@ -76,6 +88,10 @@ class PaymentsPlatform(TerraformStack):
             ),
         }
         for prefix, application_props in services.items():
+            application = ServerlessApplication(
+                self, f"{prefix}-app", application_props, key=key, context=context
+            )
+            environments = application.environment_names
             buckets = ArtifactBuckets(
                 self,
                 f"{prefix}-buckets",
@@ -84,12 +100,16 @@ class PaymentsPlatform(TerraformStack):
                     artifact_bucket_name=f"acme-{prefix}-artifacts-{ACCOUNT_SUFFIX}",
                     staging_bucket_name=f"acme-{prefix}-staging-{ACCOUNT_SUFFIX}",
                     production_bucket_name=f"acme-{prefix}-production-{ACCOUNT_SUFFIX}",
+                    environments=environments,
+                    # Every other environment's bucket, named like the pair's.
+                    bucket_names={
+                        env: f"acme-{prefix}-{env}-{ACCOUNT_SUFFIX}"
+                        for env in environments
+                        if env not in ("staging", "production")
+                    },
                 ),
                 key=key,
                 context=context,
-            )
-            application = ServerlessApplication(
-                self, f"{prefix}-app", application_props, key=key, context=context
             )
             handlers = HandlerFunctions(
                 self,
@@ -104,12 +124,7 @@ class PaymentsPlatform(TerraformStack):
             machine = DeploymentStateMachine(
                 self,
                 f"{prefix}-deployment",
-                DeploymentStateMachineProps(
-                    name_prefix=prefix,
-                    poll_interval_seconds=20,
-                    # Ledger releases wait for a person before production, for up to 4 hours.
-                    approval_timeout_seconds=4 * 3600 if prefix == "ledger" else None,
-                ),
+                DeploymentStateMachineProps(name_prefix=prefix, poll_interval_seconds=20),
                 handlers=handlers,
                 notifications=notifications,
                 key=key,
