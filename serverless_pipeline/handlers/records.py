@@ -55,6 +55,12 @@ def key(execution: str, environment: str, function: str) -> str:
     return f"executions/{execution}/{environment}/{function}.json"
 
 
+def single_form_key(execution: str, environment: str) -> str:
+    """Where the single form kept its records before several functions existed: an execution
+    that started before an upgrade is still finished or rolled back from them."""
+    return f"executions/{execution}/{environment}.json"
+
+
 def load(s3: Any, bucket: str, object_key: str) -> dict[str, Any] | None:
     """The JSON record at object_key, or None when there is none."""
     try:
@@ -80,6 +86,11 @@ def read_deployment(s3: Any, target: Target, execution: str) -> DeploymentRecord
     """The execution's record of the target, or None when it never touched it."""
     bucket, object_key = target.bucket, key(execution, target.environment, target.function)
     data = load(s3, bucket, object_key)
+    if data is None and target.single_form:
+        object_key = single_form_key(execution, target.environment)
+        data = load(s3, bucket, object_key)
+        if isinstance(data, dict):
+            data.setdefault("function", target.function)
     if data is None:
         return None
     return DeploymentRecord.from_json(data, f"s3://{bucket}/{object_key}")

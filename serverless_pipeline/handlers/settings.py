@@ -41,6 +41,9 @@ class Target:
     deployment_group: str
     # lifecycle event (BeforeAllowTraffic, AfterAllowTraffic) -> hook function name
     hooks: Mapping[str, str] = field(default_factory=dict)
+    single_form: bool = False
+    """The application's only function, named without it (<application>-<environment>):
+    records written before several functions existed are kept per environment."""
 
 
 @dataclass(frozen=True)
@@ -177,6 +180,7 @@ def _application(raw: str) -> tuple[tuple[Function, ...], tuple[Environment, ...
                     application=app["name"],
                     deployment_group=name,
                     hooks=hooks,
+                    single_form="{function}" not in pattern,
                 )
             )
         environments.append(Environment(values["name"], values["bucket"], tuple(targets)))

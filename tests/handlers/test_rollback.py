@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from serverless_pipeline.handlers import promote, rollback
+from serverless_pipeline.handlers import promote, records, rollback
 from serverless_pipeline.handlers.errors import InvalidEvent, RollbackFailed
 from tests.handlers.conftest import Account, app_files, build_zip
 
@@ -87,3 +87,20 @@ def test_a_malformed_event_changes_nothing(account: Account) -> None:
     with pytest.raises(InvalidEvent, match="execution is missing"):
         rollback.handler({"release": release}, None)
     assert account.live_version("staging") == "2"
+
+
+def test_an_execution_from_before_the_upgrade_is_still_rolled_back(account: Account) -> None:
+    # The single form kept one record per environment (executions/<execution>/<environment>.json)
+    # before several functions existed; an execution in flight across the upgrade must still be
+    # restorable from it.
+    release = account.upload("r2", build_zip(app_files()))
+    deploy(release, "staging")
+    current = records.key("e1", "staging", "app")
+    record = records.load(account.s3, "app-staging-releases", current)
+    assert record is not None
+    del record["function"]
+    records.save(account.s3, "app-staging-releases", "executions/e1/staging.json", record)
+    account.s3.delete_object(Bucket="app-staging-releases", Key=current)
+    report = rollback.handler({"release": release, "execution": "e1"}, None)
+    assert report["environments"]["staging"]["app"]["action"] == "restored"
+    assert account.live_version("staging") == "1"
