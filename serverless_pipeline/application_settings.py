@@ -67,22 +67,25 @@ class TrafficShift:
         return f"{self.kind.capitalize()}{self.percentage}PercentEvery{self.interval_minutes}Min"
 
 
-_PREDEFINED_SHIFT = re.compile(
-    r"CodeDeployDefault\.Lambda(Canary|Linear)(\d+)Percent(?:Every)?(\d+)Minutes?"
+# A predefined Lambda config's name, or the name the pipeline gives a custom TrafficShift's
+# config (<application>-<environment>-<TrafficShift.config_name>).
+_SHIFT_NAME = re.compile(
+    r"(?:CodeDeployDefault\.Lambda|.+-)(Canary|Linear)(\d+)Percent(?:Every)?(\d+)Min(?:utes?)?"
 )
 
 
 def shift_minutes(config: str | TrafficShift) -> int | None:
     """How long a deployment config takes to move all traffic, in minutes (None for a name
     this library does not know): a canary waits one interval, a linear shift takes one interval
-    per step after the first."""
+    per step after the first. A config name the pipeline created is read like the predefined
+    ones (the emulated CodeDeploy knows configs by name only)."""
     if isinstance(config, TrafficShift):
         kind, percentage, interval = config.kind, config.percentage, config.interval_minutes
         if kind not in ("canary", "linear") or not (1 <= percentage <= 99 and interval >= 1):
             return None  # validate_props names the problem
     elif config == "CodeDeployDefault.LambdaAllAtOnce":
         return 0
-    elif match := _PREDEFINED_SHIFT.fullmatch(config):
+    elif match := _SHIFT_NAME.fullmatch(config):
         kind, percentage, interval = match[1].lower(), int(match[2]), int(match[3])
     else:
         return None

@@ -13,6 +13,8 @@ from typing import Any
 
 import boto3
 
+from .clock import CLOCK
+
 _COMPARISONS = {
     "GreaterThanOrEqualToThreshold": operator.ge,
     "GreaterThanThreshold": operator.gt,
@@ -26,6 +28,7 @@ def record_invocation(
 ) -> None:
     """Publish the invocation as Lambda does: per function, and per alias or version."""
     cloudwatch = boto3.client("cloudwatch", region_name=region)
+    stamp = CLOCK.now()
     dimension_sets = [[{"Name": "FunctionName", "Value": function_name}]]
     if qualifier:
         dimension_sets.append(
@@ -37,7 +40,13 @@ def record_invocation(
     cloudwatch.put_metric_data(
         Namespace="AWS/Lambda",
         MetricData=[
-            {"MetricName": name, "Dimensions": dimensions, "Value": value, "Unit": "Count"}
+            {
+                "MetricName": name,
+                "Dimensions": dimensions,
+                "Value": value,
+                "Unit": "Count",
+                "Timestamp": stamp,
+            }
             for dimensions in dimension_sets
             for name, value in (("Invocations", 1.0), ("Errors", 1.0 if errored else 0.0))
         ],
@@ -45,13 +54,13 @@ def record_invocation(
 
 
 def breached(region: str, alarm_names: list[str], since: datetime.datetime) -> list[str]:
-    """Evaluate each alarm on the datapoints recorded since `since` (the emulator compresses a
-    deployment's minutes into moments, so only its own traffic may count); set each alarm's
-    state and return the names of those in ALARM."""
+    """Evaluate each alarm on the datapoints recorded since `since`, on the emulator's clock
+    (a deployment's own traffic only); set each alarm's state and return the names of those in
+    ALARM."""
     if not alarm_names:
         return []
     cloudwatch = boto3.client("cloudwatch", region_name=region)
-    now = datetime.datetime.now(datetime.UTC)
+    now = CLOCK.now()
     firing = []
     for alarm in cloudwatch.describe_alarms(AlarmNames=alarm_names)["MetricAlarms"]:
         points = cloudwatch.get_metric_statistics(

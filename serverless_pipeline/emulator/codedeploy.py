@@ -1,18 +1,20 @@
 """CodeDeploy for Lambda in moto: deployments that apply their AppSpec, run its traffic hooks,
-are watched by alarms, and StopDeployment.
+are watched by alarms for as long as their traffic shift takes, and StopDeployment.
 
-A deployment settles the first time anyone reads it, compressing CodeDeploy's timeline: it moves
-the alias to the target version, lets traffic flow (a callable that invokes the alias, standing
-in for the application's users), evaluates the deployment group's alarms on the metrics that
-traffic produced, and either succeeds or, as CodeDeploy's automatic rollback does on an alarm,
-moves the alias back and fails with ALARM_ACTIVE.
+A deployment starts the first time anyone reads it: it runs the BeforeAllowTraffic hook, moves
+the alias to the target version and lets traffic flow (a callable that invokes the alias,
+standing in for the application's users). It stays in progress for as long as its deployment
+config shifts traffic (a canary's interval, every step of a linear shift), counted on the
+emulator's clock (emulator/clock.py), which the state machine's Wait states advance. The first
+read after that evaluates the deployment group's alarms on the metrics of that traffic and runs
+the AfterAllowTraffic hook; it succeeds, or, as CodeDeploy's automatic rollback does, moves the
+alias back and fails (ALARM_ACTIVE, HOOK_EXECUTION_FAILURE).
 """
 
 from __future__ import annotations
 
 import datetime
 import json
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -25,6 +27,8 @@ from moto.awslambda.utils import get_backend as lambda_backend
 from moto.codedeploy.models import CodeDeployBackend, DeploymentInfo
 from moto.codedeploy.responses import CodeDeployResponse
 
+from ..application_settings import shift_minutes
+from .clock import CLOCK
 from .cloudwatch import alarm_names, breached
 
 # (region, function name, alias) -> None: send traffic through the alias after it moved.
@@ -36,12 +40,14 @@ def no_traffic(region: str, function_name: str, alias: str) -> None:
     """By default nobody calls the application during a deployment."""
 
 
-def _next_whole_second() -> datetime.datetime:
-    """Wait for the next whole second and return it. moto compares metric timestamps to the
-    second, so traffic from this instant on cannot mix with an earlier deployment's."""
-    now = datetime.datetime.now(datetime.UTC)
-    time.sleep(1 - now.microsecond / 1_000_000)
-    return now.replace(microsecond=0) + datetime.timedelta(seconds=1)
+@dataclass
+class _Shifting:
+    """A deployment whose traffic is shifting: what it moved, and until when (emulator clock)."""
+
+    resources: list[dict[str, Any]]
+    hooks: dict[str, str]
+    shifted_at: datetime.datetime
+    done_at: float
 
 
 @dataclass
@@ -63,6 +69,8 @@ class _Deployments:
         self.errors: dict[str, dict[str, str]] = {}
         # hook execution id -> the status its hook reported
         self.hook_statuses: dict[str, str] = {}
+        # deployment id -> its shift, while traffic is shifting
+        self.shifting: dict[str, _Shifting] = {}
 
     def finish(self, deployment: DeploymentInfo, status: str, code: str, message: str) -> None:
         deployment.status = status
@@ -89,16 +97,53 @@ class _Deployments:
             return f"{event} hook {hooks[event]} reported {status or 'nothing'}"
         return None
 
-    def settle(self, backend: CodeDeployBackend, deployment: DeploymentInfo) -> None:
-        # In progress from here on: a hook that reads the deployment must not settle it again.
+    def start(self, backend: CodeDeployBackend, deployment: DeploymentInfo) -> None:
+        """Hooks before traffic, the alias moved, users' traffic; then the shift takes its time."""
+        # In progress from here on: a hook that reads the deployment must not start it again.
         deployment.status = "InProgress"
         content = json.loads(deployment.revision["appSpecContent"]["content"])  # type: ignore[index]
         hooks = {event: name for hook in content.get("Hooks", []) for event, name in hook.items()}
-        for resource in content["Resources"]:
-            for spec in resource.values():
-                if not self.shift(backend, deployment, spec["Properties"], hooks):
-                    return
-        deployment.status = "Succeeded"
+        resources = [spec["Properties"] for r in content["Resources"] for spec in r.values()]
+        for properties in resources:
+            if not self.shift(backend, deployment, properties, hooks):
+                return
+        shifted_at = CLOCK.next_whole_second()
+        for properties in resources:
+            self.emulator.traffic(backend.region_name, properties["Name"], properties["Alias"])
+        config = deployment.deployment_group.deployment_config_name or ""
+        minutes = shift_minutes(config) or 0
+        self.shifting[deployment.deployment_id] = _Shifting(
+            resources, hooks, shifted_at, CLOCK.time() + 60 * minutes
+        )
+        self.advance(backend, deployment)
+
+    def advance(self, backend: CodeDeployBackend, deployment: DeploymentInfo) -> None:
+        """Once the shift's time has passed: alarms, hooks after traffic, the outcome."""
+        shifting = self.shifting.get(deployment.deployment_id)
+        if shifting is None or CLOCK.time() < shifting.done_at:
+            return
+        del self.shifting[deployment.deployment_id]
+        region = backend.region_name
+        watched = alarm_names(deployment.deployment_group.alarm_configuration)
+        firing = breached(region, watched, shifting.shifted_at)
+        problem = self.run_hook(region, deployment, shifting.hooks, "AfterAllowTraffic")
+        if not (problem or firing):
+            deployment.status = "Succeeded"
+            return
+        lambdas = lambda_backend(backend.account_id, region)
+        for properties in shifting.resources:
+            name, alias = properties["Name"], properties["Alias"]
+            lambdas.update_alias(alias, name, str(properties["CurrentVersion"]), "", None)  # type: ignore[arg-type]
+        if problem:
+            self.finish(deployment, "Failed", "HOOK_EXECUTION_FAILURE", problem)
+        else:
+            moved = ", ".join(f"{p['Name']}:{p['Alias']}" for p in shifting.resources)
+            self.finish(
+                deployment,
+                "Failed",
+                "ALARM_ACTIVE",
+                f"alarm(s) {', '.join(firing)} went off; {moved} is back on its current version",
+            )
 
     def shift(
         self,
@@ -107,8 +152,8 @@ class _Deployments:
         properties: dict[str, Any],
         hooks: dict[str, str],
     ) -> bool:
-        """One alias through its hooks, traffic and alarms; False when the deployment failed
-        (the alias is then back on its current version, as CodeDeploy's rollback leaves it)."""
+        """One alias through its BeforeAllowTraffic hook to the target version; False when the
+        deployment failed (the alias then still serves its current version)."""
         region = backend.region_name
         lambdas = lambda_backend(backend.account_id, region)
         name, alias = properties["Name"], properties["Alias"]
@@ -123,30 +168,14 @@ class _Deployments:
             self.finish(deployment, "Failed", "HOOK_EXECUTION_FAILURE", problem)
             return False
         lambdas.update_alias(alias, name, str(properties["TargetVersion"]), "", None)  # type: ignore[arg-type]
-        shifted_at = _next_whole_second()
-        self.emulator.traffic(region, name, alias)
-        watched = alarm_names(deployment.deployment_group.alarm_configuration)
-        firing = breached(region, watched, shifted_at)
-        problem = self.run_hook(region, deployment, hooks, "AfterAllowTraffic")
-        if problem or firing:
-            lambdas.update_alias(alias, name, current, "", None)  # type: ignore[arg-type]
-            if problem:
-                self.finish(deployment, "Failed", "HOOK_EXECUTION_FAILURE", problem)
-            else:
-                self.finish(
-                    deployment,
-                    "Failed",
-                    "ALARM_ACTIVE",
-                    f"alarm(s) {', '.join(firing)} went off; {name}:{alias} is back on "
-                    f"version {current}",
-                )
-            return False
         return True
 
     def get_deployment(self, backend: CodeDeployBackend, deployment_id: str) -> DeploymentInfo:
         deployment = self.original_get(backend, deployment_id)
         if deployment.status == "Created":
-            self.settle(backend, deployment)
+            self.start(backend, deployment)
+        elif deployment.status == "InProgress":
+            self.advance(backend, deployment)
         return deployment
 
     def to_dict(self, deployment: DeploymentInfo) -> dict[str, Any]:
@@ -157,6 +186,7 @@ class _Deployments:
     def stop_deployment(self, response: CodeDeployResponse) -> str:
         deployment = response.codedeploy_backend.deployments[response._get_param("deploymentId")]
         if deployment.status in ACTIVE:
+            self.shifting.pop(deployment.deployment_id, None)
             self.finish(deployment, "Stopped", "DEPLOYMENT_STOPPED", "stopped by StopDeployment")
         return json.dumps({"status": "Succeeded", "statusMessage": "stopped"})
 

@@ -4,10 +4,10 @@ moto deep-copies the state machine at every StartExecution, including the execut
 ran, whose worker threads hold locks that cannot be copied: the second execution of a machine
 fails. The copy only needs the definition, so executions are shared, not copied.
 
-Wait states sleep for real in moto. The emulator's time is virtual instead: a Wait state ends at
-once, so a rehearsal runs the configuration's real poll interval without waiting it out (the
-emulated CodeDeploy settles a deployment when it is first read, and a wait loop's next check
-finds it done).
+Wait states sleep for real in moto. The emulator's time is virtual instead (emulator/clock.py): a
+Wait state moves the emulator's clock on by its seconds and ends at once, so a rehearsal runs the
+configuration's real poll interval without waiting it out, and a canary that takes 30 minutes
+is polled as often as in AWS.
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ from moto.stepfunctions.models import StateMachineInstance
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import (
     WaitFunction,
 )
+
+from .clock import CLOCK
 
 
 def _copy_without_executions(machine: StateMachineInstance, memo: dict[int, Any]) -> Any:
@@ -42,11 +44,12 @@ def repeatable_executions() -> Iterator[None]:
 
 
 def _waited(function: WaitFunction, env: Any, wait_seconds: int) -> None:
-    """A Wait state's time passes at once."""
+    """A Wait state's time passes at once, on the emulator's clock."""
+    CLOCK.advance(wait_seconds)
 
 
 @contextmanager
 def virtual_waits() -> Iterator[None]:
-    """Within this block Wait states take no real time."""
+    """Within this block Wait states take no real time: they advance the emulator's clock."""
     with mock.patch.object(WaitFunction, "_wait_interval", _waited):
         yield

@@ -1,9 +1,9 @@
 """One emulated AWS account laid out as the synthesized stack lays out a real one.
 
 Names, deployment configs, alarms, rollback events, timeouts, handler configuration and the state
-machine definition come from the same layout (serverless_pipeline/layout.py) and ASL template as
-the constructs; only ARNs and the approval timeout (so that a person's silence is rehearsed in
-seconds) are filled with the emulator's values. Wait states take no real time in the emulator.
+machine definition come from the same layout (serverless_pipeline/layout.py) and ASL templates
+as the constructs; only ARNs are the emulator's. Every interval keeps its configured value: the
+emulator's clock lets it pass in moments (emulator/clock.py).
 """
 
 from __future__ import annotations
@@ -28,7 +28,6 @@ from . import sample_app
 ACCOUNT_ID = "123456789012"
 FIRST_RELEASE = "r1"
 TRAFFIC_REQUESTS = 5
-REHEARSAL_APPROVAL_TIMEOUT_SECONDS = 3
 
 
 @dataclass
@@ -63,11 +62,15 @@ class EmulatedAccount:
         return messages
 
     def approval_pending(self, execution: str) -> bool:
-        """Whether the approval handler has recorded a request for this execution."""
-        listed = self.s3.list_objects_v2(
-            Bucket=self.approvals_bucket, Prefix=f"approvals/{execution}.json"
-        )
-        return bool(listed.get("KeyCount"))
+        """Whether the approval handler has recorded a request of this execution that waits
+        for an answer."""
+        try:
+            body = self.s3.get_object(
+                Bucket=self.approvals_bucket, Key=f"approvals/{execution}.json"
+            )
+        except self.s3.exceptions.NoSuchKey:
+            return False
+        return bool(json.loads(body["Body"].read()).get("state") == "waiting")
 
     def upload(self, release: str, data: bytes) -> dict[str, str]:
         """Put a release where the build would, and return the state machine's input."""
@@ -108,11 +111,7 @@ def deployment_definition(config: PipelineConfig) -> str:
         handler: function_arn(config.region, name)
         for handler, name in layout.handlers.functions.items()
     }
-    # A person who gives no answer is rehearsed in seconds, not hours.
-    environments = [
-        (name, REHEARSAL_APPROVAL_TIMEOUT_SECONDS if seconds else None)
-        for name, seconds in layout.application.stages()
-    ]
+    environments = layout.application.stages()
     return asl.render(
         definition_values(
             partition="aws",
@@ -122,7 +121,7 @@ def deployment_definition(config: PipelineConfig) -> str:
             rollback=functions["rollback"],
             approval=functions["approval"],
             notification_topic=topic_arn(config),
-            # The configuration's own interval: the emulator's Wait states take no real time.
+            # The configuration's own intervals: the emulator's clock lets them pass.
             poll_interval_seconds=layout.poll_interval_seconds,
             task_timeout_seconds=layout.handlers.task_timeout_seconds,
             environments=environments,

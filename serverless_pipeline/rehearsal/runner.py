@@ -15,6 +15,7 @@ from moto import mock_aws
 from moto.core.config import DefaultConfig
 
 from ..config import PipelineConfig
+from ..emulator.clock import CLOCK, virtual_timeouts
 from ..emulator.codedeploy import lambda_deployments
 from ..emulator.lambda_runtime import in_process_lambda
 from ..emulator.stepfunctions import repeatable_executions, virtual_waits
@@ -26,6 +27,8 @@ from . import sample_app
 Progress = Callable[[str, str, str], None]
 # release -> "approve", "reject", or None to give no answer (the approval then times out).
 Approver = Callable[[str], "str | None"]
+STATUS_READ_SECONDS = 0.02
+HISTORY_READ_SECONDS = 0.25
 EMULATOR_CONFIG: DefaultConfig = {
     "stepfunctions": {"execute_state_machine": True},
     "lambda": {"use_docker": False},
@@ -112,6 +115,7 @@ def rehearse(
         in_process_lambda(),
         repeatable_executions(),
         virtual_waits(),
+        virtual_timeouts(),
     ):
         account = emulated.create(config)
         with lambda_deployments(emulated.user_traffic):
@@ -140,9 +144,15 @@ def _release(
         input=json.dumps({"release": location}),
     )["executionArn"]
     path: list[str] = []
-    seen, answered = 0, False
+    seen, answered, read_at = 0, -1, 0.0
     while True:
         status = account.sfn.describe_execution(executionArn=execution)["status"]
+        # The history is read whole on every call, costing time that the execution's own
+        # thread needs: a few times a second, and once more at the end.
+        if status == "RUNNING" and time.monotonic() - read_at < HISTORY_READ_SECONDS:
+            time.sleep(STATUS_READ_SECONDS)
+            continue
+        read_at = time.monotonic()
         events = account.sfn.get_execution_history(executionArn=execution)["events"]
         for index in range(seen, len(events)):
             previous = events[index - 1]["type"] if index else ""
@@ -150,9 +160,14 @@ def _release(
         seen = len(events)
         if status != "RUNNING":
             break
-        if not answered and path and path[-1].startswith("WaitForApproval"):
-            answered = _answer(account, release, f"release-{release}", approver)
-        time.sleep(0.05)
+        # Each approval gate the execution reaches is answered once (path index of the gate).
+        gate = len(path) - 1
+        if (
+            gate > answered
+            and path[-1].startswith("WaitForApproval")
+            and _answer(account, release, f"release-{release}", approver)
+        ):
+            answered = gate
     failed_state, error = _failure(path, events)
     live, functions = _live(account)
     return ReleaseOutcome(
@@ -201,11 +216,14 @@ def _answer(
     account: emulated.EmulatedAccount, release: str, execution: str, approver: Approver
 ) -> bool:
     """Once the approval request is recorded, answer it as a person would: by invoking the
-    approval function. True once answered (or deliberately left to time out)."""
+    approval function; or give no answer, and let the emulator's clock run to the approval's
+    timeout (its configured value: hours pass in a moment). True once answered or left."""
     if not account.approval_pending(execution):
         return False
     decision = approver(release)
-    if decision is not None:
+    if decision is None:
+        CLOCK.advance_to_next_deadline()
+    else:
         account.lam.invoke(
             FunctionName=account.approval_function,
             Payload=json.dumps(

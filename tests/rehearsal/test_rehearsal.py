@@ -59,9 +59,9 @@ PROMOTED_PATH = [
     "ApprovalRequired",
     "DeployProduction",
     "ProductionDeployed",
-    "WaitForProductionDeployment",
-    "CheckProductionDeployment",
-    "ProductionDeployed",
+    # Production's canary (10% for 5 minutes) is polled every 30 s, as in AWS: the first check
+    # starts the shift, ten more find it done after its 300 s on the emulator's clock.
+    *["WaitForProductionDeployment", "CheckProductionDeployment", "ProductionDeployed"] * 11,
     "NotifyPromoted",
     "Success",
 ]

@@ -1,0 +1,34 @@
+"""The emulator's clock: configured intervals pass in moments, and only when the emulator says."""
+
+from __future__ import annotations
+
+import threading
+
+from serverless_pipeline.emulator.clock import VirtualClock
+
+
+def test_a_wait_ends_when_its_event_is_set_or_its_time_has_passed() -> None:
+    clock = VirtualClock()
+    answered = threading.Event()
+    outcome: list[bool] = []
+    waiter = threading.Thread(target=lambda: outcome.append(clock.wait(answered, 4 * 3600)))
+    waiter.start()
+    # Nobody answers: four hours pass at once, and the wait ends as a timeout.
+    while not clock.advance_to_next_deadline():
+        pass
+    waiter.join(5)
+    assert outcome == [False]
+    assert not clock.advance_to_next_deadline()  # nothing waits any more
+    answered.set()
+    assert clock.wait(answered, 60) is True
+
+
+def test_time_only_moves_forward_and_to_whole_seconds() -> None:
+    clock = VirtualClock()
+    before = clock.time()
+    clock.advance(300)
+    assert clock.time() >= before + 300
+    first = clock.next_whole_second()
+    second = clock.next_whole_second()
+    assert first.microsecond == 0 and second > first
+    assert first.timestamp() > before + 300
