@@ -7,8 +7,9 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
-from . import defaults, naming
+from . import asl, defaults, naming
 from .alarms import AlarmSettings
 from .assets import zip_bytes
 from .validation import (
@@ -22,14 +23,42 @@ from .validation import (
 )
 
 ENV_VAR_NAME = r"[a-zA-Z][a-zA-Z0-9_]+"
-# Names of functions and environments: parts of function, group, bucket and state names.
-COMPONENT_NAME = r"[a-z][a-z0-9-]{0,19}"
-COMPONENT_NAME_ACCEPTED = "1-20 lowercase letters, digits or '-', starting with a letter"
+# Names of functions and environments: parts of function, group, bucket, construct and state
+# names. Words joined by single '-': a doubled or trailing '-' would let two names spell the
+# same state name (Deploy<Env> of "eu-west" and "eu--west").
+COMPONENT_NAME = r"(?=.{1,20}$)[a-z][a-z0-9]*(?:-[a-z0-9]+)*"
+COMPONENT_NAME_ACCEPTED = (
+    "1-20 lowercase letters or digits, starting with a letter, in words joined by single '-'"
+)
 # <prefix>-<environment>- is a bucket prefix, which Terraform caps at 37 characters.
-ENVIRONMENT_NAME = r"[a-z][a-z0-9-]{0,14}"
-ENVIRONMENT_NAME_ACCEPTED = "1-15 lowercase letters, digits or '-', starting with a letter"
-# The pipeline's own buckets are named like environment buckets (<prefix>-<role>-).
-RESERVED_ENVIRONMENT_NAMES = ("artifacts", "access-logs")
+ENVIRONMENT_NAME = r"(?=.{1,15}$)[a-z][a-z0-9]*(?:-[a-z0-9]+)*"
+ENVIRONMENT_NAME_ACCEPTED = (
+    "1-15 lowercase letters or digits, starting with a letter, in words joined by single '-'"
+)
+# The pipeline's own buckets are named like environment buckets (<prefix>-<role>-), and the
+# application's own constructs have these ids beside the single form's environments.
+RESERVED_ENVIRONMENT_NAMES = ("artifacts", "access-logs", "codedeploy", "placeholder-code")
+# Construct ids the pipeline derives from an environment or function name by a suffix: a name
+# that already ends like one would give two resources one id.
+RESERVED_ID_SUFFIXES = (
+    "-alias",
+    "-deployer",
+    "-deployment-group",
+    "-deployment-config",
+    "-errors-alarm",
+    "-throttles-alarm",
+    "-versioning",
+    "-encryption",
+    "-public-access",
+    "-ownership",
+    "-policy",
+    "-policy-document",
+    "-events",
+    "-lifecycle",
+    "-logging",
+)
+# CodeDeploy: "You can add up to 10 alarms" to a deployment group.
+MAX_GROUP_ALARMS = 10
 MAX_FUNCTIONS = 20
 MAX_ENVIRONMENTS = 10
 # <function>-codedeploy, the name of its CodeDeploy role, must fit IAM's 64 characters.
@@ -329,6 +358,13 @@ def _validate_environment(
                 FUNCTION_NAME,
                 f"{SMOKE_TESTS!r} or {FUNCTION_NAME_ACCEPTED}",
             )
+    watched = len(alarms.extra_alarm_names) + (2 if alarms.enabled else 0)
+    if watched > MAX_GROUP_ALARMS:
+        problems.add(
+            f"{where}.alarms would watch {watched} alarms per deployment group (the errors and "
+            f"throttles alarms and {len(alarms.extra_alarm_names)} of yours); CodeDeploy allows "
+            f"{MAX_GROUP_ALARMS}"
+        )
     for name in alarms.extra_alarm_names:
         problems.pattern(
             f"{where}.alarms.extra_alarm_names item",
@@ -371,6 +407,7 @@ def _validate_functions(problems: Problems, props: ApplicationProps) -> None:
     for name, function in props.functions.items():
         where = f"functions[{name!r}]"
         problems.pattern(f"{where} name", name, COMPONENT_NAME, COMPONENT_NAME_ACCEPTED)
+        _reserved_suffix(problems, f"{where} name", name)
         if not isinstance(function, FunctionSettings):
             problems.add(f"{where} is {function!r}; expected FunctionSettings(handler=...)")
             continue
@@ -416,14 +453,36 @@ def _validate_environments(problems: Problems, props: ApplicationProps) -> None:
         if environment.name in RESERVED_ENVIRONMENT_NAMES:
             problems.add(
                 f"environments[{index}].name is {environment.name!r}, which the pipeline's "
-                f"own buckets use; choose another (not {', '.join(RESERVED_ENVIRONMENT_NAMES)})"
+                f"own resources use; choose another (not {', '.join(RESERVED_ENVIRONMENT_NAMES)})"
             )
+        _reserved_suffix(problems, f"environments[{index}].name", environment.name)
         where = (
             environment.name
             if props.environments is None
             else f"environments[{environment.name!r}]"
         )
         _validate_environment(problems, where, environment, index == len(environments) - 1)
+
+
+def _reserved_suffix(problems: Problems, where: str, name: Any) -> None:
+    for suffix in RESERVED_ID_SUFFIXES:
+        if isinstance(name, str) and name.endswith(suffix):
+            problems.add(
+                f"{where} is {name!r}, which ends like the ids the pipeline gives the resources "
+                f"it creates for a name ({suffix}); choose another"
+            )
+
+
+def _validate_states(problems: Problems, props: ApplicationProps) -> None:
+    """The environments' state names (Deploy<Env>, WaitForApproval<Env>, ...) are distinct."""
+    stages = [(e.name, e.approval_timeout_seconds) for e in props.environment_list()]
+    try:
+        asl.compose(stages)
+    except asl.DuplicateState as duplicate:
+        problems.add(
+            f"environments {', '.join(repr(name) for name, _ in stages)} would give the state "
+            f"machine two states named {duplicate.state}; rename one of them"
+        )
 
 
 def validate_props(props: ApplicationProps) -> None:
@@ -434,18 +493,31 @@ def validate_props(props: ApplicationProps) -> None:
     problems.one_of("log_retention_days", props.log_retention_days, defaults.LOG_RETENTION_CHOICES)
     _validate_functions(problems, props)
     _validate_environments(problems, props)
+    _validate_names(problems, props)
     if not problems.items:
-        _validate_names(problems, props)
+        _validate_states(problems, props)
     problems.raise_if_any()
 
 
 def _validate_names(problems: Problems, props: ApplicationProps) -> None:
-    """Every physical name the application gets fits AWS's limits and is its own."""
+    """Every physical name the application gets fits AWS's limits and is its own (for the
+    names that are valid themselves: the others are reported already)."""
     seen: dict[str, str] = {}
-    for environment in props.environment_list():
-        for function in props.function_settings():
-            name = function_name(props, function, environment.name)
-            label = f"function {function!r} in {environment.name!r}"
+    # Each valid name once: a repeated environment is reported as such already.
+    environments = dict.fromkeys(
+        e.name
+        for e in props.environment_list()
+        if isinstance(e, Environment) and _valid(ENVIRONMENT_NAME, e.name)
+    )
+    functions = [
+        f for f in props.function_settings() if props.single_function or _valid(COMPONENT_NAME, f)
+    ]
+    if not _valid(NAME_PREFIX, props.name):
+        return
+    for environment in environments:
+        for function in functions:
+            name = function_name(props, function, environment)
+            label = f"function {function!r} in {environment!r}"
             if len(name) > MAX_FUNCTION_NAME:
                 problems.add(
                     f"{label} is named {name!r} ({len(name)} characters); at most "
@@ -455,6 +527,10 @@ def _validate_names(problems: Problems, props: ApplicationProps) -> None:
             if name in seen:
                 problems.add(f"{label} and {seen[name]} would both be named {name!r}")
             seen[name] = label
+
+
+def _valid(pattern: str, value: Any) -> bool:
+    return isinstance(value, str) and re.fullmatch(pattern, value) is not None
 
 
 def function_name(props: ApplicationProps, function: str, environment: str) -> str:

@@ -74,6 +74,14 @@ def fill(document: Any, values: Mapping[str, Any], *, partial: bool = False) -> 
     return _walk(document, substitute)
 
 
+class DuplicateState(ValueError):
+    """Two environments would give the definition two states of one name."""
+
+    def __init__(self, state: str) -> None:
+        super().__init__(f"the definition would have two states named {state}")
+        self.state = state
+
+
 def compose(environments: Sequence[Stage]) -> Any:
     """The deployment definition for these environments, in order, with the pipeline's ARNs
     and settings still placeholders (see `definition_values`)."""
@@ -95,24 +103,27 @@ def compose(environments: Sequence[Stage]) -> Any:
                 "ApprovalState": "WaitForApproval",
                 "ApprovalTimeout": "${ApprovalTimeoutSeconds}",
             }
-            states |= _states(APPROVAL_CHOICE_TEMPLATE, values)
-            states |= _states(APPROVAL_TEMPLATE, values | gate)
+            _merge(states, _states(APPROVAL_CHOICE_TEMPLATE, values))
+            _merge(states, _states(APPROVAL_TEMPLATE, values | gate))
         elif approval is not None:
             gate = {
                 "ApprovalState": entries[index],
                 "ApprovalTimeout": f"${{ApprovalTimeoutSeconds{title}}}",
             }
-            states |= _states(APPROVAL_TEMPLATE, values | gate)
+            _merge(states, _states(APPROVAL_TEMPLATE, values | gate))
         after = "NotifyPromoted" if index == last else f"RunTestsIn{title}"
-        states |= _states(ENVIRONMENT_TEMPLATE, values | {"AfterDeployed": after})
+        _merge(states, _states(ENVIRONMENT_TEMPLATE, values | {"AfterDeployed": after}))
         if index != last:
-            states |= _states(TESTS_TEMPLATE, values | {"NextState": entries[index + 1]})
+            _merge(states, _states(TESTS_TEMPLATE, values | {"NextState": entries[index + 1]}))
     skeleton = fill(
         template(),
         {"FirstState": entries[0], "LastEnvironment": environments[last][0]},
         partial=True,
     )
     head = list(skeleton["States"])
+    for name in states:
+        if name in head:
+            raise DuplicateState(name)
     split = head.index(ENVIRONMENTS_AFTER) + 1
     skeleton["States"] = (
         {key: skeleton["States"][key] for key in head[:split]}
@@ -125,6 +136,14 @@ def compose(environments: Sequence[Stage]) -> Any:
 def _states(name: str, values: Mapping[str, Any]) -> dict[str, Any]:
     states: dict[str, Any] = fill(template(name), values, partial=True)["States"]
     return states
+
+
+def _merge(states: dict[str, Any], more: dict[str, Any]) -> None:
+    """Add states, refusing a name that is already taken (it would replace a state silently)."""
+    for name in more:
+        if name in states:
+            raise DuplicateState(name)
+    states.update(more)
 
 
 def render(values: Mapping[str, Any], environments: Sequence[Stage]) -> str:

@@ -121,6 +121,15 @@ class ArtifactBuckets(Construct):
             )
             if environment in RESERVED_ENVIRONMENT_NAMES:
                 problems.add(f"environments item {environment!r} is the name of a pipeline bucket")
+        for prop, environment in (
+            ("staging_bucket_name", "staging"),
+            ("production_bucket_name", "production"),
+        ):
+            if getattr(props, prop) is not None and environment not in environments:
+                problems.add(
+                    f"{prop} is set but the environments ({', '.join(environments)}) have no "
+                    f"{environment}; name the buckets of other environments in bucket_names"
+                )
         for environment in props.bucket_names:
             if environment not in environments or environment in ENVIRONMENTS:
                 problems.add(
@@ -169,11 +178,6 @@ class ArtifactBuckets(Construct):
     def production_bucket(self) -> S3Bucket:
         return self.bucket_for("production")
 
-    @property
-    def approvals_bucket(self) -> S3Bucket:
-        """Pending approvals live in the last environment's bucket (the handlers' choice)."""
-        return list(self.environment_buckets.values())[-1]
-
     def bucket_for(self, environment: str) -> S3Bucket:
         """The release bucket of `environment`."""
         if environment not in self.environment_buckets:
@@ -203,9 +207,10 @@ class ArtifactBuckets(Construct):
             ],
         )
 
-    def grant_approval_records(self) -> list[Statement]:
-        """Read and write pending approvals, kept in the last environment's bucket."""
-        bucket = self.approvals_bucket
+    def grant_approval_records(self, environment: str) -> list[Statement]:
+        """Read and write pending approvals, kept in the bucket of `environment` (the last one
+        a release goes through: the handlers' choice)."""
+        bucket = self.bucket_for(environment)
         return [
             Statement(
                 "ManageApprovals", ["s3:GetObject", "s3:PutObject"], [f"{bucket.arn}/approvals/*"]

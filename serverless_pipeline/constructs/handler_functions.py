@@ -115,9 +115,21 @@ class HandlerFunctions(Construct):
             test_manifest=props.test_manifest,
         )
         """Function names, timeouts and environment: the values the rehearsal lays out too."""
+        problems = Problems("HandlerFunctions")
         too_large = self.layout.environment_size_problem(app)
         if too_large:
-            raise ConfigurationError("HandlerFunctions", [too_large])
+            problems.add(too_large)
+        # An application function named like one of the pipeline's (application "shop",
+        # function "run" in "tests" against prefix "shop") would be created twice.
+        own = {*self.layout.functions.values(), self.layout.candidate_function}
+        for placed_in, placed in app.targets():
+            if placed.function_name in own:
+                problems.add(
+                    f"function {placed.key!r} in {placed_in.name!r} would be named "
+                    f"{placed.function_name!r}, like one of the pipeline's own functions; "
+                    "rename the application, the function or the environment"
+                )
+        problems.raise_if_any()
         placeholder, placeholder_asset = application.placeholder
         candidate_name = self.layout.candidate_function
         # Runs a candidate release's test cases for run_tests, as the application would run:
@@ -182,7 +194,7 @@ class HandlerFunctions(Construct):
             # grant_read_execution_history and grant_task_response): it owns those ARNs.
             "rollback": [*records, _write_with_key(key), *application.grant_rollback()],
             "approval": [
-                *buckets.grant_approval_records(),
+                *buckets.grant_approval_records(app.environment_names[-1]),
                 _write_with_key(key),
                 *notifications.grant_publish(),
             ],
@@ -192,7 +204,7 @@ class HandlerFunctions(Construct):
             "run_tests": "runs a release's own test cases",
             "promote": "moves an environment to a release through CodeDeploy",
             "rollback": "restores environments to the release they served before",
-            "approval": "asks for and records approval of a release before production",
+            "approval": "asks for and records a person's approval of a release",
             "traffic_hook": "smoke-tests a new version for CodeDeploy",
         }
 

@@ -1,15 +1,23 @@
-"""IAM roles for one AWS service each, with inline least-privilege policies.
+"""IAM roles for one AWS service each, with least-privilege policies.
 
 Statements are plain values so that constructs can hand them to each other through `grant_*`
 helpers; a role's policy is rendered through aws_iam_policy_document, which keeps statements as
 structured data in the synthesized JSON, where tests and policy scanners can read them.
+
+A role's statements go into one inline policy while they fit IAM's 10,240 characters for all
+inline policies of a role. Statements that name every function of a large application (20
+functions in 10 environments are 400 ARNs) do not: the largest of them move, cut by resources
+into pieces of at most 6,144 characters, into customer managed policies attached to the role.
+The split is decided from the statements alone, so the same configuration always gives the same
+policies, and a small one keeps its single inline policy.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from cdktf_cdktf_provider_aws.data_aws_iam_policy_document import (
     DataAwsIamPolicyDocument,
@@ -17,9 +25,23 @@ from cdktf_cdktf_provider_aws.data_aws_iam_policy_document import (
     DataAwsIamPolicyDocumentStatementCondition,
     DataAwsIamPolicyDocumentStatementPrincipals,
 )
+from cdktf_cdktf_provider_aws.iam_policy import IamPolicy
 from cdktf_cdktf_provider_aws.iam_role import IamRole
 from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
+from cdktf_cdktf_provider_aws.iam_role_policy_attachment import IamRolePolicyAttachment
 from constructs import Construct
+
+# IAM quotas: all inline policies of a role together, and one managed policy, in characters
+# without whitespace; a role takes 10 managed policies unless the account's quota is raised.
+INLINE_POLICY_CHARACTERS = 10_240
+MANAGED_POLICY_CHARACTERS = 6_144
+MANAGED_POLICIES_PER_ROLE = 10
+# Room for what the rendered document adds around the statements (Version, Statement, Effect).
+_DOCUMENT_CHARACTERS = 200
+# A token (${data.aws_partition...}, ${data.aws_region...}, an account id) resolves to at most
+# this many characters: us-gov-west-1 and ap-southeast-2 are the longest region names.
+_TOKEN = re.compile(r"\$\{[^}]*\}")
+_TOKEN_CHARACTERS = 14
 
 
 @dataclass(frozen=True)
@@ -56,8 +78,67 @@ def trust_policy(service: str) -> str:
     )
 
 
+def policy_characters(statements: Sequence[Statement]) -> int:
+    """What IAM counts of a policy of these statements: its characters without whitespace,
+    with every token at its longest value."""
+    rendered = json.dumps(
+        [
+            {
+                "Sid": s.sid,
+                "Effect": "Allow",
+                "Action": sorted(s.actions),
+                "Resource": list(s.resources),
+                "Condition": [(c.test, c.variable, list(c.values)) for c in s.conditions],
+            }
+            for s in statements
+        ],
+        separators=(",", ":"),
+    )
+    return len(_TOKEN.sub("x" * _TOKEN_CHARACTERS, rendered)) + _DOCUMENT_CHARACTERS
+
+
+def split_policy(
+    statements: Sequence[Statement],
+) -> tuple[list[Statement], list[list[Statement]]]:
+    """(inline statements, managed policies' statements): the largest statements move out
+    until the inline policy fits; each is cut by resources into pieces that fit a managed
+    policy, and the pieces are packed into as few policies as they fill (first fit, largest
+    first)."""
+    inline = list(statements)
+    moved: list[Statement] = []
+    while policy_characters(inline) > INLINE_POLICY_CHARACTERS and inline:
+        largest = max(inline, key=lambda s: policy_characters([s]))
+        inline.remove(largest)
+        moved.append(largest)
+    pieces: list[Statement] = []
+    for statement in moved:
+        part: list[str] = []
+        for resource in statement.resources:
+            grown = replace(statement, resources=[*part, resource])
+            if part and policy_characters([grown]) > MANAGED_POLICY_CHARACTERS:
+                pieces.append(replace(statement, resources=part))
+                part = []
+            part.append(resource)
+        pieces.append(replace(statement, resources=part))
+    policies: list[list[Statement]] = []
+    for piece in sorted(pieces, key=lambda p: -policy_characters([p])):
+        home = next(
+            (p for p in policies if policy_characters([*p, piece]) <= MANAGED_POLICY_CHARACTERS),
+            None,
+        )
+        if home is None:
+            policies.append([piece])
+        else:
+            home.append(piece)
+    # Sids are unique within a policy: number the pieces of a statement.
+    for policy in policies:
+        policy[:] = [replace(p, sid=f"{p.sid}Part{i + 1}") for i, p in enumerate(policy)]
+    return inline, policies
+
+
 class ServiceRole(Construct):
-    """An IAM role for one service principal with one inline policy of `statements`."""
+    """An IAM role for one service principal with an inline policy of `statements` (and
+    managed policies for what does not fit in it: see the module's docstring)."""
 
     def __init__(
         self,
@@ -78,13 +159,38 @@ class ServiceRole(Construct):
             assume_role_policy=trust_policy(service),
             max_session_duration=3600,
         )
-        self.statements = list(statements)
+        self._name = name
+        inline, managed = split_policy(statements)
+        if len(managed) > MANAGED_POLICIES_PER_ROLE:
+            raise ValueError(
+                f"{name} needs {len(managed)} managed policies besides its inline policy, more "
+                f"than the {MANAGED_POLICIES_PER_ROLE} IAM attaches to a role; deploy fewer "
+                "functions or environments, or use shorter names"
+            )
+        self.statements = inline
         self.document = DataAwsIamPolicyDocument(
-            self, "policy-document", statement=self._rendered()
+            self, "policy-document", statement=_rendered(self.statements)
         )
         self.policy = IamRolePolicy(
             self, "policy", name=name, role=self.role.id, policy=self.document.json
         )
+        self.managed_policies: list[IamPolicy] = []
+        """The customer managed policies holding the statements too large for the inline one."""
+        for number, part in enumerate(managed, start=1):
+            document = DataAwsIamPolicyDocument(
+                self, f"managed-{number}-document", statement=_rendered(part)
+            )
+            policy = IamPolicy(
+                self,
+                f"managed-{number}",
+                name=f"{name}-{number}",
+                description=f"Part {number} of the permissions of {name}",
+                policy=document.json,
+            )
+            IamRolePolicyAttachment(
+                self, f"managed-{number}-attachment", role=self.role.name, policy_arn=policy.arn
+            )
+            self.managed_policies.append(policy)
 
     def add_statements(self, *statements: Statement) -> None:
         """Grant more after creation: how the construct that owns a resource grants access to
@@ -94,24 +200,30 @@ class ServiceRole(Construct):
         clashing = [s.sid for s in statements if s.sid in sids]
         if clashing:
             raise ValueError(f"{self.node.path} already has statement(s) {', '.join(clashing)}")
-        self.statements += statements
-        self.document.put_statement(self._rendered())
-
-    def _rendered(self) -> list[DataAwsIamPolicyDocumentStatement]:
-        return [
-            DataAwsIamPolicyDocumentStatement(
-                sid=statement.sid,
-                effect="Allow",
-                actions=sorted(statement.actions),
-                resources=list(statement.resources),
-                condition=_conditions(statement.conditions),
+        if policy_characters([*self.statements, *statements]) > INLINE_POLICY_CHARACTERS:
+            raise ValueError(
+                f"{self._name}'s inline policy would outgrow IAM's {INLINE_POLICY_CHARACTERS} "
+                f"characters with {', '.join(s.sid for s in statements)}"
             )
-            for statement in self.statements
-        ]
+        self.statements += statements
+        self.document.put_statement(_rendered(self.statements))
 
     @property
     def arn(self) -> str:
         return self.role.arn
+
+
+def _rendered(statements: Sequence[Statement]) -> list[DataAwsIamPolicyDocumentStatement]:
+    return [
+        DataAwsIamPolicyDocumentStatement(
+            sid=statement.sid,
+            effect="Allow",
+            actions=sorted(statement.actions),
+            resources=list(statement.resources),
+            condition=_conditions(statement.conditions),
+        )
+        for statement in statements
+    ]
 
 
 def write_logs(log_group_arn: str) -> Statement:

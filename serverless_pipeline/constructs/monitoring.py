@@ -15,6 +15,10 @@ from .handler_functions import HandlerFunctions
 from .notifications import Notifications
 from .state_machine import DeploymentStateMachine
 
+# CloudWatch dashboard body structure: an alarm status widget lists 1-100 alarm ARNs, and a
+# metric widget graphs at most 500 metrics; larger applications get more widgets.
+ALARMS_PER_WIDGET = 100
+METRICS_PER_WIDGET = 500
 # Step Functions metrics of executions that did not succeed; each gets an alarm.
 BAD_ENDINGS = ("ExecutionsFailed", "ExecutionsTimedOut", "ExecutionsAborted")
 # Endings the state machine cannot announce itself. A failed execution has already published
@@ -108,7 +112,7 @@ class PipelineMonitoring(Construct):
                 ],
                 period=300,
             ),
-            _metrics(
+            *_chunked(
                 "Traffic and errors through the live aliases",
                 region,
                 [
@@ -129,14 +133,16 @@ class PipelineMonitoring(Construct):
                     ]
                     for metric in ("Invocations", "Errors", "Throttles")
                 ],
-                period=60,
             ),
-            {
-                "type": "alarm",
-                "width": 24,
-                "height": 4,
-                "properties": {"title": "Alarms", "alarms": alarm_arns},
-            },
+            *(
+                {
+                    "type": "alarm",
+                    "width": 24,
+                    "height": 4,
+                    "properties": {"title": title, "alarms": part},
+                }
+                for title, part in _parts("Alarms", alarm_arns, ALARMS_PER_WIDGET)
+            ),
         ]
         self.dashboard = CloudwatchDashboard(
             self,
@@ -144,6 +150,22 @@ class PipelineMonitoring(Construct):
             dashboard_name=self.name,
             dashboard_body=json.dumps({"widgets": widgets}),
         )
+
+
+def _parts(title: str, items: list[Any], size: int) -> list[tuple[str, list[Any]]]:
+    """(title, items) per widget of at most `size` items; one part keeps the title as is."""
+    parts = [items[start : start + size] for start in range(0, len(items), size)] or [[]]
+    if len(parts) == 1:
+        return [(title, parts[0])]
+    return [(f"{title} ({n} of {len(parts)})", part) for n, part in enumerate(parts, start=1)]
+
+
+def _chunked(title: str, region: str, metrics: list[list[Any]]) -> list[dict[str, Any]]:
+    """Per-minute metric widgets of at most METRICS_PER_WIDGET metrics each."""
+    return [
+        _metrics(part_title, region, part, period=60)
+        for part_title, part in _parts(title, metrics, METRICS_PER_WIDGET)
+    ]
 
 
 def _metrics(title: str, region: str, metrics: list[list[Any]], *, period: int) -> dict[str, Any]:

@@ -29,12 +29,13 @@ class ServerlessPipeline(Construct):
 
     def __init__(self, scope: Construct, id: str, config: PipelineConfig) -> None:
         super().__init__(scope, id)
-        # Region, backend and tags belong to the stack (ServerlessPipelineStack checks them).
+        # The application first: the pipeline's checks (deadlines across its environments) read
+        # it, and the buckets are laid out from its environments. Region, backend and tags
+        # belong to the stack (ServerlessPipelineStack checks them).
+        application = config.application_props()
+        validate_props(application)
         config.validate_pipeline()
         name = config.name
-        application = config.application_props()
-        # Before the buckets, which are laid out from the application's environments.
-        validate_props(application)
         self.context = AwsContext(self, "context")
         self.key = PipelineKey(self, "key", PipelineKeyProps(name_prefix=name), self.context)
         self.buckets = ArtifactBuckets(

@@ -1,11 +1,11 @@
-"""WaitForApproval (before the last environment) and WaitForApprovalTo<Env>: a person approves
-or rejects a release before it reaches an environment.
+"""WaitForApproval (before the last environment) and WaitForApproval<Env>: a person approves or
+rejects a release before it reaches an environment.
 
 Action "request" runs inside the state machine's callback task: it records the task token in
 the last environment's bucket, keyed by execution (an execution waits at one gate at a time),
-and notifies the topic. Actions "approve" and
-"reject" are what a person invokes; they must name the release that is waiting, so an approval
-given for an older release can never promote a newer one.
+and notifies the topic. Actions "approve" and "reject" are what a person invokes; they must name
+the release and the environment that wait, so an approval given for an older release, or for
+an earlier gate of the same release, can never open another.
 """
 
 from __future__ import annotations
@@ -85,7 +85,12 @@ def request(
         "requested_at": int(time.time()),
     }
     records.save(s3, bucket, key(execution), record)
-    decision = {"action": "approve", "release_id": release.id, "execution": execution}
+    decision = {
+        "action": "approve",
+        "release_id": release.id,
+        "execution": execution,
+        "environment": environment,
+    }
     boto3.client("sns").publish(
         TopicArn=topic,
         Subject=f"Release {release.id} waits for approval before {environment}",
@@ -119,6 +124,12 @@ def decide(s3: Any, bucket: str, event: Any, *, approved: bool) -> dict[str, Any
         raise ApprovalMismatch(
             f"execution {execution} waits for release {record['release_id']}, not {release_id}; "
             "an approval names the release it approves"
+        )
+    gate = record.get("environment")
+    if gate is not None and event.get("environment") != gate:
+        raise ApprovalMismatch(
+            f"execution {execution} waits for an approval before {gate}, not "
+            f"{event.get('environment')!r}; an approval names the environment it opens"
         )
     if record["state"] != "waiting":
         raise InvalidEvent(f"release {release_id} was already {record['state']}")

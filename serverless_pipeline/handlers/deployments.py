@@ -61,7 +61,7 @@ def start(codedeploy: Any, target: Target, current: str, version: str, release_i
     response = codedeploy.create_deployment(
         applicationName=target.application,
         deploymentGroupName=target.deployment_group,
-        description=f"release {release_id}",
+        description=description(release_id),
         revision={
             "revisionType": "AppSpecContent",
             "appSpecContent": {
@@ -72,6 +72,24 @@ def start(codedeploy: Any, target: Target, current: str, version: str, release_i
     )
     deployment_id: str = response["deploymentId"]
     return deployment_id
+
+
+def description(release_id: str) -> str:
+    """How a deployment names its release: a retried start finds its own deployment by it."""
+    return f"release {release_id}"
+
+
+def started_for(codedeploy: Any, target: Target, release_id: str) -> tuple[str, str] | None:
+    """(deployment id, target version) of the target's running deployment of this release, if
+    an earlier attempt started one and died before recording it."""
+    for deployment_id in active(codedeploy, target):
+        info = codedeploy.get_deployment(deploymentId=deployment_id)["deploymentInfo"]
+        if info.get("description") != description(release_id):
+            continue
+        spec = json.loads(info["revision"]["appSpecContent"]["content"])
+        properties = next(iter(spec["Resources"][0].values()))["Properties"]
+        return deployment_id, str(properties["TargetVersion"])
+    return None
 
 
 def describe(codedeploy: Any, deployment_id: str) -> tuple[str, str]:

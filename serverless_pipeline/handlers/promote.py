@@ -62,6 +62,17 @@ def start(
         if (record := found[t.function]) is None
         or (record.deployment_id is None and record.state == "started")
     ]
+    for target in list(pending):
+        record = found[target.function]
+        # An attempt that died between starting a deployment and recording it: adopt that
+        # deployment rather than refuse it as someone else's.
+        adopted = record and deployments.started_for(codedeploy, target, release.id)
+        if record and adopted:
+            record.deployment_id, record.target_version = adopted
+            record.state = "deploying"
+            records.write_deployment(s3, target, execution, record)
+            _log("deployment adopted", execution, record)
+            pending.remove(target)
     if not pending:
         return _report(environment, release, _known(found), "InProgress")
     # Verified before anything is written: a bad artifact leaves the environment untouched.

@@ -61,16 +61,16 @@ class EmulatedAccount:
                 sqs.delete_message(QueueUrl=self.inbox, ReceiptHandle=message["ReceiptHandle"])
         return messages
 
-    def approval_pending(self, execution: str) -> bool:
-        """Whether the approval handler has recorded a request of this execution that waits
-        for an answer."""
+    def approval_pending(self, execution: str) -> str | None:
+        """The environment whose gate waits for an answer, once the approval handler has
+        recorded the request of this execution; None before."""
+        key = f"approvals/{execution}.json"
         try:
-            body = self.s3.get_object(
-                Bucket=self.approvals_bucket, Key=f"approvals/{execution}.json"
-            )
+            body = self.s3.get_object(Bucket=self.approvals_bucket, Key=key)["Body"].read()
         except self.s3.exceptions.NoSuchKey:
-            return False
-        return bool(json.loads(body["Body"].read()).get("state") == "waiting")
+            return None
+        record = json.loads(body)
+        return str(record["environment"]) if record.get("state") == "waiting" else None
 
     def upload(self, release: str, data: bytes) -> dict[str, str]:
         """Put a release where the build would, and return the state machine's input."""

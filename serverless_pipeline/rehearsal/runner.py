@@ -218,17 +218,21 @@ def _answer(
     """Once the approval request is recorded, answer it as a person would: by invoking the
     approval function; or give no answer, and let the emulator's clock run to the approval's
     timeout (its configured value: hours pass in a moment). True once answered or left."""
-    if not account.approval_pending(execution):
+    gate = account.approval_pending(execution)
+    if gate is None:
         return False
     decision = approver(release)
     if decision is None:
         CLOCK.advance_to_next_deadline()
     else:
+        answer = {
+            "action": decision,
+            "release_id": release,
+            "execution": execution,
+            "environment": gate,
+        }
         account.lam.invoke(
-            FunctionName=account.approval_function,
-            Payload=json.dumps(
-                {"action": decision, "release_id": release, "execution": execution}
-            ).encode(),
+            FunctionName=account.approval_function, Payload=json.dumps(answer).encode()
         )
     return True
 

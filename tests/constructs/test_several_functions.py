@@ -12,14 +12,26 @@ from typing import Any
 import pytest
 
 from serverless_pipeline import (
+    SMOKE_TESTS,
+    AlarmSettings,
     ApplicationProps,
     ConfigurationError,
     Environment,
     EnvironmentSettings,
     FunctionSettings,
+    PipelineConfig,
 )
-from tests.conftest import one, policy_statements, resources, statement, synth_config
+from serverless_pipeline.constructs.iam import Statement, policy_characters
+from tests.conftest import (
+    one,
+    policy_statements,
+    referenced_statements,
+    resources,
+    statement,
+    synth_config,
+)
 from tests.grid_config import grid_config
+from tests.security.test_least_privilege import identity_policies
 
 FUNCTIONS = ("api", "worker", "nightly")
 ENVIRONMENTS = ("dev", "staging", "production")
@@ -210,18 +222,18 @@ def test_every_problem_with_functions_and_environments_is_reported_at_once() -> 
         ),
     )
     assert problems == [
-        "functions['Api'] name is 'Api'; expected 1-20 lowercase letters, digits or '-', "
-        "starting with a letter",
+        "functions['Api'] name is 'Api'; expected 1-20 lowercase letters or digits, starting "
+        "with a letter, in words joined by single '-'",
         "functions['Api'].handler is 'api'; expected module.function, e.g. app.handler",
         "functions['worker'].memory_mb is 64; expected a whole number from 128 to 10240 MB",
         "environments name 'dev' is used more than once; names must differ",
         "environments['dev'].variables sets AWS_REGION, which Lambda reserves",
-        "environments[2].name is 'Prod'; expected 1-15 lowercase letters, digits or '-', "
-        "starting with a letter",
+        "environments[2].name is 'Prod'; expected 1-15 lowercase letters or digits, starting "
+        "with a letter, in words joined by single '-'",
         "environments['Prod'].approval_timeout_seconds is 10; expected a whole number from 60 "
         "to 31536000 seconds",
-        "environments[3].name is 'artifacts', which the pipeline's own buckets use; choose "
-        "another (not artifacts, access-logs)",
+        "environments[3].name is 'artifacts', which the pipeline's own resources use; choose "
+        "another (not artifacts, access-logs, codedeploy, placeholder-code)",
     ]
 
 
@@ -305,3 +317,119 @@ def test_handler_variables_that_outgrow_lambdas_4_kb_are_refused() -> None:
             )
         )
     assert "20 functions in 10 environments" in str(raised.value)
+
+
+def test_names_that_would_spell_one_state_or_one_construct_twice_are_refused() -> None:
+    config = grid_config()
+    # "a2b" and "a-2b" are both A2b in state names (DeployA2b).
+    problems = refused(environments=(Environment("a2b"), Environment("a-2b")))
+    assert problems == [
+        "environments 'a2b', 'a-2b' would give the state machine two states named DeployA2b; "
+        "rename one of them"
+    ]
+    assert refused(environments=(Environment("prod-"), Environment("prod"))) == [
+        "environments[0].name is 'prod-'; expected 1-15 lowercase letters or digits, starting "
+        "with a letter, in words joined by single '-'"
+    ]
+    # prod's bucket has the construct id prod-events for its notifications.
+    assert refused(environments=(Environment("prod"), Environment("prod-events"))) == [
+        "environments[1].name is 'prod-events', which ends like the ids the pipeline gives "
+        "the resources it creates for a name (-events); choose another"
+    ]
+    functions = {"api": FunctionSettings("a.handler"), "api-alias": FunctionSettings("b.handler")}
+    assert refused(application=dataclasses.replace(config.application, functions=functions)) == [
+        "functions['api-alias'] name is 'api-alias', which ends like the ids the pipeline "
+        "gives the resources it creates for a name (-alias); choose another"
+    ]
+
+
+def test_an_application_function_named_like_a_pipeline_function_is_refused() -> None:
+    # Application "shop" in a pipeline named "shop": function "run" in "tests" is shop-run-tests.
+    config = grid_config()
+    functions = {"run": FunctionSettings("a.handler")}
+    with pytest.raises(ConfigurationError) as raised:
+        synth_config(
+            dataclasses.replace(
+                config,
+                application=dataclasses.replace(config.application, functions=functions),
+                environments=(Environment("tests"), Environment("production")),
+            )
+        )
+    assert raised.value.problems == [
+        "function 'run' in 'tests' would be named 'shop-run-tests', like one of the pipeline's "
+        "own functions; rename the application, the function or the environment"
+    ]
+
+
+def test_a_deployment_group_watches_at_most_ten_alarms() -> None:
+    # CodeDeploy: "You can add up to 10 alarms" to a deployment group (CreateDeploymentGroup).
+    own = tuple(f"shop-alarm-{i}" for i in range(9))
+    problems = refused(
+        environments=(Environment("production", alarms=AlarmSettings(extra_alarm_names=own)),)
+    )
+    assert problems == [
+        "environments['production'].alarms would watch 11 alarms per deployment group (the "
+        "errors and throttles alarms and 9 of yours); CodeDeploy allows 10"
+    ]
+
+
+def largest_config() -> PipelineConfig:
+    """The most the model allows: 20 functions in 10 environments, names of ordinary length."""
+    config = grid_config()
+    functions = {f"fn{i:02}": FunctionSettings(handler=f"shop.fn{i:02}.handler") for i in range(20)}
+    environments = tuple(
+        Environment(f"env{i}", before_allow_traffic=SMOKE_TESTS if i == 9 else None)
+        for i in range(10)
+    )
+    return dataclasses.replace(
+        config,
+        application=dataclasses.replace(config.application, functions=functions),
+        environments=environments,
+        poll_interval_seconds=60,
+    )
+
+
+@pytest.mark.slow
+def test_twenty_functions_in_ten_environments_fit_iams_policy_limits() -> None:
+    document = synth_config(largest_config())
+    assert len(resources(document, "aws_codedeploy_deployment_group")) == 200
+    # The promote role names 400 function ARNs: more than an inline policy holds (IAM quotas:
+    # 10,240 characters for a role's inline policies, 6,144 per managed policy, 10 managed
+    # policies per role). They move into managed policies attached to the role.
+    managed = {
+        p["name"]: referenced_statements(document, p["policy"])
+        for p in resources(document, "aws_iam_policy").values()
+    }
+    promote = {name: s for name, s in managed.items() if name.startswith("shop-promote-fn-")}
+    assert 1 < len(promote) <= 10
+    published = [
+        r
+        for statements in promote.values()
+        for s in statements
+        if s["sid"].startswith("PublishReleases")
+        for r in s["resources"]
+    ]
+    assert sorted(r.split(":function:")[1] for r in published) == sorted(
+        f"shop-fn{i:02}-env{e}{suffix}"
+        for i in range(20)
+        for e in range(10)
+        for suffix in ("", ":*")
+    )
+    attachments = resources(document, "aws_iam_role_policy_attachment").values()
+    assert sum("promote" in a["role"] for a in attachments) == len(promote)
+    for statements in [*managed.values(), *identity_policies(document).values()]:
+        size = policy_characters(
+            [Statement(s["sid"], s["actions"], s["resources"]) for s in statements]
+        )
+        assert size <= 10_240
+    for name, statements in managed.items():
+        size = policy_characters(
+            [Statement(s["sid"], s["actions"], s["resources"]) for s in statements]
+        )
+        assert size <= 6_144, name
+    # The dashboard stays within CloudWatch's widget limits (100 alarms, 500 metrics each).
+    (dashboard,) = resources(document, "aws_cloudwatch_dashboard").values()
+    widgets = json.loads(dashboard["dashboard_body"])["widgets"]
+    alarms = [w["properties"]["alarms"] for w in widgets if w["type"] == "alarm"]
+    assert sum(len(a) for a in alarms) == 3 + 400 and all(len(a) <= 100 for a in alarms)
+    assert all(len(w["properties"]["metrics"]) <= 500 for w in widgets if w["type"] == "metric")

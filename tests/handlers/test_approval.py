@@ -49,7 +49,9 @@ def test_a_request_records_the_token_and_tells_how_to_answer(account: Account, t
     assert (record["release_id"], record["token"], record["state"]) == ("r3", "token-1", "waiting")
     (message,) = topic()
     assert message["outcome"] == "waiting_for_approval" and message["release"] == "r3"
-    assert '"release_id": "r3", "execution": "e1"' in message["approve"]
+    assert (
+        '"release_id": "r3", "execution": "e1", "environment": "production"' in message["approve"]
+    )
 
 
 def test_an_approval_for_another_release_cannot_promote_this_one(
@@ -64,6 +66,39 @@ def test_an_approval_for_another_release_cannot_promote_this_one(
     assert record["state"] == "waiting"
 
 
+def test_an_approval_opens_only_the_gate_it_names(account: Account, topic: Any) -> None:
+    # A release waits before staging, then before production: re-running the command from the
+    # staging gate's message must not open production's.
+    release = account.upload("r3", build_zip(app_files()))
+    approval.handler(
+        {
+            "action": "request",
+            "release": release,
+            "execution": "e1",
+            "token": "token-1",
+            "environment": "staging",
+        },
+        None,
+    )
+    (message,) = topic()
+    assert message["environment"] == "staging"
+    assert "no environment serves it yet" in message["changed"]
+    approval.handler(
+        {"action": "request", "release": release, "execution": "e1", "token": "t2"}, None
+    )
+    answer = {"action": "approve", "release_id": "r3", "execution": "e1"}
+    with pytest.raises(
+        ApprovalMismatch, match="waits for an approval before production, not 'staging'"
+    ):
+        approval.handler({**answer, "environment": "staging"}, None)
+    with pytest.raises(ApprovalMismatch, match="not None"):
+        approval.handler(answer, None)
+    record = json.loads(
+        account.s3.get_object(Bucket=BUCKET, Key="approvals/e1.json")["Body"].read()
+    )
+    assert (record["environment"], record["state"]) == ("production", "waiting")
+
+
 @pytest.mark.parametrize("action", ["approve", "reject"])
 def test_an_answer_to_a_wait_that_already_ended_is_a_named_error(
     account: Account, topic: Any, action: str, monkeypatch: pytest.MonkeyPatch
@@ -73,7 +108,10 @@ def test_an_answer_to_a_wait_that_already_ended_is_a_named_error(
     monkeypatch.setitem(default_user_config, "stepfunctions", {"execute_state_machine": True})
     request(account, "r3")
     with pytest.raises(InvalidEvent, match="execution e1 no longer waits for an approval"):
-        approval.handler({"action": action, "release_id": "r3", "execution": "e1"}, None)
+        approval.handler(
+            {"action": action, "release_id": "r3", "execution": "e1", "environment": "production"},
+            None,
+        )
     record = json.loads(
         account.s3.get_object(Bucket=BUCKET, Key="approvals/e1.json")["Body"].read()
     )

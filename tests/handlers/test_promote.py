@@ -227,3 +227,28 @@ def test_an_alarm_during_the_shift_fails_the_deployment_and_restores_the_alias(
     report = rollback.handler({"release": release, "execution": "e1"}, None)
     assert report["environments"]["staging"]["app"]["action"] == "already_restored"
     assert report["environments"]["production"] == {"app": {"action": "untouched"}}
+
+
+def test_a_start_that_died_after_starting_its_deployment_adopts_it_when_retried(
+    account: Account, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The handler dies (a crash, a timeout) between CreateDeployment and writing its record.
+    release = account.upload("r2", build_zip(app_files()))
+    write = records.write_deployment
+
+    def dies_when_deploying(s3: Any, target: Any, execution: str, record: Any) -> None:
+        if record.state == "deploying":
+            raise RuntimeError("the handler died here")
+        write(s3, target, execution, record)
+
+    monkeypatch.setattr(records, "write_deployment", dies_when_deploying)
+    with pytest.raises(RuntimeError, match="died here"):
+        start(release)
+    monkeypatch.setattr(records, "write_deployment", write)
+    (running,) = account.codedeploy.list_deployments()["deployments"]
+    retried = start(release)
+    assert retried["functions"]["app"]["deployment_id"] == running
+    assert retried["functions"]["app"]["target_version"] == "2"
+    assert status(release)["status"] == "Succeeded"
+    assert account.live_version("staging") == "2"
+    assert account.codedeploy.list_deployments()["deployments"] == [running]

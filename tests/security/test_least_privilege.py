@@ -148,10 +148,12 @@ EXPECTED_ACTIONS = {
 
 
 def identity_policies(document: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
-    """Role policy name -> its statements."""
+    """Policy name -> its statements: every role's inline policy, and the managed policies
+    that hold what did not fit in one (named <role policy>-<n>)."""
     return {
         policy["name"]: referenced_statements(document, policy["policy"])
-        for policy in resources(document, "aws_iam_role_policy").values()
+        for kind in ("aws_iam_role_policy", "aws_iam_policy")
+        for policy in resources(document, kind).values()
     }
 
 
