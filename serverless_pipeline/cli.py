@@ -3,14 +3,27 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
+import os
 import sys
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
+from .application_settings import validate_props
+from .config import PipelineConfig
 from .diagram import mermaid
 from .example import example_config
+from .layout import pipeline_layout
+from .validation import ConfigurationError
+
+if TYPE_CHECKING:
+    from .rehearsal.source import ReleaseSource
 
 EXIT_PROMOTED, EXIT_ROLLED_BACK, EXIT_USAGE, EXIT_BROKEN = 0, 1, 2, 3
+
+
+class UsageError(Exception):
+    """The command line asks for something that cannot be rehearsed (exit 2)."""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -22,25 +35,84 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     rehearse = commands.add_parser(
         "rehearse",
-        help="push releases of a sample app through the real state machine and handlers",
-        description="Each RELEASE is one new release of the sample app, an api and a worker "
-        "function (r2, r3, ...): 'ok', or one with a real defect that surfaces at a stage: "
-        "validate, unit-tests, staging-deploy, staging-tests, production-deploy, and in the "
-        "worker only: worker-staging-tests, worker-production-deploy. Default: one ok release.",
+        help="push releases through the real state machine and handlers, in an emulator",
+        description="Each RELEASE is one new release (r2, r3, ...) of the sample app (an api "
+        "and a worker function) or, with --app, of your own application: 'ok', or a drill "
+        "with a real defect that surfaces at a stage: validate, unit-tests, staging-deploy, "
+        "staging-tests, production-deploy, and in the worker only: worker-staging-tests, "
+        "worker-production-deploy. Default: one ok release.",
     )
     rehearse.add_argument("releases", nargs="*", metavar="RELEASE", default=["ok"])
     rehearse.add_argument("--json", action="store_true", help="print one JSON document only")
+    rehearse.add_argument(
+        "--app",
+        metavar="DIR",
+        help="your application's source, as the build packages it (its handler modules and "
+        "test manifest); default: the sample app",
+    )
+    rehearse.add_argument(
+        "--config",
+        metavar="MODULE:ATTR",
+        help="your PipelineConfig, or a function returning one, in a module importable from "
+        "the current directory; default: the example",
+    )
     commands.add_parser("diagram", help="print the deployment state machine as a Mermaid flowchart")
     arguments = parser.parse_args(argv)
     if arguments.command == "diagram":
         print(mermaid(), end="")
         return EXIT_PROMOTED
-    return run_rehearsal(arguments.releases, as_json=arguments.json, out=sys.stdout)
+    return run_rehearsal(
+        arguments.releases,
+        as_json=arguments.json,
+        out=sys.stdout,
+        app=arguments.app,
+        config=arguments.config,
+    )
 
 
-def run_rehearsal(kinds: list[str], *, as_json: bool, out: TextIO) -> int:
+def load_config(spec: str) -> PipelineConfig:
+    """The PipelineConfig that MODULE:ATTR names (ATTR may be a function returning one),
+    checked as the stack would check it."""
+    module_name, _, attribute = spec.partition(":")
+    if not module_name or not attribute:
+        raise UsageError(f"--config {spec!r}: expected MODULE:ATTR, such as pipeline:config")
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
     try:
-        from .rehearsal import runner, sample_app
+        module = importlib.import_module(module_name)
+    except Exception as error:  # the user's module: any failure is theirs to see
+        raise UsageError(
+            f"--config {spec}: module {module_name!r} does not import from {os.getcwd()}: "
+            f"{type(error).__name__}: {error}"
+        ) from error
+    if not hasattr(module, attribute):
+        raise UsageError(f"--config {spec}: module {module_name!r} has no {attribute!r}")
+    value = getattr(module, attribute)
+    if callable(value) and not isinstance(value, PipelineConfig):
+        value = value()
+    if not isinstance(value, PipelineConfig):
+        raise UsageError(
+            f"--config {spec}: {attribute!r} is a {type(value).__name__}, not a PipelineConfig "
+            "or a function returning one"
+        )
+    try:
+        validate_props(value.application_props())
+        value.validate()
+    except ConfigurationError as error:
+        raise UsageError(f"--config {spec}: {error}") from error
+    return value
+
+
+def run_rehearsal(
+    kinds: list[str],
+    *,
+    as_json: bool,
+    out: TextIO,
+    app: str | None = None,
+    config: str | None = None,
+) -> int:
+    try:
+        from .rehearsal import runner, sample_app, user_app
     except ImportError as error:  # moto is an optional dependency of the library
         print(
             f"serverless-pipeline: the rehearsal needs the 'rehearsal' extra ({error}); "
@@ -48,16 +120,27 @@ def run_rehearsal(kinds: list[str], *, as_json: bool, out: TextIO) -> int:
             file=sys.stderr,
         )
         return EXIT_BROKEN
-    unknown = [kind for kind in kinds if kind not in sample_app.KINDS]
-    if unknown:
-        print(
-            f"serverless-pipeline rehearse: unknown release kind {', '.join(map(repr, unknown))};"
-            f" valid kinds: {', '.join(sample_app.KINDS)}",
-            file=sys.stderr,
-        )
+    try:
+        pipeline = load_config(config) if config else example_config()
+        source: ReleaseSource = sample_app.SampleApp()
+        if app is not None:
+            layout = pipeline_layout(pipeline).application
+            source = user_app.open_app(app, layout, pipeline.test_manifest)
+        problems = runner.kind_problems(source, kinds)
+        if problems:
+            raise UsageError("; ".join(problems))
+    except (UsageError, user_app.AppError) as error:
+        print(f"serverless-pipeline rehearse: {error}", file=sys.stderr)
         return EXIT_USAGE
     printer = None if as_json else ProgressPrinter(out)
-    rehearsal = runner.rehearse(example_config(), kinds, printer)
+    try:
+        rehearsal = runner.rehearse(pipeline, kinds, printer, source=source)
+    except Exception as error:  # the rehearsal itself broke: say so, with the cause
+        print(
+            f"serverless-pipeline: the rehearsal broke: {type(error).__name__}: {error}",
+            file=sys.stderr,
+        )
+        return EXIT_BROKEN
     known_good = {"r1", *(r.release for r in rehearsal.releases if r.outcome == "promoted")}
     stranded = {env: live for env, live in rehearsal.live.items() if live not in known_good}
     if as_json:

@@ -11,8 +11,7 @@ import datetime
 import operator
 from typing import Any
 
-import boto3
-
+from ..handlers.clients import client
 from .clock import CLOCK
 
 _COMPARISONS = {
@@ -27,7 +26,7 @@ def record_invocation(
     region: str, function_name: str, qualifier: str | None, errored: bool
 ) -> None:
     """Publish the invocation as Lambda does: per function, and per alias or version."""
-    cloudwatch = boto3.client("cloudwatch", region_name=region)
+    cloudwatch = client("cloudwatch", region)
     stamp = CLOCK.now()
     dimension_sets = [[{"Name": "FunctionName", "Value": function_name}]]
     if qualifier:
@@ -59,7 +58,7 @@ def breached(region: str, alarm_names: list[str], since: datetime.datetime) -> l
     ALARM."""
     if not alarm_names:
         return []
-    cloudwatch = boto3.client("cloudwatch", region_name=region)
+    cloudwatch = client("cloudwatch", region)
     now = CLOCK.now()
     firing = []
     for alarm in cloudwatch.describe_alarms(AlarmNames=alarm_names)["MetricAlarms"]:

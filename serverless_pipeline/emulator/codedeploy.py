@@ -22,12 +22,12 @@ from dataclasses import dataclass
 from typing import Any
 from unittest import mock
 
-import boto3
 from moto.awslambda.utils import get_backend as lambda_backend
 from moto.codedeploy.models import CodeDeployBackend, DeploymentInfo
 from moto.codedeploy.responses import CodeDeployResponse
 
 from ..application_settings import shift_minutes
+from ..handlers.clients import client
 from .clock import CLOCK
 from .cloudwatch import alarm_names, breached
 
@@ -83,7 +83,7 @@ class _Deployments:
         if event not in hooks:
             return None
         execution_id = str(uuid.uuid4())
-        boto3.client("lambda", region_name=region).invoke(
+        client("lambda", region).invoke(
             FunctionName=hooks[event],
             Payload=json.dumps(
                 {

@@ -5,6 +5,11 @@ of the exact version (or alias target) invoked, imports its handler with that fu
 environment variables, calls it, and answers as Lambda does: the result, or an error payload
 with the `x-amz-function-error` header, so Step Functions' Catch sees the error type. Handler
 code that calls AWS reaches the same moto account, because it runs inside the same mock.
+
+Like Lambda, the runtime keeps an execution environment warm: invoked again with the same code,
+handler and environment variables, a function's modules are not imported again. Any other
+invocation starts cold, with that code's modules imported afresh (one environment is warm at a
+time: modules share the process's namespace).
 """
 
 from __future__ import annotations
@@ -87,6 +92,36 @@ class InProcessRuntime:
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        # (code, handler, variables) of the warm environment
+        self._warm: tuple[Any, ...] | None = None
+        # directories whose modules may be imported, and a count of cold starts
+        self._loaded: set[Path] = set()
+        self._cold_starts = 0
+
+    def close(self) -> None:
+        """Forget every module the runtime imported: its code goes with it."""
+        for loaded in self._loaded:
+            _forget(loaded)
+        self._loaded.clear()
+        self._warm = None
+
+    @contextlib.contextmanager
+    def _environment(self, key: tuple[Any, ...], directory: Path) -> Iterator[None]:
+        """The code importable for one invocation: warm if the last environment was this one,
+        else every loaded module forgotten first, so that this code's own are imported."""
+        if self._warm != key:
+            self.close()
+            self._cold_starts += 1
+        cold_starts = self._cold_starts
+        self._loaded.add(directory)
+        sys.path.insert(0, str(directory))
+        importlib.invalidate_caches()
+        try:
+            yield
+        finally:
+            sys.path.remove(str(directory))
+            # Warm only if no other environment started meanwhile (an invocation it made).
+            self._warm = key if self._cold_starts == cold_starts else None
 
     def unpack(self, code: bytes) -> Path:
         directory = self.root / hashlib.sha256(code).hexdigest()
@@ -131,7 +166,12 @@ class InProcessRuntime:
                 # Thread idents are reused: a finished worker must not vouch for a new thread.
                 _LOCK.leave(me)
 
-        with _LOCK.held(), _imports_from(directory), mock.patch.dict(os.environ, variables):
+        key = (directory, function.handler, tuple(sorted(variables.items())))
+        with (
+            _LOCK.held(),
+            self._environment(key, directory),
+            mock.patch.dict(os.environ, variables),
+        ):
             # The function's own timeout, as Lambda enforces it: a handler that hangs fails the
             # invocation instead of the rehearsal.
             worker = threading.Thread(target=call, daemon=True, name=function.function_name)
@@ -146,21 +186,13 @@ class InProcessRuntime:
         return outcome[0]
 
 
-@contextlib.contextmanager
-def _imports_from(directory: Path) -> Iterator[None]:
-    """Make `directory` importable, and forget its modules afterwards so that the next
-    invocation of another version imports that version's code, not this one's."""
-    before = set(sys.modules)
-    sys.path.insert(0, str(directory))
-    importlib.invalidate_caches()
-    try:
-        yield
-    finally:
-        sys.path.remove(str(directory))
-        for name in set(sys.modules) - before:
-            module_file = getattr(sys.modules[name], "__file__", None) or ""
-            if module_file.startswith(str(directory)):
-                del sys.modules[name]
+def _forget(directory: Path) -> None:
+    """Forget the modules imported from `directory`, so that the next invocation of other code
+    imports its own modules of the same names."""
+    for name, module in list(sys.modules.items()):
+        module_file = getattr(module, "__file__", None) or ""
+        if module_file.startswith(str(directory)):
+            del sys.modules[name]
 
 
 @contextlib.contextmanager
@@ -202,4 +234,7 @@ def in_process_lambda() -> Iterator[InProcessRuntime]:
             mock.patch.object(LambdaSimpleBackend, "invoke", invoke),
             mock.patch.object(LambdaResponse, "invoke", response_invoke),
         ):
-            yield runtime
+            try:
+                yield runtime
+            finally:
+                runtime.close()

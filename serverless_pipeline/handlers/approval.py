@@ -15,10 +15,10 @@ import logging
 import time
 from typing import Any
 
-import boto3
 from botocore.exceptions import ClientError
 
 from . import records, settings
+from .clients import client
 from .errors import ApprovalMismatch, InvalidEvent
 from .events import (
     EXECUTION_NAME,
@@ -43,7 +43,7 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
     event = require_mapping(event, "event")
     action = require_one_of(event, "action", ACTIONS)
     bucket = config.approvals_bucket
-    s3 = boto3.client("s3")
+    s3 = client("s3")
     if action == "request":
         names = config.environment_names
         gate = require_one_of(
@@ -91,7 +91,7 @@ def request(
         "execution": execution,
         "environment": environment,
     }
-    boto3.client("sns").publish(
+    client("sns").publish(
         TopicArn=topic,
         Subject=f"Release {release.id} waits for approval before {environment}",
         Message=json.dumps(
@@ -134,7 +134,7 @@ def decide(s3: Any, bucket: str, event: Any, *, approved: bool) -> dict[str, Any
     if record["state"] != "waiting":
         raise InvalidEvent(f"release {release_id} was already {record['state']}")
     reason = str(event.get("reason", ""))[:256]
-    sfn = boto3.client("stepfunctions")
+    sfn = client("stepfunctions")
     try:
         if approved:
             sfn.send_task_success(

@@ -15,9 +15,8 @@ import time
 from dataclasses import asdict
 from typing import Any
 
-import boto3
-
 from . import artifacts, deployments, records, settings
+from .clients import client
 from .errors import DeploymentFailed, DeploymentInProgress, DeploymentTimedOut, InvalidEvent
 from .events import (
     Release,
@@ -52,7 +51,7 @@ def start(
     release: Release,
     execution: str,
 ) -> dict[str, Any]:
-    s3, lam, codedeploy = boto3.client("s3"), boto3.client("lambda"), boto3.client("codedeploy")
+    s3, lam, codedeploy = client("s3"), client("lambda"), client("codedeploy")
     found = {t.function: records.read_deployment(s3, t, execution) for t in environment.targets}
     # A retry of a start that got part of the way: a function already deploying (or already on
     # the release) is reported, never deployed a second time.
@@ -157,7 +156,7 @@ def status(
     release: Release,
     execution: str,
 ) -> dict[str, Any]:
-    s3, codedeploy = boto3.client("s3"), boto3.client("codedeploy")
+    s3, codedeploy = client("s3"), client("codedeploy")
     found: Records = {}
     failed, late = [], []
     for target in environment.targets:

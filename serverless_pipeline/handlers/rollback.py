@@ -13,10 +13,10 @@ import re
 from dataclasses import asdict
 from typing import Any
 
-import boto3
 from botocore.exceptions import ClientError
 
 from . import deployments, records, settings
+from .clients import client
 from .errors import RollbackFailed
 from .events import parse_execution, parse_release, require_mapping
 from .lambda_versions import release_of
@@ -34,7 +34,7 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
     event = require_mapping(event, "event")
     release = parse_release(event)
     execution = parse_execution(event)
-    s3, lam, codedeploy = boto3.client("s3"), boto3.client("lambda"), boto3.client("codedeploy")
+    s3, lam, codedeploy = client("s3"), client("lambda"), client("codedeploy")
     outcomes: dict[str, dict[str, Any]] = {}
     problems = []
     # The last environment first: it is the one users are on.
@@ -65,7 +65,7 @@ def failed_state(execution_arn: Any) -> str | None:
         return None
     try:
         pages = (
-            boto3.client("stepfunctions")
+            client("stepfunctions")
             .get_paginator("get_execution_history")
             .paginate(executionArn=execution_arn)
         )

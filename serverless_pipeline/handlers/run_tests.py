@@ -16,10 +16,9 @@ import logging
 import uuid
 from typing import Any
 
-import boto3
-
 from . import archive, artifacts, settings
 from .case_runner import invoke_case, invoke_client, judge
+from .clients import client
 from .errors import EnvironmentNotOnRelease, TestCasesFailed
 from .events import Release, parse_release, require_mapping, require_one_of
 
@@ -31,7 +30,7 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
     event = require_mapping(event, "event")
     stage = require_one_of(event, "stage", archive.DEFAULT_STAGES)
     release = parse_release(event)
-    data = artifacts.fetch(boto3.client("s3"), release, config.artifact_bucket)
+    data = artifacts.fetch(client("s3"), release, config.artifact_bucket)
     bundle = archive.open_archive(data)
     cases = [c for c in archive.load_manifest(bundle, config.test_manifest) if stage in c.stages]
     default = config.functions[0].name
@@ -73,12 +72,12 @@ def _run_candidate(
     """Each case invoked on a version of the candidate function that holds exactly the release's
     code, the handler and memory of the case's function, and the case's environment; the
     versions are deleted once their cases ran."""
-    client, invoker = boto3.client("lambda"), invoke_client()
+    lam, invoker = client("lambda"), invoke_client()
     code = {"S3Bucket": release.bucket, "S3Key": release.key}
     if release.version_id:
         code["S3ObjectVersion"] = release.version_id
-    client.update_function_code(FunctionName=function_name, **code)
-    waiter = client.get_waiter("function_updated_v2")
+    lam.update_function_code(FunctionName=function_name, **code)
+    waiter = lam.get_waiter("function_updated_v2")
     waiter.wait(FunctionName=function_name)
     # Cases of one function that share an environment share a version: usually one version
     # per function and release.
@@ -90,7 +89,7 @@ def _run_candidate(
     for (function, variables), indexes in groups.items():
         # A description of its own makes every publish a new version: Lambda returns the
         # latest version instead when code and configuration are unchanged since it.
-        client.update_function_configuration(
+        lam.update_function_configuration(
             FunctionName=function_name,
             Handler=function.handler,
             MemorySize=function.memory_mb,
@@ -99,7 +98,7 @@ def _run_candidate(
         )
         waiter.wait(FunctionName=function_name)
         # CodeSha256 makes Lambda refuse to publish anything but the release's exact bytes.
-        version = client.publish_version(
+        version = lam.publish_version(
             FunctionName=function_name,
             CodeSha256=release.code_sha256,
             Description=f"candidate {release.id}",
@@ -108,7 +107,7 @@ def _run_candidate(
             for index in indexes:
                 outcomes[index] = invoke_case(invoker, function_name, version, cases[index])
         finally:
-            client.delete_function(FunctionName=function_name, Qualifier=version)
+            lam.delete_function(FunctionName=function_name, Qualifier=version)
     return [outcomes[index] for index in range(len(cases))]
 
 
@@ -118,15 +117,15 @@ def _run_in_environment(
     cases: list[archive.TestCase],
     functions: list[settings.Function],
 ) -> list[dict[str, Any]]:
-    client = boto3.client("lambda")
+    lam = client("lambda")
     # Every function of the environment, not only those the cases call: the environment must
     # be wholly on the release before the release moves on.
     for target in environment.targets:
-        alias = client.get_alias(FunctionName=target.function_name, Name=target.alias)
+        alias = lam.get_alias(FunctionName=target.function_name, Name=target.alias)
         version = alias["FunctionVersion"]
         # Compared by code, not by version description: a release whose code equals the live
         # one publishes no new version, and is still the code under test.
-        code = _code_of(client, target.function_name, version)
+        code = _code_of(lam, target.function_name, version)
         shifting = alias.get("RoutingConfig", {}).get("AdditionalVersionWeights")
         if code != release.code_sha256 or shifting:
             raise EnvironmentNotOnRelease(

@@ -14,11 +14,11 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-import boto3
 from botocore.exceptions import ReadTimeoutError
 
 from . import archive, settings
 from .case_runner import invoke_case, invoke_client, judge
+from .clients import client
 from .errors import InvalidEvent
 from .events import release_key, require_mapping
 from .lambda_versions import release_of
@@ -36,7 +36,7 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
         raise InvalidEvent(
             "expected CodeDeploy's hook event with DeploymentId and LifecycleEventHookExecutionId"
         )
-    codedeploy = boto3.client("codedeploy")
+    codedeploy = client("codedeploy")
     remaining = getattr(context, "get_remaining_time_in_millis", None)
     try:
         failures, ran = smoke_test(
@@ -81,16 +81,14 @@ def smoke_test(
     if deployed is None:
         raise InvalidEvent(f"{properties['Name']} is not a function of this pipeline")
     default = config.functions[0].name
-    client = invoke_client()
+    invoker = invoke_client()
     target = str(properties["TargetVersion"])
     # The release a version carries is what promote published it as (lambda_versions).
-    release_id = release_of(client, deployed.function_name, target)
+    release_id = release_of(invoker, deployed.function_name, target)
     if release_id is None:
         raise InvalidEvent(f"{deployed.function_name}:{target} carries no release")
     data = (
-        boto3.client("s3")
-        .get_object(Bucket=deployed.bucket, Key=release_key(release_id))["Body"]
-        .read()
+        client("s3").get_object(Bucket=deployed.bucket, Key=release_key(release_id))["Body"].read()
     )
     bundle = archive.open_archive(data)
     # The smoke cases of the function being deployed (each function's deployment runs its own).
@@ -106,9 +104,9 @@ def smoke_test(
             return failures, ran
         if seconds_left is not None:
             # Stop waiting for a case while there is still time to report.
-            client = invoke_client(seconds_left() - REPORT_MARGIN_SECONDS)
+            invoker = invoke_client(seconds_left() - REPORT_MARGIN_SECONDS)
         try:
-            outcome = invoke_case(client, deployed.function_name, target, case)
+            outcome = invoke_case(invoker, deployed.function_name, target, case)
         except ReadTimeoutError as error:
             outcome = {"errorType": "Sandbox.Timedout", "errorMessage": str(error)}
         reason = judge(case, outcome)

@@ -5,16 +5,15 @@ from __future__ import annotations
 
 from typing import Any
 
-import boto3
-
 from . import archive, artifacts, settings
+from .clients import client
 from .events import parse_release, require_mapping
 
 
 def handler(event: Any, context: Any) -> dict[str, Any]:
     config = settings.load()
     release = parse_release(require_mapping(event, "event"))
-    data = artifacts.fetch(boto3.client("s3"), release, config.artifact_bucket)
+    data = artifacts.fetch(client("s3"), release, config.artifact_bucket)
     handlers = {function.name: function.handler for function in config.functions}
     report = archive.inspect(data, handlers, config.test_manifest)
     return {

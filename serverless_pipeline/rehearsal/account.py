@@ -20,10 +20,12 @@ from ..application_settings import placeholder_code
 from ..asl import definition_values
 from ..assets import handlers_package
 from ..config import PipelineConfig
+from ..handlers.clients import client
 from ..handlers.events import release_key
 from ..handlers.lambda_versions import describe, release_of
 from ..layout import ApplicationLayout, PipelineLayout, pipeline_layout
 from . import sample_app
+from .source import ReleaseSource
 
 ACCOUNT_ID = "123456789012"
 FIRST_RELEASE = "r1"
@@ -44,6 +46,7 @@ class EmulatedAccount:
     state_machine_arn: str
     inbox: str
     application: ApplicationLayout
+    source: ReleaseSource
 
     @property
     def approval_function(self) -> str:
@@ -61,16 +64,18 @@ class EmulatedAccount:
                 sqs.delete_message(QueueUrl=self.inbox, ReceiptHandle=message["ReceiptHandle"])
         return messages
 
-    def approval_pending(self, execution: str) -> str | None:
-        """The environment whose gate waits for an answer, once the approval handler has
-        recorded the request of this execution; None before."""
+    def approval_pending(self, execution: str) -> tuple[str, int] | None:
+        """(environment, requested at) of the request this execution's gate waits on, once
+        the approval handler has recorded it; None when none waits."""
         key = f"approvals/{execution}.json"
         try:
             body = self.s3.get_object(Bucket=self.approvals_bucket, Key=key)["Body"].read()
         except self.s3.exceptions.NoSuchKey:
             return None
         record = json.loads(body)
-        return str(record["environment"]) if record.get("state") == "waiting" else None
+        if record.get("state") != "waiting":
+            return None
+        return str(record["environment"]), int(record["requested_at"])
 
     def upload(self, release: str, data: bytes) -> dict[str, str]:
         """Put a release where the build would, and return the state machine's input."""
@@ -83,6 +88,22 @@ class EmulatedAccount:
             "sha256": hashlib.sha256(data).hexdigest(),
             "version_id": stored["VersionId"],
         }
+
+    def user_traffic(self, region: str, function_name: str, alias: str) -> None:
+        """The application's users while a deployment shifts traffic: a few requests through
+        the alias, the events the release source says they send. Their errors reach the
+        alarms through Lambda's metrics, as in AWS."""
+        function = next(
+            f.key for _, f in self.application.targets() if f.function_name == function_name
+        )
+        events = self.source.traffic_events(function)
+        lam = client("lambda", region)
+        for index in range(TRAFFIC_REQUESTS if events else 0):
+            lam.invoke(
+                FunctionName=function_name,
+                Qualifier=alias,
+                Payload=json.dumps(events[index % len(events)]).encode(),
+            )
 
     def functions_live(self, environment: str) -> dict[str, str | None]:
         """Function -> the release its live alias serves in the environment, read back from
@@ -130,9 +151,11 @@ def deployment_definition(config: PipelineConfig) -> str:
     )
 
 
-def create(config: PipelineConfig) -> EmulatedAccount:
-    """Lay out the account (inside an active moto mock) with FIRST_RELEASE live everywhere,
-    from the same layout the constructs synthesize (serverless_pipeline/layout.py)."""
+def create(config: PipelineConfig, source: ReleaseSource | None = None) -> EmulatedAccount:
+    """Lay out the account (inside an active moto mock) with FIRST_RELEASE of `source` (by
+    default the sample app) live everywhere, from the same layout the constructs synthesize
+    (serverless_pipeline/layout.py)."""
+    source = source or sample_app.SampleApp()
     region = config.region
     layout = pipeline_layout(config)
     s3 = boto3.client("s3", region_name=region)
@@ -151,7 +174,7 @@ def create(config: PipelineConfig) -> EmulatedAccount:
         s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
     role = iam.create_role(RoleName="rehearsal", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
     inbox = _notifications(config, layout)
-    _application(layout.application, role, region, lam, codedeploy)
+    _application(layout.application, source.release_zip("ok", FIRST_RELEASE), role, region)
     variables = layout.handlers.environment(
         layout.application,
         artifact_bucket=buckets["artifacts"],
@@ -173,6 +196,7 @@ def create(config: PipelineConfig) -> EmulatedAccount:
         machine["stateMachineArn"],
         inbox,
         layout.application,
+        source,
     )
 
 
@@ -195,13 +219,12 @@ def _notifications(config: PipelineConfig, layout: PipelineLayout) -> str:
     return inbox
 
 
-def _application(
-    application: ApplicationLayout, role: str, region: str, lam: Any, codedeploy: Any
-) -> None:
-    """Each function in each environment with FIRST_RELEASE behind its alias, its alarms and
-    its deployment group, as ServerlessApplication creates them."""
+def _application(application: ApplicationLayout, first: bytes, role: str, region: str) -> None:
+    """Each function in each environment with `first` (FIRST_RELEASE) behind its alias, its
+    alarms and its deployment group, as ServerlessApplication creates them."""
+    lam = boto3.client("lambda", region_name=region)
+    codedeploy = boto3.client("codedeploy", region_name=region)
     cloudwatch = boto3.client("cloudwatch", region_name=region)
-    first = sample_app.release_zip("ok", FIRST_RELEASE)
     codedeploy.create_application(applicationName=application.name, computePlatform="Lambda")
     for environment, function in application.targets():
         published = lam.create_function(
@@ -279,16 +302,4 @@ def _handlers(layout: PipelineLayout, role: str, variables: dict[str, str], lam:
             Environment={"Variables": variables},
             Timeout=handlers.timeout_seconds,
             MemorySize=handlers.memory_mb,
-        )
-
-
-def user_traffic(region: str, function_name: str, alias: str) -> None:
-    """The sample app's users while a deployment shifts traffic: a few requests through the
-    alias. Their errors reach the alarms through Lambda's metrics, as in AWS."""
-    lam = boto3.client("lambda", region_name=region)
-    for _ in range(TRAFFIC_REQUESTS):
-        lam.invoke(
-            FunctionName=function_name,
-            Qualifier=alias,
-            Payload=json.dumps({"healthcheck": True}).encode(),
         )

@@ -22,6 +22,7 @@ from ..emulator.stepfunctions import repeatable_executions, virtual_waits
 from ..handlers.rollback import FAILURE_EVENTS
 from . import account as emulated
 from . import sample_app
+from .source import ReleaseSource
 
 # (release, state name, "entered" | "succeeded" | "failed") as the execution moves.
 Progress = Callable[[str, str, str], None]
@@ -94,20 +95,36 @@ def quiet() -> Iterator[None]:
             logging.disable(previous)
 
 
+def kind_problems(source: ReleaseSource, kinds: list[str]) -> list[str]:
+    """Why these release kinds cannot be rehearsed from `source` (empty when they can)."""
+    unknown = [kind for kind in kinds if kind not in source.kinds]
+    if unknown:
+        return [
+            f"unknown release kind {', '.join(map(repr, unknown))}; "
+            f"valid kinds: {', '.join(source.kinds)}"
+        ]
+    return [reason for kind in dict.fromkeys(kinds) if (reason := source.refusal(kind))]
+
+
 def rehearse(
     config: PipelineConfig,
     kinds: list[str],
     progress: Progress | None = None,
     approver: Approver | None = None,
+    source: ReleaseSource | None = None,
 ) -> Rehearsal:
-    """Release each kind in order (r2, r3, ...) after r1 is live everywhere. When the config
-    requires approval, `approver` answers for each release (by default: approve)."""
-    unknown = [kind for kind in kinds if kind not in sample_app.KINDS]
+    """Release each kind of `source` (by default the sample app) in order (r2, r3, ...) after
+    its r1 is live everywhere. When the config requires approval, `approver` answers for each
+    release (by default: approve)."""
+    source = source or sample_app.SampleApp()
+    unknown = [kind for kind in kinds if kind not in source.kinds]
     if unknown:
         raise ValueError(
-            f"unknown release kind(s) {', '.join(unknown)}; "
-            f"valid kinds: {', '.join(sample_app.KINDS)}"
+            f"unknown release kind(s) {', '.join(unknown)}; valid kinds: {', '.join(source.kinds)}"
         )
+    refused = [reason for kind in dict.fromkeys(kinds) if (reason := source.refusal(kind))]
+    if refused:
+        raise ValueError("; ".join(refused))
     report = progress or (lambda release, state, event: None)
     with (
         quiet(),
@@ -117,13 +134,20 @@ def rehearse(
         virtual_waits(),
         virtual_timeouts(),
     ):
-        account = emulated.create(config)
-        with lambda_deployments(emulated.user_traffic):
+        account = emulated.create(config, source)
+        with lambda_deployments(account.user_traffic):
             rehearsal = Rehearsal()
             for number, kind in enumerate(kinds, start=2):
                 release = f"r{number}"
                 rehearsal.releases.append(
-                    _release(account, release, kind, report, approver or (lambda _: "approve"))
+                    _release(
+                        account,
+                        release,
+                        kind,
+                        report,
+                        approver or (lambda _: "approve"),
+                        progress is not None,
+                    )
                 )
             rehearsal.live, rehearsal.functions = _live(account)
             rehearsal.notifications = account.notifications()
@@ -136,38 +160,33 @@ def _release(
     kind: str,
     report: Progress,
     approver: Approver,
+    watched: bool,
 ) -> ReleaseOutcome:
-    location = account.upload(release, sample_app.release_zip(kind, release))
+    location = account.upload(release, account.source.release_zip(kind, release))
     execution = account.sfn.start_execution(
         stateMachineArn=account.state_machine_arn,
         name=f"release-{release}",
         input=json.dumps({"release": location}),
     )["executionArn"]
     path: list[str] = []
-    seen, answered, read_at = 0, -1, 0.0
+    seen, read_at = 0, 0.0
+    answered: set[tuple[str, int]] = set()
+    gates = any(seconds for _, seconds in account.application.stages())
     while True:
         status = account.sfn.describe_execution(executionArn=execution)["status"]
-        # The history is read whole on every call, costing time that the execution's own
-        # thread needs: a few times a second, and once more at the end.
-        if status == "RUNNING" and time.monotonic() - read_at < HISTORY_READ_SECONDS:
-            time.sleep(STATUS_READ_SECONDS)
-            continue
-        read_at = time.monotonic()
-        events = account.sfn.get_execution_history(executionArn=execution)["events"]
-        for index in range(seen, len(events)):
-            previous = events[index - 1]["type"] if index else ""
-            _report_event(events[index], previous, release, path, report)
-        seen = len(events)
         if status != "RUNNING":
             break
-        # Each approval gate the execution reaches is answered once (path index of the gate).
-        gate = len(path) - 1
-        if (
-            gate > answered
-            and path[-1].startswith("WaitForApproval")
-            and _answer(account, release, f"release-{release}", approver)
-        ):
-            answered = gate
+        if gates:
+            _answer(account, release, f"release-{release}", approver, answered)
+        # The history is read whole on every call, costing time the execution's own thread
+        # needs: a few times a second while someone watches the progress, else at the end.
+        if watched and time.monotonic() - read_at >= HISTORY_READ_SECONDS:
+            read_at = time.monotonic()
+            events = account.sfn.get_execution_history(executionArn=execution)["events"]
+            seen = _report_events(events, seen, release, path, report)
+        time.sleep(STATUS_READ_SECONDS)
+    events = account.sfn.get_execution_history(executionArn=execution)["events"]
+    _report_events(events, seen, release, path, report)
     failed_state, error = _failure(path, events)
     live, functions = _live(account)
     return ReleaseOutcome(
@@ -212,15 +231,31 @@ def _live(
     return live, functions
 
 
+def _report_events(
+    events: list[dict[str, Any]], seen: int, release: str, path: list[str], report: Progress
+) -> int:
+    """Report the events after the first `seen`; how many are seen now."""
+    for index in range(seen, len(events)):
+        previous = events[index - 1]["type"] if index else ""
+        _report_event(events[index], previous, release, path, report)
+    return len(events)
+
+
 def _answer(
-    account: emulated.EmulatedAccount, release: str, execution: str, approver: Approver
-) -> bool:
-    """Once the approval request is recorded, answer it as a person would: by invoking the
+    account: emulated.EmulatedAccount,
+    release: str,
+    execution: str,
+    approver: Approver,
+    answered: set[tuple[str, int]],
+) -> None:
+    """Once an approval request is recorded, answer it as a person would: by invoking the
     approval function; or give no answer, and let the emulator's clock run to the approval's
-    timeout (its configured value: hours pass in a moment). True once answered or left."""
+    timeout (its configured value: hours pass in a moment). Each request is answered once."""
     gate = account.approval_pending(execution)
-    if gate is None:
-        return False
+    if gate is None or gate in answered:
+        return
+    answered.add(gate)
+    environment, _ = gate
     decision = approver(release)
     if decision is None:
         CLOCK.advance_to_next_deadline()
@@ -229,12 +264,11 @@ def _answer(
             "action": decision,
             "release_id": release,
             "execution": execution,
-            "environment": gate,
+            "environment": environment,
         }
         account.lam.invoke(
             FunctionName=account.approval_function, Payload=json.dumps(answer).encode()
         )
-    return True
 
 
 def _report_event(

@@ -9,6 +9,7 @@ in the code, found by whichever stage would find it in AWS, never a flag that th
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from ..assets import zip_bytes
 
@@ -148,3 +149,21 @@ def source(kind: str, release: str) -> dict[str, str]:
 
 def release_zip(kind: str, release: str) -> bytes:
     return zip_bytes((name, text.encode()) for name, text in source(kind, release).items())
+
+
+class SampleApp:
+    """The sample app as a release source: its kinds are real defects in its code."""
+
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        return KINDS
+
+    def refusal(self, kind: str) -> str | None:
+        return None if kind in KINDS else f"unknown release kind {kind!r}"
+
+    def release_zip(self, kind: str, release: str) -> bytes:
+        return release_zip(kind, release)
+
+    def traffic_events(self, function: str) -> list[Any]:
+        """Both functions' users reach them through a health check."""
+        return [{"healthcheck": True}]

@@ -1,0 +1,22 @@
+"""Where a rehearsal's releases come from: the built-in sample app or your own directory."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+
+class ReleaseSource(Protocol):
+    """Builds each release of the rehearsal, and knows what the application's users send."""
+
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        """The release kinds it builds: ok and the drills."""
+
+    def refusal(self, kind: str) -> str | None:
+        """Why `kind` cannot be rehearsed with this configuration, or None."""
+
+    def release_zip(self, kind: str, release: str) -> bytes:
+        """The release zip of `kind`, as the build would package it."""
+
+    def traffic_events(self, function: str) -> list[Any]:
+        """The events the function's users send while a deployment shifts traffic to it."""

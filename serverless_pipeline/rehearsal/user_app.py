@@ -1,0 +1,204 @@
+"""Your own application as the rehearsal's releases, and drills that break a copy of it.
+
+The release source is a directory as the build packages it: the handler modules of every
+function of the configuration and the test manifest at `PipelineConfig.test_manifest`. Each
+release kind is a zip of that directory: `ok` as it is; a drill with a real defect injected into a
+copy of one function's handler module (the first function's; the worker's for `worker-*`):
+
+- `validate`: the module stops compiling.
+- `unit-tests`: the handler gives wrong answers, everywhere.
+- `staging-tests`: in the first environment only, it gives wrong answers to the events of the
+  test cases that run there (and not as smoke cases): its deployment goes well, its tests fail.
+- `staging-deploy` / `production-deploy`: in the first / last environment only, it fails every
+  call, which the environment's smoke hook or alarms (on the users' traffic) catch while the
+  deployment runs.
+
+A drill that nothing in the configuration would catch is refused with the reason. The pipeline
+never reads a drill's flag: the defect is code, found where AWS would find it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..application_settings import SMOKE_TESTS
+from ..assets import zip_bytes
+from ..handlers.archive import TestCase, handler_location, parse_manifest
+from ..layout import ApplicationLayout
+
+KINDS = (
+    "ok",
+    "validate",
+    "unit-tests",
+    "staging-deploy",
+    "staging-tests",
+    "production-deploy",
+    "worker-staging-tests",
+    "worker-production-deploy",
+)
+WRONG_ANSWER = {"rehearsal-drill": "a wrong answer"}
+# A source tree this large is not an application directory (it would be a rehearsal of minutes).
+MAX_FILES = 5_000
+
+
+class AppError(ValueError):
+    """The directory cannot be rehearsed with this configuration (a usage error, exit 2)."""
+
+
+@dataclass(frozen=True)
+class _Defect:
+    """What the injected wrapper does, and where."""
+
+    raises: bool
+    functions: tuple[str, ...] | None
+    """Physical function names where it misbehaves; None: everywhere."""
+    events: tuple[Any, ...] | None
+    """Only for these events; None: for every event."""
+
+
+class UserApp:
+    """Releases built from an application directory, laid out as `application` deploys it."""
+
+    def __init__(self, directory: Path, application: ApplicationLayout, manifest: str) -> None:
+        if not directory.is_dir():
+            raise AppError(f"--app {directory}: no such directory")
+        self.directory = directory
+        self.application = application
+        self.manifest = manifest
+        self.files = {
+            path.relative_to(directory).as_posix(): path.read_bytes()
+            for path in sorted(directory.rglob("*"))
+            if path.is_file() and "__pycache__" not in path.parts
+        }
+        if len(self.files) > MAX_FILES:
+            raise AppError(f"--app {directory} holds {len(self.files)} files; at most {MAX_FILES}")
+        missing = [
+            f"{key} ({function.handler}: {handler_location(function.handler)[0]})"
+            for key, function in application.functions.items()
+            if handler_location(function.handler)[0] not in self.files
+        ]
+        if missing:
+            raise AppError(
+                f"--app {directory} has no handler module for function(s) {', '.join(missing)}; "
+                "give the directory the build packages (BuildSettings.source_dir)"
+            )
+        if manifest not in self.files:
+            raise AppError(
+                f"--app {directory} has no test manifest {manifest} (PipelineConfig.test_manifest)"
+            )
+        self.cases = parse_manifest(self.files[manifest], manifest)
+
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        return KINDS
+
+    def refusal(self, kind: str) -> str | None:
+        """Why the drill cannot apply to this configuration, or None when it can."""
+        try:
+            self._defect(kind)
+        except AppError as error:
+            return str(error)
+        return None
+
+    def release_zip(self, kind: str, release: str) -> bytes:
+        """The release of `kind`: the directory, with the drill's defect in one handler."""
+        files = dict(self.files)
+        if kind != "ok":
+            function = self._target(kind)
+            path, name = handler_location(self.application.functions[function].handler)
+            files[path] = files[path] + self._injection(kind, name).encode()
+        return zip_bytes(sorted(files.items()))
+
+    def traffic_events(self, function: str) -> list[Any]:
+        """What the function's users send during a deployment: the events of its smoke cases,
+        or else of every case expected to succeed."""
+        succeeding = [c for c in self._cases_of(function) if c.expected_error is None]
+        smoke = [c.event for c in succeeding if "smoke" in c.stages]
+        return smoke or [c.event for c in succeeding]
+
+    def _cases_of(self, function: str) -> list[TestCase]:
+        first = next(iter(self.application.functions))
+        return [c for c in self.cases if (c.function or first) == function]
+
+    def _target(self, kind: str) -> str:
+        if kind.startswith("worker-"):
+            if "worker" not in self.application.functions:
+                raise AppError(
+                    f"{kind} breaks the function named worker, and this application has none "
+                    f"({', '.join(self.application.functions)})"
+                )
+            return "worker"
+        return next(iter(self.application.functions))
+
+    def _injection(self, kind: str, name: str) -> str:
+        if kind == "validate":
+            return "\n\ndef rehearsal_drill(:  # the handler module no longer compiles\n"
+        defect = self._defect(kind)
+        failure = f"rehearsal drill {kind}: fails here"
+        answer = f"raise RuntimeError({failure!r})" if defect.raises else f"return {WRONG_ANSWER!r}"
+        return (
+            f"\n\n# rehearsal drill {kind}: a defect injected into a copy of this module\n"
+            "import json as _drill_json\n"
+            "import os as _drill_os\n"
+            f"_drill_handler = {name}\n"
+            f"_DRILL_FUNCTIONS = {defect.functions!r}\n"
+            f"_DRILL_EVENTS = {json.dumps(defect.events)!r}\n\n\n"
+            f"def {name}(event, context):\n"
+            '    where = _drill_os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "")\n'
+            "    events = _drill_json.loads(_DRILL_EVENTS)\n"
+            "    if (_DRILL_FUNCTIONS is None or where in _DRILL_FUNCTIONS) and (\n"
+            "        events is None or event in events\n"
+            "    ):\n"
+            f"        {answer}\n"
+            "    return _drill_handler(event, context)\n"
+        )
+
+    def _defect(self, kind: str) -> _Defect:
+        if kind not in KINDS:
+            raise AppError(f"unknown release kind {kind!r}")
+        if kind in ("ok", "validate"):
+            return _Defect(False, None, None)
+        function = self._target(kind)
+        cases = self._cases_of(function)
+        environments = self.application.environments
+        if kind == "unit-tests":
+            if not [c for c in cases if "candidate" in c.stages]:
+                raise AppError(
+                    f"unit-tests gives {function} wrong answers, and no test case of it runs "
+                    "against the candidate release (stage candidate) to notice"
+                )
+            return _Defect(False, None, None)
+        if len(environments) < 2 and "staging" in kind:
+            raise AppError(f"{kind} needs an environment before the last; there is one")
+        place = environments[-1] if "production" in kind else environments[0]
+        names = tuple(f.function_name for f in place.functions if f.key == function)
+        if kind.endswith("staging-tests"):
+            events = tuple(
+                c.event for c in cases if "staging" in c.stages and "smoke" not in c.stages
+            )
+            if not events:
+                raise AppError(
+                    f"{kind} gives {function} wrong answers in {place.name}, and no test case "
+                    f"of it runs there (stage staging) to notice"
+                )
+            return _Defect(False, names, events)
+        smoke = [c for c in cases if "smoke" in c.stages]
+        watched = bool(place.function(function).watched_alarms) and bool(
+            self.traffic_events(function)
+        )
+        library_hook = bool(place.runs_library_hook and smoke)
+        if not (library_hook or place.own_hooks or watched):
+            raise AppError(
+                f"{kind} makes {function} fail in {place.name}, and nothing watches its "
+                f"deployments there: no alarms (AlarmSettings) on traffic, and no smoke hook "
+                f"({SMOKE_TESTS!r} with smoke cases, or your own)"
+            )
+        return _Defect(True, names, None)
+
+
+def open_app(directory: str, application: ApplicationLayout, manifest: str) -> UserApp:
+    """The application directory as release source; AppError says what is wrong with it."""
+    return UserApp(Path(directory), application, manifest)
