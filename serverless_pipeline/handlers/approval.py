@@ -84,7 +84,9 @@ def request(
         "state": "waiting",
         "requested_at": int(time.time()),
     }
-    records.save(s3, bucket, key(execution), record)
+    # A new gate of the execution replaces the record of the gate before it (answered by now).
+    earlier = records.load(s3, bucket, key(execution))
+    records.save(s3, bucket, key(execution), record, etag=earlier[1] if earlier else None)
     decision = {
         "action": "approve",
         "release_id": release.id,
@@ -117,9 +119,10 @@ def request(
 def decide(s3: Any, bucket: str, event: Any, *, approved: bool) -> dict[str, Any]:
     release_id = require_str(event, "release_id", RELEASE_ID, "the id of the waiting release")
     execution = require_str(event, "execution", EXECUTION_NAME, "the execution that waits")
-    record = records.load(s3, bucket, key(execution))
-    if record is None:
+    loaded = records.load(s3, bucket, key(execution))
+    if loaded is None:
         raise InvalidEvent(f"execution {execution} is not waiting for an approval")
+    record, etag = loaded
     if record["release_id"] != release_id:
         raise ApprovalMismatch(
             f"execution {execution} waits for release {record['release_id']}, not {release_id}; "
@@ -156,7 +159,8 @@ def decide(s3: Any, bucket: str, event: Any, *, approved: bool) -> dict[str, Any
             f"({code})"
         ) from error
     record["state"] = "approved" if approved else "rejected"
-    records.save(s3, bucket, key(execution), record)
+    # Two people answering at once: the task takes the first answer, and so does the record.
+    records.save(s3, bucket, key(execution), record, etag=etag)
     # The token is a credential to answer the task: it is never logged.
     LOGGER.info(
         "approval answered",

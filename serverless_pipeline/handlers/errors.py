@@ -78,3 +78,7 @@ class ApprovalMismatch(PipelineError):
 
 class RollbackFailed(PipelineError):
     """At least one environment could not be restored; the message names each one."""
+
+
+class RecordConflict(PipelineError):
+    """A record changed between its read and its conditional write: another writer came first."""

@@ -3,17 +3,22 @@
 A record lives in the environment's bucket at executions/<execution>/<environment>/<function>.json.
 Promote writes it before it touches the function, so rollback knows what to restore even when
 promote failed half-way; a function without a record was never touched by that execution.
+
+Every write is conditional (S3 conditional writes): a new record only if none exists
+(If-None-Match), a changed one only if it is still the version that was read (If-Match). Two
+writers, a handler and its own retry, or promote and a rollback, can never overwrite each other
+silently: the second gets `RecordConflict` and reads again.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Literal, get_args
 
 from botocore.exceptions import ClientError
 
-from .errors import ConfigurationError
+from .errors import ConfigurationError, RecordConflict
 from .settings import Target
 
 # started: the record is written, nothing changed yet; deploying: a CodeDeploy deployment runs;
@@ -38,11 +43,18 @@ class DeploymentRecord:
     """Epoch seconds after which a still-running deployment counts as failed."""
     target_version: str | None = None
     deployment_id: str | None = None
+    etag: str | None = field(default=None, compare=False, repr=False)
+    """The stored version this record was read as (None: not stored yet); never stored."""
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        del data["etag"]
+        return data
 
     @classmethod
     def from_json(cls, data: Any, where: str) -> DeploymentRecord:
         """The record, or ConfigurationError naming what is wrong with the stored one."""
-        names = {f.name for f in fields(cls)}
+        names = {f.name for f in fields(cls)} - {"etag"}
         required = names - {"target_version", "deployment_id"}
         if not isinstance(data, dict) or not required <= set(data) or set(data) - names:
             raise ConfigurationError(f"{where} is not a deployment record: {str(data)[:200]}")
@@ -61,40 +73,61 @@ def single_form_key(execution: str, environment: str) -> str:
     return f"executions/{execution}/{environment}.json"
 
 
-def load(s3: Any, bucket: str, object_key: str) -> dict[str, Any] | None:
-    """The JSON record at object_key, or None when there is none."""
+def load(s3: Any, bucket: str, object_key: str) -> tuple[dict[str, Any], str] | None:
+    """(the JSON record at object_key, its ETag), or None when there is none."""
     try:
-        body = s3.get_object(Bucket=bucket, Key=object_key)["Body"].read()
+        stored = s3.get_object(Bucket=bucket, Key=object_key)
     except ClientError as error:
         if error.response.get("Error", {}).get("Code") in {"NoSuchKey", "404"}:
             return None
         raise
-    record: dict[str, Any] = json.loads(body)
-    return record
+    record: dict[str, Any] = json.loads(stored["Body"].read())
+    return record, str(stored["ETag"])
 
 
-def save(s3: Any, bucket: str, object_key: str, record: dict[str, Any]) -> None:
-    s3.put_object(
-        Bucket=bucket,
-        Key=object_key,
-        Body=json.dumps(record, sort_keys=True).encode(),
-        ContentType="application/json",
-    )
+def save(s3: Any, bucket: str, object_key: str, record: dict[str, Any], *, etag: str | None) -> str:
+    """Write the record if it is still the version `etag` names (None: only if there is none
+    yet); its new ETag. RecordConflict when another writer came first."""
+    condition = {"IfMatch": etag} if etag is not None else {"IfNoneMatch": "*"}
+    try:
+        stored = s3.put_object(
+            Bucket=bucket,
+            Key=object_key,
+            Body=json.dumps(record, sort_keys=True).encode(),
+            ContentType="application/json",
+            **condition,
+        )
+    except ClientError as error:
+        code = error.response.get("Error", {}).get("Code")
+        if code not in {"PreconditionFailed", "ConditionalRequestConflict"}:
+            raise
+        raise RecordConflict(
+            f"s3://{bucket}/{object_key} changed since it was read (or was created meanwhile): "
+            "another writer came first"
+        ) from error
+    return str(stored["ETag"])
 
 
 def read_deployment(s3: Any, target: Target, execution: str) -> DeploymentRecord | None:
     """The execution's record of the target, or None when it never touched it."""
     bucket, object_key = target.bucket, key(execution, target.environment, target.function)
-    data = load(s3, bucket, object_key)
-    if data is None and target.single_form:
+    loaded = load(s3, bucket, object_key)
+    if loaded is None and target.single_form:
         object_key = single_form_key(execution, target.environment)
-        data = load(s3, bucket, object_key)
-        if isinstance(data, dict):
-            data.setdefault("function", target.function)
-    if data is None:
+        loaded = load(s3, bucket, object_key)
+        if loaded is not None and isinstance(loaded[0], dict):
+            loaded[0].setdefault("function", target.function)
+            # Moved to its own key when next written: the single form's key is not rewritten.
+            loaded = loaded[0], ""
+    if loaded is None:
         return None
-    return DeploymentRecord.from_json(data, f"s3://{bucket}/{object_key}")
+    data, etag = loaded
+    record = DeploymentRecord.from_json(data, f"s3://{bucket}/{object_key}")
+    record.etag = etag or None
+    return record
 
 
 def write_deployment(s3: Any, target: Target, execution: str, record: DeploymentRecord) -> None:
-    save(s3, target.bucket, key(execution, record.environment, record.function), asdict(record))
+    """Store the record, conditionally on the version it was read as (see the module)."""
+    object_key = key(execution, record.environment, record.function)
+    record.etag = save(s3, target.bucket, object_key, record.to_json(), etag=record.etag)

@@ -17,6 +17,7 @@ from serverless_pipeline.handlers.errors import (
     DeploymentInProgress,
     DeploymentTimedOut,
     InvalidEvent,
+    RecordConflict,
 )
 from tests.handlers.conftest import REGION, Account, app_files, build_zip, target
 
@@ -80,7 +81,8 @@ def test_a_stored_record_in_an_unknown_state_is_named(account: Account) -> None:
     key = records.key("e1", "staging", "app")
     stored = records.load(account.s3, "app-staging-releases", key)
     assert stored is not None
-    records.save(account.s3, "app-staging-releases", key, {**stored, "state": "halfway"})
+    changed = {**stored[0], "state": "halfway"}
+    records.save(account.s3, "app-staging-releases", key, changed, etag=stored[1])
     with pytest.raises(ConfigurationError, match="has state 'halfway'"):
         status(release)
 
@@ -88,7 +90,7 @@ def test_a_stored_record_in_an_unknown_state_is_named(account: Account) -> None:
 def test_a_stored_record_that_is_not_a_deployment_record_is_named(account: Account) -> None:
     release = account.upload("r2", build_zip(app_files()))
     key = records.key("e1", "staging", "app")
-    records.save(account.s3, "app-staging-releases", key, {"state": "deploying"})
+    records.save(account.s3, "app-staging-releases", key, {"state": "deploying"}, etag=None)
     with pytest.raises(
         ConfigurationError, match="executions/e1/staging/app.json is not a deployment"
     ):
@@ -252,3 +254,23 @@ def test_a_start_that_died_after_starting_its_deployment_adopts_it_when_retried(
     assert status(release)["status"] == "Succeeded"
     assert account.live_version("staging") == "2"
     assert account.codedeploy.list_deployments()["deployments"] == [running]
+
+
+def test_records_are_written_conditionally(account: Account) -> None:
+    # S3 conditional writes (PutObject If-Match / If-None-Match): a writer holding a stale
+    # version cannot overwrite a newer one.
+    release = account.upload("r2", build_zip(app_files()))
+    start(release)
+    first = records.read_deployment(account.s3, target(), "e1")
+    second = records.read_deployment(account.s3, target(), "e1")
+    assert first is not None and second is not None
+    first.state = "deployed"
+    records.write_deployment(account.s3, target(), "e1", first)
+    second.state = "rolled_back"
+    with pytest.raises(RecordConflict, match="another writer came first"):
+        records.write_deployment(account.s3, target(), "e1", second)
+    stored = records.read_deployment(account.s3, target(), "e1")
+    assert stored is not None and stored.state == "deployed"
+    fresh = records.DeploymentRecord(**{**stored.to_json(), "state": "started"})
+    with pytest.raises(RecordConflict):
+        records.write_deployment(account.s3, target(), "e1", fresh)  # not read: create only

@@ -96,10 +96,13 @@ def test_an_execution_from_before_the_upgrade_is_still_rolled_back(account: Acco
     release = account.upload("r2", build_zip(app_files()))
     deploy(release, "staging")
     current = records.key("e1", "staging", "app")
-    record = records.load(account.s3, "app-staging-releases", current)
-    assert record is not None
+    loaded = records.load(account.s3, "app-staging-releases", current)
+    assert loaded is not None
+    record = loaded[0]
     del record["function"]
-    records.save(account.s3, "app-staging-releases", "executions/e1/staging.json", record)
+    records.save(
+        account.s3, "app-staging-releases", "executions/e1/staging.json", record, etag=None
+    )
     account.s3.delete_object(Bucket="app-staging-releases", Key=current)
     report = rollback.handler({"release": release, "execution": "e1"}, None)
     assert report["environments"]["staging"]["app"]["action"] == "restored"
