@@ -163,6 +163,38 @@ def _walk(node: Any, on_string: Callable[[str], Any]) -> Any:
     return node
 
 
+# What a release may spend outside its deployments and approvals: the claim, validation and the
+# candidate tests before them, and Rollback after a failure with all of its retries (6 attempts
+# and their backoff), with a margin for the notifications.
+_TASKS_OUTSIDE_ENVIRONMENTS = 3
+_ROLLBACK_ATTEMPTS = 6
+_ROLLBACK_BACKOFF_SECONDS = 5 + 10 + 20 + 40 + 80
+_NOTIFY_SECONDS = 600
+
+
+def execution_timeout_seconds(
+    environments: Sequence[Stage],
+    *,
+    deployment_timeout_seconds: int,
+    poll_interval_seconds: int,
+    task_timeout_seconds: int,
+) -> int:
+    """The longest a release may take, the execution's own TimeoutSeconds: every approval's
+    wait, and per environment its deployment's deadline, one more poll and three tasks (start,
+    the last check, the environment's tests); beyond it the execution times out, and the
+    cleanup rule rolls back what it touched."""
+    approvals = sum(seconds or 0 for _, seconds in environments)
+    per_environment = deployment_timeout_seconds + poll_interval_seconds + 3 * task_timeout_seconds
+    return (
+        approvals
+        + len(environments) * per_environment
+        + _TASKS_OUTSIDE_ENVIRONMENTS * task_timeout_seconds
+        + _ROLLBACK_ATTEMPTS * task_timeout_seconds
+        + _ROLLBACK_BACKOFF_SECONDS
+        + _NOTIFY_SECONDS
+    )
+
+
 def definition_values(
     *,
     partition: str,
@@ -174,6 +206,7 @@ def definition_values(
     notification_topic: str,
     poll_interval_seconds: int,
     task_timeout_seconds: int,
+    deployment_timeout_seconds: int,
     environments: Sequence[Stage],
 ) -> dict[str, object]:
     """The placeholder values of the composed definition; the rehearsal fills the same ones."""
@@ -193,6 +226,12 @@ def definition_values(
         "NotificationTopicArn": notification_topic,
         "PollIntervalSeconds": poll_interval_seconds,
         "TaskTimeoutSeconds": task_timeout_seconds,
+        "ExecutionTimeoutSeconds": execution_timeout_seconds(
+            environments,
+            deployment_timeout_seconds=deployment_timeout_seconds,
+            poll_interval_seconds=poll_interval_seconds,
+            task_timeout_seconds=task_timeout_seconds,
+        ),
         "ApprovalRequired": approval_timeout_seconds is not None,
         # The state exists either way; unused without approval, it still needs a valid value.
         "ApprovalTimeoutSeconds": approval_timeout_seconds or defaults.APPROVAL_TIMEOUT_SECONDS,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
-from . import defaults
+from . import asl, defaults
 from .application_settings import ApplicationProps, Environment, shift_minutes
 from .build_settings import BuildSettings, ConnectionSource, S3Source
 from .subscribers import Subscriber
@@ -165,13 +165,18 @@ class PipelineConfig:
                 f"{HISTORY_EVENTS}-event execution history holds; give at least {fewest}"
             )
         approval = sum(e.approval_timeout_seconds or 0 for e in environments)
-        longest = approval + count * timeout + DEPLOYMENT_MARGIN_SECONDS
+        longest = asl.execution_timeout_seconds(
+            [(e.name, e.approval_timeout_seconds) for e in environments],
+            deployment_timeout_seconds=timeout,
+            poll_interval_seconds=poll,
+            task_timeout_seconds=defaults.HANDLER_TIMEOUT_SECONDS + defaults.TASK_MARGIN_SECONDS,
+        )
         if longest > ACTION_TIMEOUT_SECONDS:
             problems.add(
-                f"approval timeouts of {approval} s in all and {count} deployments of up to "
-                f"{timeout} s can outlast CodePipeline's 7-day action timeout; keep the "
-                f"approval timeouts + {count} x deployment_timeout_seconds under "
-                f"{ACTION_TIMEOUT_SECONDS - DEPLOYMENT_MARGIN_SECONDS}"
+                f"a release may take up to {longest} s (approval timeouts of {approval} s in "
+                f"all, {count} deployments of up to {timeout} s, its tasks and its rollback), "
+                f"more than CodePipeline's 7-day action timeout ({ACTION_TIMEOUT_SECONDS} s); "
+                "shorten the approval timeouts or deployment_timeout_seconds"
             )
 
     def validate_pipeline(self) -> None:

@@ -10,6 +10,8 @@ SUPPORTED_RUNTIMES = ("python3.12", "python3.13")
 # tests/handlers/test_sizing.py measures that peak against this size.
 HANDLER_MEMORY_MB = 1024
 HANDLER_TIMEOUT_SECONDS = 300
+# A state machine task waits for its function's timeout and this long for Lambda itself.
+TASK_MARGIN_SECONDS = 60
 # How long one test case of a candidate release may run (the candidate function's timeout).
 TEST_CASE_TIMEOUT_SECONDS = 30
 # None reserves nothing: Lambda refuses a reservation that would leave the account's unreserved

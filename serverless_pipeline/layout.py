@@ -214,7 +214,7 @@ class HandlersLayout:
     @property
     def task_timeout_seconds(self) -> int:
         """A state machine task waits for its function's timeout and a minute for Lambda."""
-        return self.timeout_seconds + 60
+        return self.timeout_seconds + defaults.TASK_MARGIN_SECONDS
 
     def environment(
         self,

@@ -144,6 +144,7 @@ class DeploymentStateMachine(Construct):
                 notification_topic=notifications.arn,
                 poll_interval_seconds=props.poll_interval_seconds,
                 task_timeout_seconds=handlers.layout.task_timeout_seconds,
+                deployment_timeout_seconds=handlers.layout.deployment_timeout_seconds,
                 environments=environments,
             ),
             environments,

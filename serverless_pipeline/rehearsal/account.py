@@ -145,6 +145,7 @@ def deployment_definition(config: PipelineConfig) -> str:
             # The configuration's own intervals: the emulator's clock lets them pass.
             poll_interval_seconds=layout.poll_interval_seconds,
             task_timeout_seconds=layout.handlers.task_timeout_seconds,
+            deployment_timeout_seconds=layout.handlers.deployment_timeout_seconds,
             environments=environments,
         ),
         environments,

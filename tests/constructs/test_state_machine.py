@@ -44,6 +44,7 @@ def filled_template(poll: int = 30, approval: int | None = None) -> dict[str, An
         notification_topic="arn:aws:sns:eu-west-1:123456789012:demo-releases",
         poll_interval_seconds=poll,
         task_timeout_seconds=360,
+        deployment_timeout_seconds=3600,
         environments=stages,
     )
     result: dict[str, Any] = asl.fill(asl.compose(stages), values)
@@ -162,6 +163,7 @@ def test_definition_is_the_template_with_terraform_references(single: dict[str, 
         "NotificationTopicArn",
         "PollIntervalSeconds",
         "TaskTimeoutSeconds",
+        "ExecutionTimeoutSeconds",
         "ApprovalRequired",
         "ApprovalTimeoutSeconds",
     }
@@ -255,3 +257,26 @@ def test_poll_interval_out_of_range_is_refused() -> None:
         "log_retention_days is 42; expected one of 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, "
         "365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653",
     ]
+
+
+def test_the_execution_has_a_time_limit_derived_from_the_configuration(
+    single: dict[str, Any],
+) -> None:
+    # Without a limit a stuck release holds the QUEUED pipeline forever. Past it, the execution
+    # times out, and the cleanup rule rolls back what it touched.
+    limit = definition(single)["TimeoutSeconds"]
+    deployments = 2 * (3600 + 30 + 3 * 360)  # each deadline, one more poll, three tasks
+    assert limit == deployments + 3 * 360 + 6 * 360 + 155 + 600
+    assert limit == asl.execution_timeout_seconds(
+        [("staging", None), ("production", None)],
+        deployment_timeout_seconds=3600,
+        poll_interval_seconds=30,
+        task_timeout_seconds=360,
+    )
+    waiting = asl.execution_timeout_seconds(
+        [("staging", None), ("production", 4 * 3600)],
+        deployment_timeout_seconds=3600,
+        poll_interval_seconds=30,
+        task_timeout_seconds=360,
+    )
+    assert waiting == limit + 4 * 3600
