@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from . import defaults, naming
 from .alarms import AlarmSpec, alarm_specs, watched_alarm_names
@@ -320,3 +321,21 @@ def pipeline_layout(config: PipelineConfig) -> PipelineLayout:
         notification_topic=naming.notification_topic(config.name),
         poll_interval_seconds=config.poll_interval_seconds,
     )
+
+
+# Step Functions sends every execution's status changes to EventBridge's default bus; the
+# cleanup rule takes the endings that are not a success.
+CLEANUP_STATUSES = ("ABORTED", "FAILED", "TIMED_OUT")
+
+
+def cleanup_rule_pattern(state_machine_arn: str) -> dict[str, Any]:
+    """The event pattern of the rule that sends an unfinished execution to rollback."""
+    return {
+        "source": ["aws.states"],
+        "detail-type": ["Step Functions Execution Status Change"],
+        "detail": {"status": list(CLEANUP_STATUSES), "stateMachineArn": [state_machine_arn]},
+    }
+
+
+def cleanup_rule_name(state_machine: str) -> str:
+    return f"{state_machine}-cleanup"

@@ -192,7 +192,14 @@ class HandlerFunctions(Construct):
             "promote": [read, *records, _write_with_key(key), *application.grant_promote()],
             # The state machine grants what its executions need (DeploymentStateMachine's
             # grant_read_execution_history and grant_task_response): it owns those ARNs.
-            "rollback": [*records, _write_with_key(key), *application.grant_rollback()],
+            # Publish: what the cleanup restored, and (as Lambda's on-failure destination, with
+            # the function's own role) a cleanup that failed.
+            "rollback": [
+                *records,
+                _write_with_key(key),
+                *application.grant_rollback(),
+                *notifications.grant_publish(),
+            ],
             "approval": [
                 *buckets.grant_approval_records(app.environment_names[-1]),
                 _write_with_key(key),

@@ -2,8 +2,20 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
+from cdktf_cdktf_provider_aws.cloudwatch_event_rule import CloudwatchEventRule
+from cdktf_cdktf_provider_aws.cloudwatch_event_target import (
+    CloudwatchEventTarget,
+    CloudwatchEventTargetRetryPolicy,
+)
+from cdktf_cdktf_provider_aws.lambda_function_event_invoke_config import (
+    LambdaFunctionEventInvokeConfig,
+    LambdaFunctionEventInvokeConfigDestinationConfig,
+    LambdaFunctionEventInvokeConfigDestinationConfigOnFailure,
+)
+from cdktf_cdktf_provider_aws.lambda_permission import LambdaPermission
 from cdktf_cdktf_provider_aws.sfn_state_machine import (
     SfnStateMachine,
     SfnStateMachineEncryptionConfiguration,
@@ -14,6 +26,7 @@ from constructs import Construct
 
 from .. import asl, defaults, naming
 from ..asl import definition_values
+from ..layout import cleanup_rule_name, cleanup_rule_pattern
 from ..validation import NAME_PREFIX, NAME_PREFIX_ACCEPTED, Problems
 from .aws_context import AwsContext
 from .encryption import LOG_DELIVERY_CONTEXT, PipelineKey, encrypted_log_group
@@ -171,6 +184,54 @@ class DeploymentStateMachine(Construct):
         )
         self.grant_task_response(handlers.approval.role)
         self.grant_read_execution_history(handlers.rollback.role)
+        self._cleanup_rule(handlers, notifications)
+
+    def _cleanup_rule(self, handlers: HandlerFunctions, notifications: Notifications) -> None:
+        """Whatever ends an execution without success (StopExecution, its time limit, an
+        error outside any Catch), rollback restores what it touched: EventBridge sends it the
+        execution's status change. It retries twice; if it still fails, Lambda sends the
+        failed event to the release topic, where operators hear of it."""
+        rollback = handlers.rollback
+        self.cleanup_rule = CloudwatchEventRule(
+            self,
+            "cleanup",
+            name=cleanup_rule_name(self.name),
+            description=f"Rolls back what an execution of {self.name} touched when it ends "
+            "aborted, timed out or failed",
+            event_pattern=json.dumps(
+                cleanup_rule_pattern(self.arn_from_name(self._context)), sort_keys=True
+            ),
+        )
+        permission = LambdaPermission(
+            self,
+            "cleanup-permission",
+            statement_id="CleanupRule",
+            action="lambda:InvokeFunction",
+            function_name=rollback.name,
+            principal="events.amazonaws.com",
+            source_arn=self.cleanup_rule.arn,
+        )
+        CloudwatchEventTarget(
+            self,
+            "cleanup-target",
+            rule=self.cleanup_rule.name,
+            arn=rollback.arn,
+            retry_policy=CloudwatchEventTargetRetryPolicy(
+                maximum_event_age_in_seconds=86400, maximum_retry_attempts=185
+            ),
+            depends_on=[permission],
+        )
+        LambdaFunctionEventInvokeConfig(
+            self,
+            "cleanup-failures",
+            function_name=rollback.name,
+            maximum_retry_attempts=2,
+            destination_config=LambdaFunctionEventInvokeConfigDestinationConfig(
+                on_failure=LambdaFunctionEventInvokeConfigDestinationConfigOnFailure(
+                    destination=notifications.arn
+                )
+            ),
+        )
 
     def arn_from_name(self, context: AwsContext) -> str:
         """The machine's ARN built from its name, usable where a reference would form a cycle."""

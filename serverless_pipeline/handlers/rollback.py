@@ -1,6 +1,12 @@
 """Rollback: put every function of every environment this execution touched back on the release
 it served before, including functions whose own deployment succeeded: a release is atomic.
 
+It runs in two ways: as the state machine's Rollback state, and as the target of the cleanup
+rule, which EventBridge invokes with Step Functions' status change event when an execution ends
+aborted, timed out or failed, however it got there (an operator's StopExecution, the execution's
+time limit, an error outside any Catch). After the state machine's own Rollback the cleanup finds
+everything restored and stays quiet; otherwise it restores and tells subscribers what it did.
+
 It reads the records promote wrote before changing anything, so it needs nothing from the failed
 state's output. Idempotent: a function already back on its previous version, or one without a
 record (never touched), is left as it is. It tries every function before it reports.
@@ -8,8 +14,10 @@ record (never touched), is left as it is. It tries every function before it repo
 
 from __future__ import annotations
 
+import json
 import logging
 import re
+from collections.abc import Mapping
 from dataclasses import asdict
 from typing import Any
 
@@ -17,8 +25,15 @@ from botocore.exceptions import ClientError
 
 from . import deployments, records, settings
 from .clients import client
-from .errors import RollbackFailed
-from .events import parse_execution, parse_release, require_mapping
+from .errors import InvalidEvent, RollbackFailed
+from .events import (
+    EXECUTION_NAME,
+    parse_execution,
+    parse_release,
+    require_mapping,
+    require_one_of,
+    require_str,
+)
 from .lambda_versions import release_of
 
 LOGGER = logging.getLogger(__name__)
@@ -29,11 +44,68 @@ FAILURE_EVENTS = frozenset(
 )
 
 
+STATUS_CHANGE = "Step Functions Execution Status Change"
+# The endings the cleanup rule matches: every terminal status but SUCCEEDED.
+UNFINISHED = ("ABORTED", "FAILED", "TIMED_OUT")
+
+
 def handler(event: Any, context: Any) -> dict[str, Any]:
     config = settings.load()
     event = require_mapping(event, "event")
+    if event.get("detail-type") == STATUS_CHANGE:
+        return cleanup(config, require_mapping(event.get("detail"), "detail"))
     release = parse_release(event)
     execution = parse_execution(event)
+    outcomes = restore_all(config, execution, release.id)
+    return {
+        "release_id": release.id,
+        "environments": outcomes,
+        "failed_state": failed_state(event.get("execution_arn")),
+    }
+
+
+def cleanup(config: settings.Settings, detail: Mapping[str, Any]) -> dict[str, Any]:
+    """An execution ended without success: restore what it touched, and say so if anything
+    was left to restore (the state machine's own Rollback leaves nothing)."""
+    status = require_one_of(detail, "status", UNFINISHED)
+    execution = require_str(detail, "name", EXECUTION_NAME, "the execution's name")
+    try:
+        release_id: str = parse_release(json.loads(detail.get("input") or "{}")).id
+    except (InvalidEvent, ValueError):
+        release_id = "unknown"  # records say what to restore; the release only names it
+    outcomes = restore_all(config, execution, release_id)
+    restored = {
+        environment: sorted(f for f, outcome in done.items() if outcome["action"] == "restored")
+        for environment, done in outcomes.items()
+    }
+    restored = {environment: names for environment, names in restored.items() if names}
+    if restored:
+        client("sns").publish(
+            TopicArn=config.topic(),
+            Subject=f"Release {release_id} rolled back after its execution ended {status}",
+            Message=json.dumps(
+                {
+                    "release": release_id,
+                    "outcome": "rolled_back",
+                    "execution": execution,
+                    "status": status,
+                    "restored": restored,
+                },
+                sort_keys=True,
+            ),
+        )
+    LOGGER.info(
+        "cleanup",
+        extra={"execution": execution, "status": status, "restored": restored},
+    )
+    return {"release_id": release_id, "status": status, "environments": outcomes}
+
+
+def restore_all(
+    config: settings.Settings, execution: str, release_id: str
+) -> dict[str, dict[str, Any]]:
+    """Every function of every environment back on what it served before the execution,
+    trying them all before reporting; RollbackFailed names each that could not be."""
     s3, lam, codedeploy = client("s3"), client("lambda"), client("codedeploy")
     outcomes: dict[str, dict[str, Any]] = {}
     problems = []
@@ -50,12 +122,8 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
                     f"{target.function} in {environment.name}: {type(error).__name__}: {error}"
                 )
     if problems:
-        raise RollbackFailed(f"release {release.id}: " + "; ".join(problems))
-    return {
-        "release_id": release.id,
-        "environments": outcomes,
-        "failed_state": failed_state(event.get("execution_arn")),
-    }
+        raise RollbackFailed(f"release {release_id}: " + "; ".join(problems))
+    return outcomes
 
 
 def failed_state(execution_arn: Any) -> str | None:

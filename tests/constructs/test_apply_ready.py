@@ -260,7 +260,11 @@ def test_lambda_subscribers_let_the_topic_invoke_them() -> None:
         single_function_config(),
         subscribers=(Subscriber("lambda", endpoint), Subscriber("email", "a@b.c")),
     )
-    (permission,) = resources(synth_config(config), "aws_lambda_permission").values()
+    (permission,) = [
+        p
+        for p in resources(synth_config(config), "aws_lambda_permission").values()
+        if p["principal"] == "sns.amazonaws.com"
+    ]
     assert permission["function_name"] == endpoint
     assert permission["principal"] == "sns.amazonaws.com"
     assert permission["source_arn"].startswith("${aws_sns_topic.")

@@ -121,7 +121,9 @@ def test_connection_source_uses_the_connection_and_no_s3_trigger() -> None:
     assert action["provider"] == "CodeStarSourceConnection"
     assert action["configuration"]["FullRepositoryId"] == "acme/orders"
     assert action["configuration"]["BranchName"] == "release"
-    assert resources(document, "aws_cloudwatch_event_rule") == {}
+    # The only rule is the state machine's cleanup: no S3 upload starts this pipeline.
+    rules = resources(document, "aws_cloudwatch_event_rule").values()
+    assert [r["name"] for r in rules] == ["orders-deployment-cleanup"]
     use = statement(policy_statements(document, "pipeline_role"), "UseConnection")
     assert use["resources"] == [CONNECTION]
 

@@ -280,3 +280,27 @@ def test_the_execution_has_a_time_limit_derived_from_the_configuration(
         task_timeout_seconds=360,
     )
     assert waiting == limit + 4 * 3600
+
+
+def test_an_execution_that_ends_unfinished_is_sent_to_rollback(single: dict[str, Any]) -> None:
+    # Step Functions sends "Step Functions Execution Status Change" events to EventBridge for
+    # every status change of a standard workflow's execution (Step Functions developer guide,
+    # "Automating Step Functions event delivery with EventBridge").
+    rule = one(single, "aws_cloudwatch_event_rule", "cleanup")
+    pattern = json.loads(rule["event_pattern"])
+    assert pattern["source"] == ["aws.states"]
+    assert pattern["detail-type"] == ["Step Functions Execution Status Change"]
+    assert pattern["detail"]["status"] == ["ABORTED", "FAILED", "TIMED_OUT"]
+    assert pattern["detail"]["stateMachineArn"][0].endswith(":stateMachine:orders-deployment")
+    target = one(single, "aws_cloudwatch_event_target", "cleanup")
+    assert target["arn"].startswith("${aws_lambda_function.pipeline_handlers_rollback_function")
+    permission = one(single, "aws_lambda_permission", "cleanup")
+    assert (permission["principal"], permission["source_arn"]) == (
+        "events.amazonaws.com",
+        "${aws_cloudwatch_event_rule.pipeline_state-machine_cleanup_D20DD915.arn}",
+    )
+    # A cleanup that still fails after Lambda's retries reaches the release topic.
+    failures = one(single, "aws_lambda_function_event_invoke_config", "cleanup")
+    destination = failures["destination_config"]["on_failure"]["destination"]
+    assert destination.startswith("${aws_sns_topic.")
+    assert failures["maximum_retry_attempts"] == 2

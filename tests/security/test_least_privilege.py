@@ -78,6 +78,8 @@ EXPECTED_ACTIONS = {
         "codedeploy:ListDeployments",
         "codedeploy:StopDeployment",
         "states:GetExecutionHistory",
+        # The cleanup's notification, and its on-failure destination (the release topic).
+        "sns:Publish",
     },
     # Each function of the application in each environment: its own role, and CodeDeploy's.
     **{
