@@ -1,10 +1,14 @@
 from __future__ import annotations
 
+import json
+from typing import Any
+
+import boto3
 import pytest
 
 from serverless_pipeline.handlers import promote, records, rollback
 from serverless_pipeline.handlers.errors import InvalidEvent, RollbackFailed
-from tests.handlers.conftest import Account, app_files, build_zip
+from tests.handlers.conftest import REGION, Account, app_files, build_zip
 
 
 def deploy(release: dict[str, str], environment: str, execution: str = "e1") -> None:
@@ -107,3 +111,75 @@ def test_an_execution_from_before_the_upgrade_is_still_rolled_back(account: Acco
     report = rollback.handler({"release": release, "execution": "e1"}, None)
     assert report["environments"]["staging"]["app"]["action"] == "restored"
     assert account.live_version("staging") == "1"
+
+
+def status_change(release: dict[str, str], execution: str, status: str) -> dict[str, Any]:
+    """The event EventBridge delivers for an execution's status change (Step Functions
+    developer guide: "Step Functions Execution Status Change")."""
+    return {
+        "version": "0",
+        "source": "aws.states",
+        "detail-type": "Step Functions Execution Status Change",
+        "detail": {
+            "executionArn": f"arn:aws:states:eu-west-1:123456789012:execution:app:{execution}",
+            "name": execution,
+            "status": status,
+            "input": json.dumps({"release": release}),
+        },
+    }
+
+
+def inbox(monkeypatch: pytest.MonkeyPatch) -> Any:
+    sns, sqs = boto3.client("sns", region_name=REGION), boto3.client("sqs", region_name=REGION)
+    topic = sns.create_topic(Name="app-releases")["TopicArn"]
+    queue = sqs.create_queue(QueueName="inbox")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]
+    sns.subscribe(
+        TopicArn=topic,
+        Protocol="sqs",
+        Endpoint=arn["QueueArn"],
+        Attributes={"RawMessageDelivery": "true"},
+    )
+    monkeypatch.setenv("NOTIFICATION_TOPIC_ARN", topic)
+    return lambda: [
+        json.loads(m["Body"])
+        for m in sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", [])
+    ]
+
+
+def test_an_aborted_execution_is_restored_by_the_cleanup_and_subscribers_hear_it(
+    account: Account, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    heard = inbox(monkeypatch)
+    release = account.upload("r2", build_zip(app_files()))
+    deploy(release, "staging")
+    # An operator stopped the execution: no Rollback state ran, the cleanup rule fires.
+    report = rollback.handler(status_change(release, "e1", "ABORTED"), None)
+    assert report["environments"]["staging"]["app"]["action"] == "restored"
+    assert account.live_version("staging") == "1"
+    (message,) = heard()
+    assert message == {
+        "execution": "e1",
+        "outcome": "rolled_back",
+        "release": "r2",
+        "restored": {"staging": ["app"]},
+        "status": "ABORTED",
+    }
+
+
+def test_after_the_state_machines_own_rollback_the_cleanup_is_quiet(
+    account: Account, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    heard = inbox(monkeypatch)
+    release = account.upload("r2", build_zip(app_files()))
+    deploy(release, "staging")
+    rollback.handler({"release": release, "execution": "e1"}, None)
+    report = rollback.handler(status_change(release, "e1", "FAILED"), None)
+    assert report["environments"]["staging"]["app"]["action"] == "already_restored"
+    assert heard() == []
+
+
+def test_a_status_change_that_is_not_an_unfinished_ending_is_refused(account: Account) -> None:
+    release = account.upload("r2", build_zip(app_files()))
+    with pytest.raises(InvalidEvent, match="status is 'SUCCEEDED'; expected one of ABORTED"):
+        rollback.handler(status_change(release, "e1", "SUCCEEDED"), None)
