@@ -50,11 +50,18 @@ class _Shifting:
     done_at: float
 
 
+def nobody_watches(function_names: list[str]) -> None:
+    """By default nobody acts on a deployment that starts shifting."""
+
+
 @dataclass
 class DeploymentEmulator:
-    """What the emulated CodeDeploy does while it shifts traffic; change `traffic` at will."""
+    """What the emulated CodeDeploy does while it shifts traffic; change `traffic` and
+    `started` at will."""
 
     traffic: Traffic = no_traffic
+    started: Callable[[list[str]], None] = nobody_watches
+    """Told the functions of a deployment once their traffic shifts (an operator watching)."""
 
 
 class _Deployments:
@@ -115,6 +122,7 @@ class _Deployments:
         self.shifting[deployment.deployment_id] = _Shifting(
             resources, hooks, shifted_at, CLOCK.time() + 60 * minutes
         )
+        self.emulator.started([p["Name"] for p in resources])
         self.advance(backend, deployment)
 
     def advance(self, backend: CodeDeployBackend, deployment: DeploymentInfo) -> None:

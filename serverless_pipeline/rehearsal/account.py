@@ -23,7 +23,13 @@ from ..config import PipelineConfig
 from ..handlers.clients import client
 from ..handlers.events import release_key
 from ..handlers.lambda_versions import describe, release_of
-from ..layout import ApplicationLayout, PipelineLayout, pipeline_layout
+from ..layout import (
+    ApplicationLayout,
+    PipelineLayout,
+    cleanup_rule_name,
+    cleanup_rule_pattern,
+    pipeline_layout,
+)
 from . import sample_app
 from .source import ReleaseSource
 
@@ -186,6 +192,7 @@ def create(config: PipelineConfig, source: ReleaseSource | None = None) -> Emula
     machine = sfn.create_state_machine(
         name=layout.state_machine, definition=deployment_definition(config), roleArn=role
     )
+    _cleanup_rule(region, layout, machine["stateMachineArn"])
     return EmulatedAccount(
         config,
         s3,
@@ -278,6 +285,16 @@ def _application(application: ApplicationLayout, first: bytes, role: str, region
                 "events": list(function.rollback_events),
             },
         )
+
+
+def _cleanup_rule(region: str, layout: PipelineLayout, state_machine_arn: str) -> None:
+    """The rule that sends an unfinished execution to rollback, as DeploymentStateMachine
+    creates it."""
+    events = boto3.client("events", region_name=region)
+    name = cleanup_rule_name(layout.state_machine)
+    events.put_rule(Name=name, EventPattern=json.dumps(cleanup_rule_pattern(state_machine_arn)))
+    rollback = function_arn(region, layout.handlers.functions["rollback"])
+    events.put_targets(Rule=name, Targets=[{"Id": "rollback", "Arn": rollback}])
 
 
 def _handlers(layout: PipelineLayout, role: str, variables: dict[str, str], lam: Any) -> None:

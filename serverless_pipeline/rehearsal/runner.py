@@ -16,10 +16,12 @@ from moto.core.config import DefaultConfig
 
 from ..config import PipelineConfig
 from ..emulator.clock import CLOCK, virtual_timeouts
-from ..emulator.codedeploy import lambda_deployments
+from ..emulator.codedeploy import DeploymentEmulator, lambda_deployments, nobody_watches
+from ..emulator.eventbridge import deliver, status_change
 from ..emulator.lambda_runtime import in_process_lambda
 from ..emulator.stepfunctions import repeatable_executions, virtual_waits
 from ..handlers.rollback import FAILURE_EVENTS
+from ..layout import CLEANUP_STATUSES
 from . import account as emulated
 from . import sample_app
 from .source import ReleaseSource
@@ -135,7 +137,7 @@ def rehearse(
         virtual_timeouts(),
     ):
         account = emulated.create(config, source)
-        with lambda_deployments(account.user_traffic):
+        with lambda_deployments(account.user_traffic) as deployments:
             rehearsal = Rehearsal()
             for number, kind in enumerate(kinds, start=2):
                 release = f"r{number}"
@@ -147,6 +149,7 @@ def rehearse(
                         report,
                         approver or (lambda _: "approve"),
                         progress is not None,
+                        deployments,
                     )
                 )
             rehearsal.live, rehearsal.functions = _live(account)
@@ -161,6 +164,7 @@ def _release(
     report: Progress,
     approver: Approver,
     watched: bool,
+    deployments: DeploymentEmulator,
 ) -> ReleaseOutcome:
     location = account.upload(release, account.source.release_zip(kind, release))
     execution = account.sfn.start_execution(
@@ -168,6 +172,8 @@ def _release(
         name=f"release-{release}",
         input=json.dumps({"release": location}),
     )["executionArn"]
+    if kind in sample_app.ABORTS:
+        deployments.started = _operator(account, execution, sample_app.ABORTS[kind])
     path: list[str] = []
     seen, read_at = 0, 0.0
     answered: set[tuple[str, int]] = set()
@@ -185,6 +191,12 @@ def _release(
             events = account.sfn.get_execution_history(executionArn=execution)["events"]
             seen = _report_events(events, seen, release, path, report)
         time.sleep(STATUS_READ_SECONDS)
+    deployments.started = nobody_watches
+    ended = account.sfn.describe_execution(executionArn=execution)
+    cleanup: list[Any] = []
+    if ended["status"] in CLEANUP_STATUSES:
+        # What EventBridge does in AWS: the status change reaches the cleanup rule's target.
+        cleanup = deliver(account.config.region, status_change(ended))
     events = account.sfn.get_execution_history(executionArn=execution)["events"]
     _report_events(events, seen, release, path, report)
     failed_state, error = _failure(path, events)
@@ -198,8 +210,19 @@ def _release(
         path=path,
         live=live,
         functions=functions,
-        rollback=_rollback(events),
+        rollback=_rollback(events) or _cleaned(cleanup),
     )
+
+
+def _cleaned(answers: list[Any]) -> dict[str, dict[str, str]] | None:
+    """What the cleanup rule's rollback did to each function, when it ran."""
+    for answer in answers:
+        if isinstance(answer, dict) and "environments" in answer:
+            return {
+                environment: {function: outcome["action"] for function, outcome in done.items()}
+                for environment, done in answer["environments"].items()
+            }
+    return None
 
 
 def _rollback(events: list[dict[str, Any]]) -> dict[str, dict[str, str]] | None:
@@ -289,8 +312,37 @@ def _report_event(
         report(release, name, "failed" if previous in FAILURE_EVENTS else "succeeded")
 
 
+def _operator(
+    account: emulated.EmulatedAccount, execution: str, which: str
+) -> Callable[[list[str]], None]:
+    """An operator who stops the execution once the `which` ("first" or "last") environment's
+    deployment shifts traffic."""
+    place = account.application.environments[0 if which == "first" else -1]
+    names = {f.function_name for f in place.functions}
+    stopped: list[bool] = []
+
+    def watch(function_names: list[str]) -> None:
+        if not stopped and names & set(function_names):
+            stopped.append(True)
+            account.sfn.stop_execution(
+                executionArn=execution,
+                error="OperatorStopped",
+                cause=f"stopped while {place.name} was deploying",
+            )
+
+    return watch
+
+
+# What a release that ended outside the state machine's control reports as its error.
+_ENDINGS = {"ExecutionAborted": "ExecutionAborted", "ExecutionTimedOut": "States.Timeout"}
+
+
 def _failure(path: list[str], events: list[dict[str, Any]]) -> tuple[str | None, str | None]:
-    """The state whose error sent the execution to Rollback, and that error."""
+    """The state whose error sent the execution to Rollback, and that error; for an execution
+    stopped or timed out, the state that was running and how it ended."""
+    ending = next((event["type"] for event in events if event["type"] in _ENDINGS), None)
+    if ending is not None:
+        return (path[-1] if path else None), _ENDINGS[ending]
     if "Rollback" not in path:
         return None, None
     failed = path[path.index("Rollback") - 1]

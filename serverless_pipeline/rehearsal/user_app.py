@@ -12,6 +12,8 @@ copy of one function's handler module (the first function's; the worker's for `w
 - `staging-deploy` / `production-deploy`: in the first / last environment only, it fails every
   call, which the environment's smoke hook or alarms (on the users' traffic) catch while the
   deployment runs.
+- `abort-staging` / `abort-production`: the code as it is, and an operator stops the execution
+  while the first / last environment deploys; the cleanup rule rolls back.
 
 A drill that nothing in the configuration would catch is refused with the reason. The pipeline
 never reads a drill's flag: the defect is code, found where AWS would find it.
@@ -28,6 +30,7 @@ from ..application_settings import SMOKE_TESTS
 from ..assets import zip_bytes
 from ..handlers.archive import TestCase, handler_location, parse_manifest
 from ..layout import ApplicationLayout
+from .sample_app import ABORTS
 
 KINDS = (
     "ok",
@@ -38,6 +41,7 @@ KINDS = (
     "production-deploy",
     "worker-staging-tests",
     "worker-production-deploy",
+    *ABORTS,
 )
 WRONG_ANSWER = {"rehearsal-drill": "a wrong answer"}
 # A source tree this large is not an application directory (it would be a rehearsal of minutes).
@@ -106,7 +110,7 @@ class UserApp:
     def release_zip(self, kind: str, release: str) -> bytes:
         """The release of `kind`: the directory, with the drill's defect in one handler."""
         files = dict(self.files)
-        if kind != "ok":
+        if kind != "ok" and kind not in ABORTS:
             function = self._target(kind)
             path, name = handler_location(self.application.functions[function].handler)
             files[path] = files[path] + self._injection(kind, name).encode()
@@ -160,6 +164,10 @@ class UserApp:
         if kind not in KINDS:
             raise AppError(f"unknown release kind {kind!r}")
         if kind in ("ok", "validate"):
+            return _Defect(False, None, None)
+        if kind in ABORTS:
+            if len(self.application.environments) < 2 and kind == "abort-staging":
+                raise AppError("abort-staging needs an environment before the last; there is one")
             return _Defect(False, None, None)
         function = self._target(kind)
         cases = self._cases_of(function)

@@ -288,3 +288,37 @@ def test_a_worker_defect_rolls_back_the_api_too(capsys: pytest.CaptureFixture[st
         "production": every_function_on_r4,
     }
     assert document["live"] == {"staging": "r4", "production": "r4"}
+
+
+def test_an_operator_who_stops_a_deployment_leaves_nothing_half_deployed(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code = main(["rehearse", "ok", "abort-production", "ok", "abort-staging", "--json"])
+    document = json.loads(capsys.readouterr().out)
+    assert code == 1
+    releases = document["releases"]
+    assert [(r["release"], r["outcome"], r["failed_state"], r["error"]) for r in releases] == [
+        ("r2", "promoted", None, None),
+        # Stopped during production's canary: no Rollback state ran; the cleanup rule did.
+        ("r3", "rolled_back", "CheckProductionDeployment", "ExecutionAborted"),
+        ("r4", "promoted", None, None),
+        ("r5", "rolled_back", "CheckStagingDeployment", "ExecutionAborted"),
+    ]
+    assert "Rollback" not in releases[1]["path"]
+    assert releases[1]["rollback"]["production"] == {"api": "restored", "worker": "restored"}
+    assert releases[3]["rollback"]["production"] == {"api": "untouched", "worker": "untouched"}
+    every_function_on_r4 = {"api": "r4", "worker": "r4"}
+    assert document["functions"] == {
+        "staging": every_function_on_r4,
+        "production": every_function_on_r4,
+    }
+    assert document["live"] == {"staging": "r4", "production": "r4"}
+
+
+def test_subscribers_hear_what_the_cleanup_restored() -> None:
+    rehearsal = rehearse(example_config(), ["abort-staging"])
+    (aborted,) = rehearsal.releases
+    assert aborted.live == {"staging": "r1", "production": "r1"}
+    (message,) = [n for n in rehearsal.notifications if n.get("status") == "ABORTED"]
+    assert message["restored"] == {"staging": ["api", "worker"]}
+    assert message["release"] == "r2" and message["execution"] == "release-r2"
