@@ -184,6 +184,7 @@ class DeploymentStateMachine(Construct):
         )
         self.grant_task_response(handlers.approval.role)
         self.grant_read_execution_history(handlers.rollback.role)
+        self.grant_describe_executions(handlers.promote.role)
         self._cleanup_rule(handlers, notifications)
 
     def _cleanup_rule(self, handlers: HandlerFunctions, notifications: Notifications) -> None:
@@ -256,6 +257,14 @@ class DeploymentStateMachine(Construct):
         role.add_statements(
             Statement(
                 "ReadWhichStateFailed", ["states:GetExecutionHistory"], [self.executions_arn()]
+            )
+        )
+
+    def grant_describe_executions(self, role: ServiceRole) -> None:
+        """Read whether an execution still runs (promote's claim of the pipeline)."""
+        role.add_statements(
+            Statement(
+                "ReadWhetherExecutionsRun", ["states:DescribeExecution"], [self.executions_arn()]
             )
         )
 

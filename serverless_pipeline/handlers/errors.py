@@ -82,3 +82,8 @@ class RollbackFailed(PipelineError):
 
 class RecordConflict(PipelineError):
     """A record changed between its read and its conditional write: another writer came first."""
+
+
+class ExecutionInProgress(PipelineError):
+    """Another execution holds the pipeline (it runs, or its cleanup has not finished): this one
+    refuses before it changes anything."""

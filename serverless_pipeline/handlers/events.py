@@ -18,6 +18,7 @@ RELEASE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 EXECUTION_NAME = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
 SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
 BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+EXECUTION_ARN = re.compile(r"arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:execution:[\w-]+:[\w-]+")
 # Where a release's artifact lives, in the artifact bucket (put there by the build) and in each
 # environment's bucket (put there by promote): one scheme for the build, handlers and rehearsal.
 RELEASE_KEY = "releases/{release_id}/app.zip"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import asdict
 from typing import Any
 
@@ -19,16 +20,18 @@ from . import artifacts, deployments, records, settings
 from .clients import client
 from .errors import DeploymentFailed, DeploymentInProgress, DeploymentTimedOut, InvalidEvent
 from .events import (
+    EXECUTION_ARN,
     Release,
     parse_execution,
     parse_release,
     release_key,
     require_mapping,
     require_one_of,
+    require_str,
 )
 from .lambda_versions import alias_version, describe, release_of
 
-ACTIONS = ("start", "status")
+ACTIONS = ("claim", "start", "status")
 LOGGER = logging.getLogger(__name__)
 Records = dict[str, records.DeploymentRecord]
 
@@ -37,12 +40,34 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
     config = settings.load()
     event = require_mapping(event, "event")
     action = require_one_of(event, "action", ACTIONS)
+    if action == "claim":
+        return claim(config, parse_release(event), parse_execution(event), event)
     environment = config.environment(require_one_of(event, "environment", config.environment_names))
     release = parse_release(event)
     execution = parse_execution(event)
     if action == "start":
         return start(config, environment, release, execution)
-    return status(config, environment, release, execution)
+    report = status(config, environment, release, execution)
+    if report["status"] == "Succeeded" and environment is config.environments[-1]:
+        # The release is live everywhere: the next execution may go.
+        records.release(client("s3"), config.claim_bucket, execution)
+    return report
+
+
+def claim(
+    config: settings.Settings, release: Release, execution: str, event: Mapping[str, Any]
+) -> dict[str, Any]:
+    """ClaimPipeline: this execution, and no other, may change environments until it ends."""
+    own = require_str(event, "execution_arn", EXECUTION_ARN, "this execution's ARN")
+    prefix = own.rsplit(":", 1)[0]
+
+    def status_of(name: str) -> str:
+        answer = client("stepfunctions").describe_execution(executionArn=f"{prefix}:{name}")
+        return str(answer["status"])
+
+    records.claim(client("s3"), config.claim_bucket, execution, status_of)
+    LOGGER.info("pipeline claimed", extra={"execution": execution, "release_id": release.id})
+    return {"release_id": release.id, "execution": execution, "claimed": True}
 
 
 def start(

@@ -13,12 +13,13 @@ silently: the second gets `RecordConflict` and reads again.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Literal, get_args
 
 from botocore.exceptions import ClientError
 
-from .errors import ConfigurationError, RecordConflict
+from .errors import ConfigurationError, ExecutionInProgress, RecordConflict
 from .settings import Target
 
 # started: the record is written, nothing changed yet; deploying: a CodeDeploy deployment runs;
@@ -131,3 +132,50 @@ def write_deployment(s3: Any, target: Target, execution: str, record: Deployment
     """Store the record, conditionally on the version it was read as (see the module)."""
     object_key = key(execution, record.environment, record.function)
     record.etag = save(s3, target.bucket, object_key, record.to_json(), etag=record.etag)
+
+
+# The pipeline's claim: which execution may change environments. One at a time, whatever starts
+# them (the QUEUED pipeline, or someone's StartExecution beside it).
+CLAIM_KEY = "executions/claim.json"
+ENDED_WELL = "SUCCEEDED"
+
+
+def claim(s3: Any, bucket: str, execution: str, status_of: Callable[[str], str]) -> None:
+    """Take the pipeline for `execution`, or raise ExecutionInProgress naming who holds it.
+    A holder that ended well left everything deployed, so its claim is taken over; one that
+    ended otherwise holds it until its rollback has restored what it touched and released it."""
+    loaded = load(s3, bucket, CLAIM_KEY)
+    etag = None
+    if loaded is not None:
+        held, etag = loaded
+        holder = held.get("execution")
+        if held.get("state") == "held" and holder not in (None, execution):
+            status = status_of(str(holder))
+            if status == "RUNNING":
+                raise ExecutionInProgress(
+                    f"execution {holder} is running and holds the pipeline; {execution} "
+                    "refuses before it changes anything (start it again after that one ends)"
+                )
+            if status != ENDED_WELL:
+                raise ExecutionInProgress(
+                    f"execution {holder} ended {status} and its rollback has not released the "
+                    f"pipeline yet; {execution} refuses before it changes anything. The "
+                    "cleanup rule runs that rollback; if it failed, invoke the rollback "
+                    "function with that execution's status change"
+                )
+    try:
+        save(s3, bucket, CLAIM_KEY, {"execution": execution, "state": "held"}, etag=etag)
+    except RecordConflict as conflict:
+        raise ExecutionInProgress(
+            f"another execution claimed the pipeline at the same moment as {execution}"
+        ) from conflict
+
+
+def release(s3: Any, bucket: str, execution: str) -> None:
+    """Give the pipeline back, if `execution` holds it (a retry that already did is a no-op)."""
+    loaded = load(s3, bucket, CLAIM_KEY)
+    if loaded is None:
+        return
+    held, etag = loaded
+    if held.get("execution") == execution and held.get("state") == "held":
+        save(s3, bucket, CLAIM_KEY, {"execution": execution, "state": "released"}, etag=etag)

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from collections.abc import Mapping
 from dataclasses import asdict
 from typing import Any
@@ -27,6 +26,7 @@ from . import deployments, records, settings
 from .clients import client
 from .errors import InvalidEvent, RollbackFailed
 from .events import (
+    EXECUTION_ARN,
     EXECUTION_NAME,
     parse_execution,
     parse_release,
@@ -37,7 +37,6 @@ from .events import (
 from .lambda_versions import release_of
 
 LOGGER = logging.getLogger(__name__)
-EXECUTION_ARN = re.compile(r"arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:execution:[\w-]+:[\w-]+")
 # Execution-history events of a task that failed (its Catch, if any, then takes the error).
 FAILURE_EVENTS = frozenset(
     {"TaskFailed", "TaskTimedOut", "LambdaFunctionFailed", "LambdaFunctionTimedOut"}
@@ -123,6 +122,8 @@ def restore_all(
                 )
     if problems:
         raise RollbackFailed(f"release {release_id}: " + "; ".join(problems))
+    # Everything it touched is restored: the next execution may go.
+    records.release(s3, config.claim_bucket, execution)
     return outcomes
 
 

@@ -99,6 +99,11 @@ class Settings:
         )
 
     @property
+    def claim_bucket(self) -> str:
+        """Which execution holds the pipeline is kept in the first environment's bucket."""
+        return self.environments[0].bucket
+
+    @property
     def approvals_bucket(self) -> str:
         """Pending approvals live in the last environment's bucket, whichever gate asks."""
         return self.environments[-1].bucket

@@ -56,7 +56,8 @@ def test_the_public_state_names_exist(single: dict[str, Any]) -> None:
     for name in PUBLIC_STATES:
         assert name in states
     assert definition(single)["StartAt"] == "Configure"
-    assert states["Configure"]["Next"] == "ValidateCode"
+    assert states["Configure"]["Next"] == "ClaimPipeline"
+    assert states["ClaimPipeline"]["Next"] == "ValidateCode"
     assert states["Success"]["Type"] == "Succeed"
     assert states["ReleaseFailed"] == {
         "Type": "Fail",
@@ -69,7 +70,7 @@ def test_the_public_state_names_exist(single: dict[str, Any]) -> None:
 def test_every_deciding_task_routes_every_error_to_rollback(single: dict[str, Any]) -> None:
     states = definition(single)["States"]
     tasks = {name: s for name, s in states.items() if s["Type"] == "Task"}
-    assert len(tasks) == 12
+    assert len(tasks) == 13
     for name, state in tasks.items():
         assert isinstance(state["TimeoutSeconds"], int)
         for retry in state["Retry"]:

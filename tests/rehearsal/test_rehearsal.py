@@ -48,6 +48,7 @@ EVERY_FUNCTION_ON_R2 = {
 }
 PROMOTED_PATH = [
     "Configure",
+    "ClaimPipeline",
     "ValidateCode",
     "RunTests",
     "DeployStaging",

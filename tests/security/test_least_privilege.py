@@ -67,6 +67,8 @@ EXPECTED_ACTIONS = {
         "codedeploy:GetApplicationRevision",
         "codedeploy:RegisterApplicationRevision",
         "codedeploy:GetDeploymentConfig",
+        # Whether the execution holding the pipeline still runs (ClaimPipeline).
+        "states:DescribeExecution",
     },
     "orders-rollback-fn": FUNCTION_BASE
     | RECORDS
