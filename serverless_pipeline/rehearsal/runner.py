@@ -114,10 +114,12 @@ def rehearse(
     progress: Progress | None = None,
     approver: Approver | None = None,
     source: ReleaseSource | None = None,
+    inspect: Callable[[emulated.EmulatedAccount], None] | None = None,
 ) -> Rehearsal:
     """Release each kind of `source` (by default the sample app) in order (r2, r3, ...) after
     its r1 is live everywhere. When the config requires approval, `approver` answers for each
-    release (by default: approve)."""
+    release (by default: approve). `inspect` sees the emulated account at the end, before the
+    emulator closes."""
     source = source or sample_app.SampleApp()
     unknown = [kind for kind in kinds if kind not in source.kinds]
     if unknown:
@@ -154,6 +156,8 @@ def rehearse(
                 )
             rehearsal.live, rehearsal.functions = _live(account)
             rehearsal.notifications = account.notifications()
+            if inspect is not None:
+                inspect(account)
             return rehearsal
 
 
@@ -273,25 +277,29 @@ def _answer(
 ) -> None:
     """Once an approval request is recorded, answer it as a person would: by invoking the
     approval function; or give no answer, and let the emulator's clock run to the approval's
-    timeout (its configured value: hours pass in a moment). Each request is answered once."""
+    timeout (its configured value: hours pass in a moment). Each request is answered once, or
+    again if the answer itself failed."""
     gate = account.approval_pending(execution)
     if gate is None or gate in answered:
         return
-    answered.add(gate)
     environment, _ = gate
     decision = approver(release)
     if decision is None:
+        answered.add(gate)
         CLOCK.advance_to_next_deadline()
-    else:
-        answer = {
-            "action": decision,
-            "release_id": release,
-            "execution": execution,
-            "environment": environment,
-        }
-        account.lam.invoke(
-            FunctionName=account.approval_function, Payload=json.dumps(answer).encode()
-        )
+        return
+    answer = {
+        "action": decision,
+        "release_id": release,
+        "execution": execution,
+        "environment": environment,
+    }
+    response = account.lam.invoke(
+        FunctionName=account.approval_function, Payload=json.dumps(answer).encode()
+    )
+    # A person whose command failed runs it again (the loop comes back while it still waits).
+    if not response.get("FunctionError"):
+        answered.add(gate)
 
 
 def _report_event(
