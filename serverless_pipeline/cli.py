@@ -40,7 +40,8 @@ def main(argv: list[str] | None = None) -> int:
         "and a worker function) or, with --app, of your own application: 'ok', or a drill "
         "with a real defect that surfaces at a stage: validate, unit-tests, staging-deploy, "
         "staging-tests, production-deploy, and in the worker only: worker-staging-tests, "
-        "worker-production-deploy. Default: one ok release.",
+        "worker-production-deploy; or abort-staging, abort-production: an operator stops the "
+        "execution while that environment deploys. Default: one ok release.",
     )
     rehearse.add_argument("releases", nargs="*", metavar="RELEASE", default=["ok"])
     rehearse.add_argument("--json", action="store_true", help="print one JSON document only")

@@ -198,12 +198,24 @@ def every_crash_of(handler: str, directory: Path) -> dict[str, int]:
     outcomes: dict[str, int] = {}
     failures = []
     for n in range(1, made + 1):
-        calls = Calls(crash_handler=handler, crash_at=n)
-        outcome = run(directory, BASES[handler], calls)
-        assert calls.crashed, f"{handler} made no call {n} this time"
+        # Every run must end consistent. A run that ended before the handler reached call n
+        # runs once more, so that each crash point is exercised (seen once in about 300 runs:
+        # a release failed at DeployProduction before its crash point, and ended consistent;
+        # the cause is not found yet).
+        for _ in range(2):
+            calls = Calls(crash_handler=handler, crash_at=n)
+            outcome = run(directory, BASES[handler], calls)
+            if outcome.problems:
+                failures.append(f"{calls.crashed or f'call {n} not reached'}: {outcome.problems}")
+            if calls.crashed:
+                break
+        else:
+            failures.append(
+                f"{handler} never reached its call {n}: the release ended "
+                f"{outcome.release.outcome} at {outcome.release.failed_state} "
+                f"({outcome.release.error})"
+            )
         outcomes[outcome.release.outcome] = outcomes.get(outcome.release.outcome, 0) + 1
-        if outcome.problems:
-            failures.append(f"{calls.crashed}: {outcome.problems}")
     report = {"handler": handler, "base": BASES[handler], "drills": made, "outcomes": outcomes}
     print(json.dumps(report, sort_keys=True))
     assert failures == []
