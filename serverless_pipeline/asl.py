@@ -170,6 +170,8 @@ _TASKS_OUTSIDE_ENVIRONMENTS = 3
 _ROLLBACK_ATTEMPTS = 6
 _ROLLBACK_BACKOFF_SECONDS = 5 + 10 + 20 + 40 + 80
 _NOTIFY_SECONDS = 600
+# ClaimPipeline waits for the cleanup of the execution before it: its retries' intervals.
+_CLAIM_WAIT_SECONDS = 30 + 60 + 120 + 240 + 300 + 300
 
 
 def execution_timeout_seconds(
@@ -192,6 +194,7 @@ def execution_timeout_seconds(
         + _ROLLBACK_ATTEMPTS * task_timeout_seconds
         + _ROLLBACK_BACKOFF_SECONDS
         + _NOTIFY_SECONDS
+        + _CLAIM_WAIT_SECONDS
     )
 
 

@@ -120,6 +120,8 @@ class InProcessRuntime:
             yield
         finally:
             sys.path.remove(str(directory))
+            # What it imported after an invocation it made went cold is still its directory's.
+            self._loaded.add(directory)
             # Warm only if no other environment started meanwhile (an invocation it made).
             self._warm = key if self._cold_starts == cold_starts else None
 
@@ -179,6 +181,7 @@ class InProcessRuntime:
             worker.join(function.timeout)
             if worker.is_alive():
                 _LOCK.leave(worker.ident)
+                self._cold_starts += 1  # Lambda discards an environment that timed out
                 return {
                     "errorType": "Sandbox.Timedout",
                     "errorMessage": f"Task timed out after {float(function.timeout):.2f} seconds",

@@ -101,5 +101,9 @@ def describe(codedeploy: Any, deployment_id: str) -> tuple[str, str]:
 
 
 def stop(codedeploy: Any, deployment_id: str) -> None:
-    """Stop a deployment without CodeDeploy's own redeploy; rollback sets the alias itself."""
-    codedeploy.stop_deployment(deploymentId=deployment_id, autoRollbackEnabled=False)
+    """Stop a deployment without CodeDeploy's own redeploy; rollback sets the alias itself.
+    One that already ended needs no stopping."""
+    try:
+        codedeploy.stop_deployment(deploymentId=deployment_id, autoRollbackEnabled=False)
+    except codedeploy.exceptions.DeploymentAlreadyCompletedException:
+        return

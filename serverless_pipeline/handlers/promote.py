@@ -46,8 +46,10 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
     release = parse_release(event)
     execution = parse_execution(event)
     if action == "start":
-        return start(config, environment, release, execution)
-    report = status(config, environment, release, execution)
+        report = start(config, environment, release, execution)
+    else:
+        report = status(config, environment, release, execution)
+    # A start finds the release live already when its code is unchanged: no status follows.
     if report["status"] == "Succeeded" and environment is config.environments[-1]:
         # The release is live everywhere: the next execution may go.
         records.release(client("s3"), config.claim_bucket, execution)
@@ -62,7 +64,11 @@ def claim(
     prefix = own.rsplit(":", 1)[0]
 
     def status_of(name: str) -> str:
-        answer = client("stepfunctions").describe_execution(executionArn=f"{prefix}:{name}")
+        sfn = client("stepfunctions")
+        try:
+            answer = sfn.describe_execution(executionArn=f"{prefix}:{name}")
+        except sfn.exceptions.ExecutionDoesNotExist:
+            return records.GONE
         return str(answer["status"])
 
     records.claim(client("s3"), config.claim_bucket, execution, status_of)

@@ -89,14 +89,15 @@ def load(s3: Any, bucket: str, object_key: str) -> tuple[dict[str, Any], str] | 
 def save(s3: Any, bucket: str, object_key: str, record: dict[str, Any], *, etag: str | None) -> str:
     """Write the record if it is still the version `etag` names (None: only if there is none
     yet); its new ETag. RecordConflict when another writer came first."""
-    condition = {"IfMatch": etag} if etag is not None else {"IfNoneMatch": "*"}
+    condition = {"If-Match": etag} if etag is not None else {"If-None-Match": "*"}
     try:
-        stored = s3.put_object(
+        stored = _conditional_put(
+            s3,
+            condition,
             Bucket=bucket,
             Key=object_key,
             Body=json.dumps(record, sort_keys=True).encode(),
             ContentType="application/json",
-            **condition,
         )
     except ClientError as error:
         code = error.response.get("Error", {}).get("Code")
@@ -107,6 +108,22 @@ def save(s3: Any, bucket: str, object_key: str, record: dict[str, Any], *, etag:
             "another writer came first"
         ) from error
     return str(stored["ETag"])
+
+
+def _conditional_put(s3: Any, headers: dict[str, str], **params: Any) -> Any:
+    """PutObject with its condition set as request headers: the SDK in the Lambda runtime may
+    predate the IfMatch and IfNoneMatch parameters (botocore added them late in 2024), and S3
+    reads the headers whichever SDK sends them."""
+
+    def add_headers(request: Any, **_: Any) -> None:
+        for name, value in headers.items():
+            request.headers[name] = value
+
+    s3.meta.events.register("before-sign.s3.PutObject", add_headers)
+    try:
+        return s3.put_object(**params)
+    finally:
+        s3.meta.events.unregister("before-sign.s3.PutObject", add_headers)
 
 
 def read_deployment(s3: Any, target: Target, execution: str) -> DeploymentRecord | None:
@@ -138,6 +155,8 @@ def write_deployment(s3: Any, target: Target, execution: str, record: Deployment
 # them (the QUEUED pipeline, or someone's StartExecution beside it).
 CLAIM_KEY = "executions/claim.json"
 ENDED_WELL = "SUCCEEDED"
+# What `status_of` answers for an execution Step Functions no longer knows.
+GONE = "GONE"
 
 
 def claim(s3: Any, bucket: str, execution: str, status_of: Callable[[str], str]) -> None:
@@ -151,6 +170,8 @@ def claim(s3: Any, bucket: str, execution: str, status_of: Callable[[str], str])
         holder = held.get("execution")
         if held.get("state") == "held" and holder not in (None, execution):
             status = status_of(str(holder))
+            if status == GONE:
+                status = ENDED_WELL  # closed executions are kept 90 days; its turn is long over
             if status == "RUNNING":
                 raise ExecutionInProgress(
                     f"execution {holder} is running and holds the pipeline; {execution} "
@@ -169,6 +190,15 @@ def claim(s3: Any, bucket: str, execution: str, status_of: Callable[[str], str])
         raise ExecutionInProgress(
             f"another execution claimed the pipeline at the same moment as {execution}"
         ) from conflict
+
+
+def holds(s3: Any, bucket: str, execution: str) -> bool:
+    """Whether `execution` holds the pipeline; True too when nobody ever claimed it (a
+    pipeline from before claims existed: its records alone say what to restore)."""
+    loaded = load(s3, bucket, CLAIM_KEY)
+    if loaded is None:
+        return True
+    return loaded[0].get("state") == "held" and loaded[0].get("execution") == execution
 
 
 def release(s3: Any, bucket: str, execution: str) -> None:

@@ -65,9 +65,15 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
 
 def cleanup(config: settings.Settings, detail: Mapping[str, Any]) -> dict[str, Any]:
     """An execution ended without success: restore what it touched, and say so if anything
-    was left to restore (the state machine's own Rollback leaves nothing)."""
+    was left to restore (the state machine's own Rollback leaves nothing). Only while it still
+    holds the pipeline: once it released it (its Rollback ran, or its release went live
+    everywhere), another execution may be deploying, and a late or repeated cleanup must not
+    touch that one's functions."""
     status = require_one_of(detail, "status", UNFINISHED)
     execution = require_str(detail, "name", EXECUTION_NAME, "the execution's name")
+    if not records.holds(client("s3"), config.claim_bucket, execution):
+        LOGGER.info("cleanup: nothing to do", extra={"execution": execution, "status": status})
+        return {"status": status, "execution": execution, "environments": {}}
     try:
         release_id: str = parse_release(json.loads(detail.get("input") or "{}")).id
     except (InvalidEvent, ValueError):
@@ -159,9 +165,23 @@ def restore(
     record = records.read_deployment(s3, target, execution)
     if record is None:
         return {"action": "untouched"}
-    for deployment_id in deployments.active(codedeploy, target):
-        deployments.stop(codedeploy, deployment_id)
     previous = record.previous_version
+    if record.state == "rolled_back":
+        # Restored already (by this execution's Rollback, or an earlier attempt): touching the
+        # function again could undo what a later execution has deployed since.
+        return {
+            "action": "already_restored",
+            "live_version": previous,
+            "live_release": record.previous_release,
+        }
+    # Only this execution's own deployment: one that promote recorded, or one it started and
+    # died before recording.
+    own = record.deployment_id
+    if own is None:
+        started = deployments.started_for(codedeploy, target, record.release_id)
+        own = started[0] if started else None
+    if own is not None:
+        deployments.stop(codedeploy, own)
     alias = lam.get_alias(FunctionName=target.function_name, Name=target.alias)
     weights = alias.get("RoutingConfig", {}).get("AdditionalVersionWeights")
     action = "already_restored"

@@ -30,6 +30,7 @@ from ..application_settings import SMOKE_TESTS
 from ..assets import zip_bytes
 from ..handlers.archive import TestCase, handler_location, parse_manifest
 from ..layout import ApplicationLayout
+from .account import TRAFFIC_REQUESTS
 from .sample_app import ABORTS
 
 KINDS = (
@@ -194,15 +195,18 @@ class UserApp:
                 )
             return _Defect(False, names, events)
         smoke = [c for c in cases if "smoke" in c.stages]
-        watched = bool(place.function(function).watched_alarms) and bool(
-            self.traffic_events(function)
+        # The users' few requests must be enough errors to set the errors alarm off.
+        errors = [a for a in place.function(function).alarms if a.metric_name == "Errors"]
+        watched = bool(self.traffic_events(function)) and any(
+            a.threshold <= TRAFFIC_REQUESTS for a in errors
         )
         library_hook = bool(place.runs_library_hook and smoke)
         if not (library_hook or place.own_hooks or watched):
             raise AppError(
-                f"{kind} makes {function} fail in {place.name}, and nothing watches its "
-                f"deployments there: no alarms (AlarmSettings) on traffic, and no smoke hook "
-                f"({SMOKE_TESTS!r} with smoke cases, or your own)"
+                f"{kind} makes {function} fail in {place.name}, and nothing would catch it "
+                f"there: no errors alarm that {TRAFFIC_REQUESTS} failing requests set off "
+                f"(AlarmSettings.errors_threshold), and no smoke hook ({SMOKE_TESTS!r} with "
+                "smoke cases, or your own)"
             )
         return _Defect(True, names, None)
 

@@ -267,7 +267,8 @@ def test_the_execution_has_a_time_limit_derived_from_the_configuration(
     # times out, and the cleanup rule rolls back what it touched.
     limit = definition(single)["TimeoutSeconds"]
     deployments = 2 * (3600 + 30 + 3 * 360)  # each deadline, one more poll, three tasks
-    assert limit == deployments + 3 * 360 + 6 * 360 + 155 + 600
+    claim_wait = 30 + 60 + 120 + 240 + 300 + 300  # ClaimPipeline waiting for a cleanup
+    assert limit == deployments + 3 * 360 + 6 * 360 + 155 + 600 + claim_wait
     assert limit == asl.execution_timeout_seconds(
         [("staging", None), ("production", None)],
         deployment_timeout_seconds=3600,

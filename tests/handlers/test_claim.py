@@ -76,3 +76,45 @@ def test_the_last_environments_success_releases_the_pipeline(account: Account) -
         promote.handler({**event, "action": "status"}, None)
     held = records.load(account.s3, CLAIMS, records.CLAIM_KEY)
     assert held is not None and held[0] == {"execution": "e1", "state": "released"}
+
+
+def status_change(release: dict[str, str], execution: str, status: str) -> dict[str, Any]:
+    return {
+        "source": "aws.states",
+        "detail-type": "Step Functions Execution Status Change",
+        "detail": {"name": execution, "status": status, "input": json.dumps({"release": release})},
+    }
+
+
+def test_a_late_cleanup_never_touches_what_the_next_execution_deploys(account: Account) -> None:
+    # A failed and its own Rollback restored and released; B claimed and is deploying when A's
+    # status change reaches the cleanup (EventBridge and Lambda deliver it more than once).
+    r2 = account.upload("r2", build_zip(app_files()))
+    r3 = account.upload("r3", build_zip({**app_files(), "extra.py": "X = 3\n"}))
+    arns = executions(["e1", "e2"])
+    staging = {"environment": "staging", "action": "start"}
+    claim(r2, "e1", arns["e1"])
+    promote.handler({**staging, "release": r2, "execution": "e1"}, None)
+    promote.handler({**staging, "action": "status", "release": r2, "execution": "e1"}, None)
+    rollback.handler({"release": r2, "execution": "e1"}, None)
+    claim(r3, "e2", arns["e2"])
+    started = promote.handler({**staging, "release": r3, "execution": "e2"}, None)
+    late = rollback.handler(status_change(r2, "e1", "FAILED"), None)
+    assert late["environments"] == {}
+    done = promote.handler({**staging, "action": "status", "release": r3, "execution": "e2"}, None)
+    assert done["status"] == "Succeeded"
+    assert account.live_version("staging") == started["functions"]["app"]["target_version"]
+
+
+def test_a_release_of_unchanged_code_releases_the_pipeline_too(account: Account) -> None:
+    # Its last start finds the release live already: no status check follows it.
+    release = account.upload("r2", build_zip(app_files()))
+    arns = executions(["e1", "e2"])
+    for execution in ("e1", "e2"):
+        claim(release, execution, arns[execution])
+        for environment in ("staging", "production"):
+            event = {"environment": environment, "release": release, "execution": execution}
+            if promote.handler({**event, "action": "start"}, None)["status"] != "Succeeded":
+                promote.handler({**event, "action": "status"}, None)
+        held = records.load(account.s3, CLAIMS, records.CLAIM_KEY)
+        assert held is not None and held[0] == {"execution": execution, "state": "released"}
