@@ -97,7 +97,15 @@ def test_every_deciding_task_routes_every_error_to_rollback(single: dict[str, An
             assert state["Catch"] == [
                 {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Rollback"}
             ]
-            assert "Lambda.TooManyRequestsException" in state["Retry"][0]["ErrorEquals"]
+            lambda_errors = [
+                r for r in state["Retry"] if "Lambda.ServiceException" in r["ErrorEquals"]
+            ]
+            assert "Lambda.TooManyRequestsException" in lambda_errors[0]["ErrorEquals"]
+            if name == "ClaimPipeline":
+                # It waits for the execution before it to end and be cleaned up.
+                waits = state["Retry"][0]
+                assert waits["ErrorEquals"] == ["ExecutionInProgress"]
+                assert (waits["IntervalSeconds"], waits["MaxAttempts"]) == (30, 6)
 
 
 def test_every_state_is_reachable_and_every_transition_lands(single: dict[str, Any]) -> None:
