@@ -18,6 +18,7 @@ import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from cdktf_cdktf_provider_aws.data_aws_iam_policy_document import (
     DataAwsIamPolicyDocument,
@@ -25,10 +26,8 @@ from cdktf_cdktf_provider_aws.data_aws_iam_policy_document import (
     DataAwsIamPolicyDocumentStatementCondition,
     DataAwsIamPolicyDocumentStatementPrincipals,
 )
-from cdktf_cdktf_provider_aws.iam_policy import IamPolicy
 from cdktf_cdktf_provider_aws.iam_role import IamRole
 from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
-from cdktf_cdktf_provider_aws.iam_role_policy_attachment import IamRolePolicyAttachment
 from constructs import Construct
 
 # IAM quotas: all inline policies of a role together, and one managed policy, in characters
@@ -174,8 +173,18 @@ class ServiceRole(Construct):
         self.policy = IamRolePolicy(
             self, "policy", name=name, role=self.role.id, policy=self.document.json
         )
-        self.managed_policies: list[IamPolicy] = []
-        """The customer managed policies holding the statements too large for the inline one."""
+        self.managed_policies: list[Any] = []
+        """The customer managed policies (IamPolicy) holding the statements too large for the
+        inline one."""
+        if managed:
+            self._attach(name, managed)
+
+    def _attach(self, name: str, managed: list[list[Statement]]) -> None:
+        # Imported here: only the largest applications need them, and a synth loads only the
+        # provider bindings it uses (provider_imports).
+        from cdktf_cdktf_provider_aws.iam_policy import IamPolicy
+        from cdktf_cdktf_provider_aws.iam_role_policy_attachment import IamRolePolicyAttachment
+
         for number, part in enumerate(managed, start=1):
             document = DataAwsIamPolicyDocument(
                 self, f"managed-{number}-document", statement=_rendered(part)
