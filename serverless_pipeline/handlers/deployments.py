@@ -74,6 +74,14 @@ def start(codedeploy: Any, target: Target, current: str, version: str, release_i
     return deployment_id
 
 
+def appspec_target(info: Mapping[str, Any]) -> dict[str, Any]:
+    """The Properties (Name, Alias, CurrentVersion, TargetVersion) of the function a
+    deployment (GetDeployment's deploymentInfo) shifts: the AppSpec `appspec` wrote."""
+    spec = json.loads(info["revision"]["appSpecContent"]["content"])
+    properties: dict[str, Any] = next(iter(spec["Resources"][0].values()))["Properties"]
+    return properties
+
+
 def description(release_id: str) -> str:
     """How a deployment names its release: a retried start finds its own deployment by it."""
     return f"release {release_id}"
@@ -86,9 +94,7 @@ def started_for(codedeploy: Any, target: Target, release_id: str) -> tuple[str, 
         info = codedeploy.get_deployment(deploymentId=deployment_id)["deploymentInfo"]
         if info.get("description") != description(release_id):
             continue
-        spec = json.loads(info["revision"]["appSpecContent"]["content"])
-        properties = next(iter(spec["Resources"][0].values()))["Properties"]
-        return deployment_id, str(properties["TargetVersion"])
+        return deployment_id, str(appspec_target(info)["TargetVersion"])
     return None
 
 

@@ -9,14 +9,13 @@ deployment and CodeDeploy rolls the alias back.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
 from typing import Any
 
 from botocore.exceptions import ReadTimeoutError
 
-from . import archive, settings
+from . import archive, deployments, settings
 from .case_runner import invoke_case, invoke_client, judge
 from .clients import client
 from .errors import InvalidEvent
@@ -67,8 +66,7 @@ def smoke_test(
     before failing the deployment; so cases stop, as a failure, while there is still time to
     report (`seconds_left`, from the Lambda context)."""
     info = codedeploy.get_deployment(deploymentId=deployment_id)["deploymentInfo"]
-    spec = json.loads(info["revision"]["appSpecContent"]["content"])
-    properties = next(iter(spec["Resources"][0].values()))["Properties"]
+    properties = deployments.appspec_target(info)
     deployed = next(
         (
             t

@@ -24,7 +24,7 @@ from ..handlers.rollback import FAILURE_EVENTS
 from ..layout import CLEANUP_STATUSES
 from . import account as emulated
 from . import sample_app
-from .source import ReleaseSource
+from .source import ABORTS, ReleaseSource
 
 # (release, state name, "entered" | "succeeded" | "failed") as the execution moves.
 Progress = Callable[[str, str, str], None]
@@ -176,8 +176,8 @@ def _release(
         name=f"release-{release}",
         input=json.dumps({"release": location}),
     )["executionArn"]
-    if kind in sample_app.ABORTS:
-        deployments.started = _operator(account, execution, sample_app.ABORTS[kind])
+    if kind in ABORTS:
+        deployments.started = _operator(account, execution, ABORTS[kind])
     path: list[str] = []
     seen, read_at = 0, 0.0
     answered: set[tuple[str, int]] = set()
@@ -222,11 +222,16 @@ def _cleaned(answers: list[Any]) -> dict[str, dict[str, str]] | None:
     """What the cleanup rule's rollback did to each function, when it ran."""
     for answer in answers:
         if isinstance(answer, dict) and "environments" in answer:
-            return {
-                environment: {function: outcome["action"] for function, outcome in done.items()}
-                for environment, done in answer["environments"].items()
-            }
+            return _actions(answer)
     return None
+
+
+def _actions(report: dict[str, Any]) -> dict[str, dict[str, str]]:
+    """Environment -> function -> what rollback's report says it did."""
+    return {
+        environment: {function: outcome["action"] for function, outcome in done.items()}
+        for environment, done in report["environments"].items()
+    }
 
 
 def _rollback(events: list[dict[str, Any]]) -> dict[str, dict[str, str]] | None:
@@ -237,11 +242,7 @@ def _rollback(events: list[dict[str, Any]]) -> dict[str, dict[str, str]] | None:
         if details:
             in_rollback = details["name"] == "Rollback"
         elif in_rollback and event["type"] == "TaskSucceeded":
-            report = json.loads(event["taskSucceededEventDetails"]["output"])["Payload"]
-            return {
-                environment: {function: outcome["action"] for function, outcome in done.items()}
-                for environment, done in report["environments"].items()
-            }
+            return _actions(json.loads(event["taskSucceededEventDetails"]["output"])["Payload"])
     return None
 
 

@@ -12,21 +12,7 @@ import json
 from typing import Any
 
 from ..assets import zip_bytes
-
-KINDS = (
-    "ok",
-    "validate",
-    "unit-tests",
-    "staging-deploy",
-    "staging-tests",
-    "production-deploy",
-    "worker-staging-tests",
-    "worker-production-deploy",
-    "abort-staging",
-    "abort-production",
-)
-# An operator stops the execution while that environment deploys: the release's code is sound.
-ABORTS = {"abort-staging": "first", "abort-production": "last"}
+from .source import ABORTS, KINDS
 
 PRICING = '''
 def total(items, currency):

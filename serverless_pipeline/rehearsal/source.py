@@ -4,6 +4,22 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+KINDS = (
+    "ok",
+    "validate",
+    "unit-tests",
+    "staging-deploy",
+    "staging-tests",
+    "production-deploy",
+    "worker-staging-tests",
+    "worker-production-deploy",
+    "abort-staging",
+    "abort-production",
+)
+# An operator stops the execution while that environment deploys (the first or the last): the
+# release's code is sound.
+ABORTS = {"abort-staging": "first", "abort-production": "last"}
+
 
 class ReleaseSource(Protocol):
     """Builds each release of the rehearsal, and knows what the application's users send."""

@@ -31,19 +31,8 @@ from ..assets import zip_bytes
 from ..handlers.archive import TestCase, handler_location, parse_manifest
 from ..layout import ApplicationLayout
 from .account import TRAFFIC_REQUESTS
-from .sample_app import ABORTS
+from .source import ABORTS, KINDS
 
-KINDS = (
-    "ok",
-    "validate",
-    "unit-tests",
-    "staging-deploy",
-    "staging-tests",
-    "production-deploy",
-    "worker-staging-tests",
-    "worker-production-deploy",
-    *ABORTS,
-)
 WRONG_ANSWER = {"rehearsal-drill": "a wrong answer"}
 # A source tree this large is not an application directory (it would be a rehearsal of minutes).
 MAX_FILES = 5_000

@@ -34,21 +34,10 @@ from serverless_pipeline.layout import pipeline_layout
 from serverless_pipeline.rehearsal import account as emulated
 from serverless_pipeline.rehearsal import runner
 from serverless_pipeline.rehearsal.user_app import UserApp
+from tests.rehearsal.shop_service import write_service
 
 EMULATOR = str(Path(emulated.__file__).parents[1] / "emulator")
 MUTATING = ("promote", "rollback", "approval", "traffic-hook")
-SERVICE = """
-def handler(event, context):
-    if event.get("ping"):
-        return {"pong": True}
-    return {"sum": sum(event["numbers"])}
-"""
-MANIFEST = {
-    "cases": [
-        {"name": "sums", "event": {"numbers": [1, 2, 3]}, "expected": {"sum": 6}},
-        {"name": "pings", "event": {"ping": True}, "expected": {"pong": True}, "stages": ["smoke"]},
-    ]
-}
 
 
 def drill_config() -> PipelineConfig:
@@ -68,10 +57,7 @@ def drill_config() -> PipelineConfig:
 
 
 def drill_app(directory: Path, config: PipelineConfig) -> UserApp:
-    (directory / "service").mkdir(parents=True, exist_ok=True)
-    (directory / "service" / "__init__.py").write_text("")
-    (directory / "service" / "api.py").write_text(SERVICE)
-    (directory / "release-tests.json").write_text(json.dumps(MANIFEST))
+    write_service(directory)
     return UserApp(directory, pipeline_layout(config).application, config.test_manifest)
 
 

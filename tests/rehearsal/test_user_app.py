@@ -11,25 +11,8 @@ from typing import Any
 import pytest
 
 from serverless_pipeline.cli import EXIT_ROLLED_BACK, EXIT_USAGE, main
+from tests.rehearsal.shop_service import write_service
 
-SERVICE = """
-def handler(event, context):
-    if event.get("ping"):
-        return {"pong": True}
-    return {"sum": sum(event["numbers"])}
-"""
-MANIFEST = {
-    "cases": [
-        {"name": "sums", "event": {"numbers": [1, 2, 3]}, "expected": {"sum": 6}},
-        {"name": "needs numbers", "event": {}, "expected_error": "KeyError"},
-        {
-            "name": "answers a ping",
-            "event": {"ping": True},
-            "expected": {"pong": True},
-            "stages": ["smoke"],
-        },
-    ]
-}
 # A canary of 15 minutes through a custom TrafficShift, an approval of 4 hours before
 # production, and the library's smoke hook in both environments.
 CONFIG = """
@@ -66,11 +49,7 @@ not_a_config = 42
 
 def project(tmp_path: Path, *, alarms: bool = True, hook: str = "SMOKE_TESTS") -> str:
     """An application directory (src/) and a config module; returns the --config value."""
-    service = tmp_path / "src" / "service"
-    service.mkdir(parents=True)
-    (service / "__init__.py").write_text("")
-    (service / "api.py").write_text(SERVICE)
-    (tmp_path / "src" / "release-tests.json").write_text(json.dumps(MANIFEST))
+    write_service(tmp_path / "src")
     # A module name of its own per test: a module, once imported, stays in sys.modules.
     module = f"pipeline_{uuid.uuid4().hex[:8]}"
     (tmp_path / f"{module}.py").write_text(CONFIG.format(alarms=alarms, hook=hook))

@@ -67,7 +67,9 @@ EXPECTED_ACTIONS = {
         "codedeploy:GetApplicationRevision",
         "codedeploy:RegisterApplicationRevision",
         "codedeploy:GetDeploymentConfig",
-        # Whether the execution holding the pipeline still runs (ClaimPipeline).
+        # Whether the execution holding the pipeline still runs (ClaimPipeline). Service
+        # Authorization Reference, AWS Step Functions: DescribeExecution acts on the execution
+        # resource type, so it is scoped to execution:<machine>:*.
         "states:DescribeExecution",
     },
     "orders-rollback-fn": FUNCTION_BASE
@@ -80,7 +82,9 @@ EXPECTED_ACTIONS = {
         "codedeploy:ListDeployments",
         "codedeploy:StopDeployment",
         "states:GetExecutionHistory",
-        # The cleanup's notification, and its on-failure destination (the release topic).
+        # The cleanup's notification, and its on-failure destination (the release topic): the
+        # Lambda developer guide ("Capturing records of asynchronous invocations") requires the
+        # function's execution role to be allowed to send to a destination.
         "sns:Publish",
     },
     # Each function of the application in each environment: its own role, and CodeDeploy's.
