@@ -13,6 +13,9 @@ from . import asl, defaults, naming
 from .alarms import AlarmSettings
 from .assets import zip_bytes
 from .validation import (
+    ACCOUNT_ID,
+    ACCOUNT_ID_ACCEPTED,
+    AWS_REGIONS,
     FUNCTION_NAME,
     FUNCTION_NAME_ACCEPTED,
     HANDLER,
@@ -20,6 +23,7 @@ from .validation import (
     NAME_PREFIX,
     NAME_PREFIX_ACCEPTED,
     Problems,
+    partition_of,
 )
 
 ENV_VAR_NAME = r"[a-zA-Z][a-zA-Z0-9_]+"
@@ -41,6 +45,7 @@ RESERVED_ENVIRONMENT_NAMES = ("artifacts", "access-logs", "codedeploy", "placeho
 # Construct ids the pipeline derives from an environment or function name by a suffix: a name
 # that already ends like one would give two resources one id.
 RESERVED_ID_SUFFIXES = (
+    "-access-logs",
     "-alias",
     "-deployer",
     "-deployment-group",
@@ -193,6 +198,22 @@ class Environment(_TrafficHooks):
     approval_timeout_seconds: int | None = None
     """Wait for a person's approval before deploying here, rolling back after this many
     seconds without an answer (60-31536000); omitted: no approval."""
+    account_id: str | None = None
+    """The AWS account the environment lives in, 12 digits; omitted: the pipeline's. Its
+    functions, aliases, CodeDeploy application and groups, alarms, bucket and key are created
+    there through `terraform_role_arn`, and the handlers reach them only through a deployment
+    role the stack creates there."""
+    region: str | None = None
+    """The region the environment lives in; omitted: the pipeline's."""
+    terraform_role_arn: str | None = None
+    """The role in `account_id` that Terraform assumes to create the environment (you create it
+    beforehand, like CDK's bootstrap roles); required with `account_id`."""
+
+    @property
+    def placed(self) -> bool:
+        """Whether the environment lives outside the pipeline's account and region (with a
+        provider, a key, a bucket and a deployment role of its own)."""
+        return self.account_id is not None or self.region is not None
 
     def shift(self, last: bool) -> str | TrafficShift:
         """The deployment config, with the default for the environment's position."""
@@ -383,6 +404,70 @@ def _validate_environment(
         )
 
 
+ROLE_ARN = r"arn:(aws|aws-cn|aws-us-gov):iam::(\d{12}):role/[\w+=,.@/-]{1,512}"
+
+
+def _validate_placement(problems: Problems, where: str, environment: Environment) -> None:
+    """Where the environment lives: a real account, region and role that fit each other."""
+    account, region, role = (
+        environment.account_id,
+        environment.region,
+        environment.terraform_role_arn,
+    )
+    problems.pattern(f"{where}.account_id", account, ACCOUNT_ID, ACCOUNT_ID_ACCEPTED)
+    if region is not None and region not in AWS_REGIONS:
+        problems.add(
+            f"{where}.region is {region!r}; expected an AWS region such as eu-central-1 (one of "
+            f"{len(AWS_REGIONS)} in the aws, aws-cn and aws-us-gov partitions)"
+        )
+    if role is None:
+        if account is not None:
+            problems.add(
+                f"{where}.account_id is {account!r} without terraform_role_arn; name the role "
+                f"in {account} that Terraform assumes to create the environment "
+                f"(arn:aws:iam::{account}:role/...)"
+            )
+        return
+    match = re.fullmatch(ROLE_ARN, role) if isinstance(role, str) else None
+    if match is None:
+        problems.add(
+            f"{where}.terraform_role_arn is {role!r}; expected an IAM role ARN such as "
+            "arn:aws:iam::222222222222:role/terraform"
+        )
+    elif account is None:
+        problems.add(
+            f"{where}.terraform_role_arn is {role!r} without account_id; give account_id "
+            f"{match[2]!r} (the account Terraform creates the environment in)"
+        )
+    elif match[2] != account:
+        problems.add(
+            f"{where}.terraform_role_arn is {role!r}, a role in account {match[2]}; expected a "
+            f"role in the environment's account {account}"
+        )
+    elif region in AWS_REGIONS and match[1] != partition_of(region):
+        problems.add(
+            f"{where}.terraform_role_arn is {role!r} in partition {match[1]}; region {region} is "
+            f"in {partition_of(region)}"
+        )
+
+
+def _validate_places(problems: Problems, environments: Sequence[Environment]) -> None:
+    """Environments in one account and region share Terraform's provider there, so they name
+    the same role."""
+    roles: dict[tuple[str | None, str | None], tuple[str, str | None]] = {}
+    for environment in environments:
+        if not isinstance(environment, Environment) or not environment.placed:
+            continue
+        place = (environment.account_id, environment.region)
+        first = roles.setdefault(place, (environment.name, environment.terraform_role_arn))
+        if first[1] != environment.terraform_role_arn:
+            problems.add(
+                f"environments {first[0]!r} and {environment.name!r} live in the same account and "
+                f"region but name different terraform_role_arn ({first[1]} and "
+                f"{environment.terraform_role_arn}); one provider serves both: name one role"
+            )
+
+
 def _validate_functions(problems: Problems, props: ApplicationProps) -> None:
     if props.functions is None:
         problems.pattern("handler", props.handler, HANDLER, HANDLER_ACCEPTED)
@@ -462,6 +547,8 @@ def _validate_environments(problems: Problems, props: ApplicationProps) -> None:
             else f"environments[{environment.name!r}]"
         )
         _validate_environment(problems, where, environment, index == len(environments) - 1)
+        _validate_placement(problems, where, environment)
+    _validate_places(problems, environments)
 
 
 def _reserved_suffix(problems: Problems, where: str, name: Any) -> None:

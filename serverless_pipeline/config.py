@@ -70,7 +70,8 @@ class PipelineConfig:
     """Prefix of every resource name; 3-20 lowercase letters, digits or '-'."""
     region: str
     """AWS region of the provider ServerlessPipelineStack creates; inside your own stack
-    (ServerlessPipeline) your provider's region applies and this is not read."""
+    (ServerlessPipeline) your provider's region applies. Either way, an environment in another
+    account that names no region of its own is created in this one."""
     application: ApplicationProps
     """The application being deployed."""
     source: S3Source | ConnectionSource = field(default_factory=S3Source)
@@ -82,7 +83,8 @@ class PipelineConfig:
     stack, your stack's backend applies."""
     tags: Mapping[str, str] = field(default_factory=dict)
     """Default tags of every resource: the default_tags of the provider ServerlessPipelineStack
-    creates. Inside your own stack, give your provider default_tags."""
+    creates and of the providers of environments in their own account or region. Inside your
+    own stack, give your provider default_tags."""
     test_manifest: str = "release-tests.json"
     """Path of the test manifest inside each release zip."""
     poll_interval_seconds: int = defaults.POLL_INTERVAL_SECONDS

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from .application_settings import ApplicationProps, Environment, FunctionSettings
 from .config import LocalBackend, PipelineConfig
 
@@ -34,3 +36,34 @@ def example_config() -> PipelineConfig:
         backend=LocalBackend(path="terraform.tfstate"),
         tags={"project": "orders", "managed-by": "terraform"},
     )
+
+
+STAGING_ACCOUNT = "111111111111"
+PRODUCTION_ACCOUNT = "222222222222"
+
+
+def multi_account_config() -> PipelineConfig:
+    """The orders service as AWS advises laying it out: the pipeline in a tooling account,
+    staging in an account of its own and production in another account and region."""
+    config = example_config()
+    staging, production = config.environments or ()
+    return replace(
+        config,
+        environments=(
+            replace(
+                staging,
+                account_id=STAGING_ACCOUNT,
+                terraform_role_arn=f"arn:aws:iam::{STAGING_ACCOUNT}:role/terraform",
+            ),
+            replace(
+                production,
+                account_id=PRODUCTION_ACCOUNT,
+                region="eu-central-1",
+                terraform_role_arn=f"arn:aws:iam::{PRODUCTION_ACCOUNT}:role/terraform",
+            ),
+        ),
+    )
+
+
+EXAMPLES = {"orders": example_config, "multi-account": multi_account_config}
+"""The examples `rehearse --example NAME` runs."""

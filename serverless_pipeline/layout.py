@@ -19,11 +19,11 @@ from .application_settings import (
     ApplicationProps,
     FunctionSettings,
     TrafficShift,
-    runs_library_hook,
 )
 from .application_settings import function_name as application_function_name
 from .asl import Stage
 from .config import PipelineConfig
+from .validation import partition_of
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,32 @@ class FunctionLayout:
 
 
 @dataclass(frozen=True)
+class Placement:
+    """Where an environment outside the pipeline's account and region lives: Terraform creates
+    it through a provider of its own, and the handlers act there only through its deployment
+    role."""
+
+    account_id: str | None
+    """None: the pipeline's account."""
+    region: str | None
+    """None: the pipeline's region."""
+    terraform_role_arn: str | None
+    provider_alias: str
+    deployment_role: str
+
+    def partition(self, pipeline_partition: str) -> str:
+        return partition_of(self.region) if self.region else pipeline_partition
+
+    def deployment_role_arn(self, pipeline_account: str, pipeline_partition: str) -> str:
+        """The role's ARN; the pipeline's account and partition (values or tokens) fill in
+        what the environment does not name."""
+        account = self.account_id or pipeline_account
+        return (
+            f"arn:{self.partition(pipeline_partition)}:iam::{account}:role/{self.deployment_role}"
+        )
+
+
+@dataclass(frozen=True)
 class EnvironmentLayout:
     """One environment: its traffic shift, hooks and approval, and every function in it."""
 
@@ -70,6 +96,8 @@ class EnvironmentLayout:
     approval_timeout_seconds: int | None
     """Wait this long at most for a person's approval before deploying here; None: no gate."""
     functions: tuple[FunctionLayout, ...]
+    placement: Placement | None
+    """Where it lives when not in the pipeline's account and region; None: with the pipeline."""
 
     def function(self, key: str) -> FunctionLayout:
         return next(f for f in self.functions if f.key == key)
@@ -120,6 +148,25 @@ class ApplicationLayout:
         """Every function in every environment, environment by environment."""
         return [(e, f) for e in self.environments for f in e.functions]
 
+    @property
+    def placed(self) -> tuple[EnvironmentLayout, ...]:
+        """The environments that live outside the pipeline's account and region."""
+        return tuple(e for e in self.environments if e.placement is not None)
+
+    @property
+    def claims_environment(self) -> str | None:
+        """Whose bucket holds the pipeline's claim: the first environment's, unless it lives
+        elsewhere (None: the artifact bucket, in the pipeline's own account)."""
+        first = self.environments[0]
+        return None if first.placement else first.name
+
+    @property
+    def approvals_environment(self) -> str | None:
+        """Whose bucket holds pending approvals: the last environment's, unless it lives
+        elsewhere (None: the artifact bucket)."""
+        last = self.environments[-1]
+        return None if last.placement else last.name
+
 
 def deployment_config_name(application: str, environment: str, shift: str | TrafficShift) -> str:
     """A predefined config's own name; a custom shift's config is named for its environment."""
@@ -169,6 +216,20 @@ def application_layout(
                 )
             )
         hooks = settings.chosen_hooks()
+        placement = None
+        if settings.placed:
+            placement = Placement(
+                account_id=settings.account_id,
+                region=settings.region,
+                terraform_role_arn=settings.terraform_role_arn,
+                provider_alias=naming.provider_alias(
+                    props.name, settings.account_id, settings.region
+                ),
+                deployment_role=naming.deployment_role(props.name, name),
+            )
+        # CodeDeploy runs a hook where the deployment runs: an environment elsewhere has the
+        # library's hook of its own (naming.placed_traffic_hook).
+        hook = f"{library_hook}-{name}" if placement and library_hook else library_hook
         environments.append(
             EnvironmentLayout(
                 name=name,
@@ -176,11 +237,12 @@ def application_layout(
                 alias=props.alias,
                 deployment_config=deployment_config_name(props.name, name, shift),
                 custom_shift=shift if isinstance(shift, TrafficShift) else None,
-                hooks=settings.hooks(library_hook),
+                hooks=settings.hooks(hook),
                 own_hooks=tuple(sorted({f for f in hooks.values() if f != SMOKE_TESTS})),
                 runs_library_hook=SMOKE_TESTS in hooks.values(),
                 approval_timeout_seconds=settings.approval_timeout_seconds,
                 functions=tuple(placed),
+                placement=placement,
             )
         )
     return ApplicationLayout(
@@ -203,7 +265,11 @@ class HandlersLayout:
 
     prefix: str
     functions: Mapping[str, str]
-    """Handler -> function name; the traffic hook only where an environment uses it."""
+    """Handler -> function name; the traffic hook only where an environment in the pipeline's
+    account and region uses it."""
+    placed_hooks: Mapping[str, str]
+    """Environment -> its own library traffic hook, for the environments elsewhere that run
+    it."""
     candidate_function: str
     runtime: str
     memory_mb: int
@@ -224,8 +290,19 @@ class HandlersLayout:
         artifact_bucket: str,
         buckets: Mapping[str, str],
         notification_topic: str,
+        pipeline_account: str,
+        pipeline_partition: str,
     ) -> dict[str, str]:
-        """The handlers' environment variables (read by handlers/settings.py)."""
+        """The handlers' environment variables (read by handlers/settings.py); the pipeline's
+        account and partition (values or tokens) complete the deployment roles' ARNs."""
+        records = {
+            key: artifact_bucket
+            for key, environment in (
+                ("claims", application.claims_environment),
+                ("approvals", application.approvals_environment),
+            )
+            if environment is None
+        }
         return naming.handler_environment(
             artifact_bucket=artifact_bucket,
             test_manifest=self.test_manifest,
@@ -240,9 +317,15 @@ class HandlersLayout:
                     for key, f in application.functions.items()
                 ],
                 "environments": [
-                    {"name": e.name, "bucket": buckets[e.name], "hooks": dict(e.hooks)}
+                    {
+                        "name": e.name,
+                        "bucket": buckets[e.name],
+                        "hooks": dict(e.hooks),
+                        **_placement_settings(e.placement, pipeline_account, pipeline_partition),
+                    }
                     for e in application.environments
                 ],
+                **records,
             },
             deployment_timeout_seconds=self.deployment_timeout_seconds,
             candidate_function=self.candidate_function,
@@ -257,6 +340,8 @@ class HandlersLayout:
             artifact_bucket="b" * 63,
             buckets={name: "b" * 63 for name in application.environment_names},
             notification_topic="t" * 256,
+            pipeline_account="1" * 12,
+            pipeline_partition="aws-us-gov",
         )
         size = sum(len(key) + len(value.encode()) for key, value in variables.items())
         if size <= LAMBDA_ENVIRONMENT_BYTES:
@@ -267,6 +352,16 @@ class HandlersLayout:
             f"environments, more than Lambda's {LAMBDA_ENVIRONMENT_BYTES}; use fewer or shorter "
             "function, handler or environment names, or fewer hooks"
         )
+
+
+def _placement_settings(
+    placement: Placement | None, pipeline_account: str, pipeline_partition: str
+) -> dict[str, str]:
+    """What the handlers need to act in an environment elsewhere: its role and region."""
+    if placement is None:
+        return {}
+    role = {"role": placement.deployment_role_arn(pipeline_account, pipeline_partition)}
+    return {**role, "region": placement.region} if placement.region else role
 
 
 def handlers_layout(
@@ -280,10 +375,14 @@ def handlers_layout(
     deployment_timeout_seconds: int = defaults.DEPLOYMENT_TIMEOUT_SECONDS,
     test_manifest: str = "release-tests.json",
 ) -> HandlersLayout:
-    hook = ("traffic_hook",) if runs_library_hook(application) else ()
+    hooked = [e for e in application.environment_list() if SMOKE_TESTS in e.chosen_hooks().values()]
+    hook = ("traffic_hook",) if any(not e.placed for e in hooked) else ()
     return HandlersLayout(
         prefix=prefix,
         functions={h: naming.handler_function(prefix, h) for h in (*naming.HANDLER_NAMES, *hook)},
+        placed_hooks={
+            e.name: naming.placed_traffic_hook(prefix, e.name) for e in hooked if e.placed
+        },
         candidate_function=naming.candidate_function(prefix),
         runtime=runtime,
         memory_mb=memory_mb,
@@ -313,7 +412,7 @@ def pipeline_layout(config: PipelineConfig) -> PipelineLayout:
         deployment_timeout_seconds=config.deployment_timeout_seconds,
         test_manifest=config.test_manifest,
     )
-    hook = handlers.functions.get("traffic_hook")
+    hook = naming.handler_function(config.name, "traffic_hook")
     return PipelineLayout(
         application=application_layout(application, hook, config.approval_timeout_seconds),
         handlers=handlers,

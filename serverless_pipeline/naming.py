@@ -38,6 +38,22 @@ def app_function(application: str, environment: str, function: str | None = None
     return pattern.format(application=application, function=function, environment=environment)
 
 
+def deployment_role(application: str, environment: str) -> str:
+    """The role in an environment's own account that the handlers act through there."""
+    return f"{application}-{environment}-deployment"
+
+
+def placed_traffic_hook(prefix: str, environment: str) -> str:
+    """The library's traffic hook in an environment's own account and region (CodeDeploy
+    invokes hooks where the deployment runs)."""
+    return f"{handler_function(prefix, 'traffic_hook')}-{environment}"
+
+
+def provider_alias(application: str, account_id: str | None, region: str | None) -> str:
+    """The alias of Terraform's AWS provider for one account and region."""
+    return "-".join(part for part in (application, account_id, region) if part)
+
+
 def state_title(environment: str) -> str:
     """The environment as state names spell it: staging -> Staging, eu-prod -> EuProd."""
     return "".join(part.capitalize() for part in environment.split("-"))
@@ -68,7 +84,9 @@ def handler_environment(
     """The environment variables of the handler functions (read by handlers/settings.py).
     `application`: name, alias, function_names (a pattern of SINGLE_FUNCTION_NAMES or
     FUNCTION_NAMES), functions [{name, handler, memory_mb}] and environments [{name, bucket,
-    hooks}], both in order. Names are derived, not listed, so that Lambda's 4 KB for all
+    hooks, and for an environment in its own account or region: role, region}], both in order;
+    claims and approvals name the pipeline's record buckets where they are not the first and
+    last environment's. Names are derived, not listed, so that Lambda's 4 KB for all
     variables holds 20 functions in 10 environments."""
     return {
         "ARTIFACT_BUCKET": artifact_bucket,

@@ -70,5 +70,57 @@ FUNCTION_NAME = r"[A-Za-z0-9_-]{1,64}"
 FUNCTION_NAME_ACCEPTED = "a Lambda function name: 1-64 letters, digits, '-' or '_'"
 REGION = r"(af|ap|ca|eu|il|me|mx|sa|us|cn|us-gov)-[a-z]+-\d"
 REGION_ACCEPTED = "an AWS region such as eu-west-1"
+# The regions of the partitions Lambda, CodeDeploy and Step Functions are offered in to everyone
+# (botocore's endpoint data, 2026): a region outside them is a typo or not open to accounts.
+PARTITION_REGIONS = {
+    "aws": [
+        "af-south-1",
+        "ap-east-1",
+        "ap-east-2",
+        "ap-northeast-1",
+        "ap-northeast-2",
+        "ap-northeast-3",
+        "ap-south-1",
+        "ap-south-2",
+        "ap-southeast-1",
+        "ap-southeast-2",
+        "ap-southeast-3",
+        "ap-southeast-4",
+        "ap-southeast-5",
+        "ap-southeast-6",
+        "ap-southeast-7",
+        "ca-central-1",
+        "ca-west-1",
+        "eu-central-1",
+        "eu-central-2",
+        "eu-north-1",
+        "eu-south-1",
+        "eu-south-2",
+        "eu-west-1",
+        "eu-west-2",
+        "eu-west-3",
+        "il-central-1",
+        "me-central-1",
+        "me-south-1",
+        "mx-central-1",
+        "sa-east-1",
+        "us-east-1",
+        "us-east-2",
+        "us-west-1",
+        "us-west-2",
+    ],
+    "aws-cn": ["cn-north-1", "cn-northwest-1"],
+    "aws-us-gov": ["us-gov-east-1", "us-gov-west-1"],
+}
+AWS_REGIONS = frozenset(r for regions in PARTITION_REGIONS.values() for r in regions)
+ACCOUNT_ID = r"\d{12}"
+ACCOUNT_ID_ACCEPTED = "an AWS account id: 12 digits"
+
+
+def partition_of(region: str) -> str:
+    """The partition of a known region (aws for the commercial regions)."""
+    return next((p for p, regions in PARTITION_REGIONS.items() if region in regions), "aws")
+
+
 HANDLER = r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+"
 HANDLER_ACCEPTED = "module.function, e.g. app.handler"

@@ -3,6 +3,10 @@ each environment, behind a `live` alias that CodeDeploy shifts."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from contextlib import nullcontext
+from typing import Any
+
 from cdktf import TerraformResourceLifecycle
 from cdktf_cdktf_provider_aws.cloudwatch_metric_alarm import CloudwatchMetricAlarm
 from cdktf_cdktf_provider_aws.codedeploy_app import CodedeployApp
@@ -35,6 +39,7 @@ from .aws_context import AwsContext
 from .encryption import PipelineKey
 from .functions import PythonFunction, zip_asset
 from .iam import ServiceRole, Statement
+from .placement import EnvironmentPlacement
 
 
 class ServerlessApplication(Construct):
@@ -54,10 +59,14 @@ class ServerlessApplication(Construct):
         *,
         key: PipelineKey,
         context: AwsContext,
+        placements: Mapping[str, EnvironmentPlacement] | None = None,
     ) -> None:
+        """`placements`: the environments that live in their own account or region, whose
+        resources are created there (ServerlessPipeline makes them from the config)."""
         super().__init__(scope, id)
         validate_props(props)
         self.props = props
+        self.placements = dict(placements or {})
         self.layout = application_layout(props, None)
         """Names, deployment configs, alarms and rollback events of every function in every
         environment: the same values the rehearsal lays out (serverless_pipeline/layout.py)."""
@@ -71,9 +80,26 @@ class ServerlessApplication(Construct):
         asset = zip_asset(self, "placeholder-code", "placeholder.zip", code)
         self.placeholder = (code, asset)
         """The code every function of the application starts with, and its asset."""
-        self.codedeploy_app = CodedeployApp(
-            self, "codedeploy", name=props.name, compute_platform="Lambda"
-        )
+        missing = [e.name for e in self.layout.placed if e.name not in self.placements]
+        if missing:
+            raise ConfigurationError(
+                "ServerlessApplication",
+                [
+                    f"environments {', '.join(missing)} live in their own account or region "
+                    "but have no placement; build the application inside ServerlessPipeline"
+                ],
+            )
+        # One CodeDeploy application in each account and region (the original id stays with
+        # the pipeline's own).
+        self.codedeploy_apps: dict[str, CodedeployApp] = {}
+        for environment in self.layout.environments:
+            place = environment.placement
+            app_id = f"codedeploy-{place.provider_alias}" if place else "codedeploy"
+            if app_id not in self.codedeploy_apps:
+                with self._placing(environment.name):
+                    self.codedeploy_apps[app_id] = CodedeployApp(
+                        self, app_id, name=props.name, compute_platform="Lambda"
+                    )
         # Keyed by each function's construct id: the environment in the single form
         # ("staging"), <environment>-<function> with `functions=` ("staging-api").
         self.functions: dict[str, PythonFunction] = {}
@@ -83,12 +109,32 @@ class ServerlessApplication(Construct):
         # environment -> names of the alarms that stop its functions' deployments
         self.alarm_names: dict[str, list[str]] = {}
         for environment in self.layout.environments:
-            config_name = self._deployment_config(environment)
-            self.alarm_names[environment.name] = []
-            for function in environment.functions:
-                self._function(environment, function)
-                self._alarms(environment, function)
-                self._deployment_group(environment, function, config_name)
+            with self._placing(environment.name):
+                config_name = self._deployment_config(environment)
+                self.alarm_names[environment.name] = []
+                for function in environment.functions:
+                    self._function(environment, function)
+                    self._alarms(environment, function)
+                    self._deployment_group(environment, function, config_name)
+
+    def _placing(self, environment: str) -> Any:
+        """Create the block's resources where `environment` lives."""
+        placed = self.placements.get(environment)
+        return placed.creating_in(self) if placed else nullcontext()
+
+    def context_of(self, environment: str) -> AwsContext:
+        """The account and region `environment` lives in, for its ARNs."""
+        placed = self.placements.get(environment)
+        return placed.context if placed else self._context
+
+    def key_of(self, environment: str) -> PipelineKey:
+        """The key that encrypts `environment`'s logs, variables and bucket."""
+        placed = self.placements.get(environment)
+        return placed.key if placed else self._key
+
+    def codedeploy_app(self, environment: str) -> CodedeployApp:
+        place = self.layout.environment(environment).placement
+        return self.codedeploy_apps[f"codedeploy-{place.provider_alias}" if place else "codedeploy"]
 
     def _function(self, environment: EnvironmentLayout, function: FunctionLayout) -> None:
         """The function and the alias CodeDeploy shifts."""
@@ -107,7 +153,7 @@ class ServerlessApplication(Construct):
             timeout_seconds=function.timeout_seconds,
             environment=function.variables,
             statements=[],
-            key=self._key,
+            key=self.key_of(environment.name),
             log_retention_days=props.log_retention_days,
             publish=True,
             ignore_code_changes=True,
@@ -151,7 +197,8 @@ class ServerlessApplication(Construct):
         """CodeDeploy's role for the function (shift its alias, read its alarms, run the user's
         own hooks) and the deployment group that uses it."""
         watched = list(function.watched_alarms)
-        arn = self._context.arn("lambda", f"function:{function.function_name}")
+        context = self.context_of(environment.name)
+        arn = context.arn("lambda", f"function:{function.function_name}")
         statements = [
             Statement(
                 "ShiftAlias",
@@ -164,7 +211,7 @@ class ServerlessApplication(Construct):
                 Statement(
                     "ReadDeploymentAlarms",
                     ["cloudwatch:DescribeAlarms"],
-                    [self._context.arn("cloudwatch", f"alarm:{n}") for n in watched],
+                    [context.arn("cloudwatch", f"alarm:{n}") for n in watched],
                 )
             )
         if environment.own_hooks:
@@ -172,10 +219,7 @@ class ServerlessApplication(Construct):
                 Statement(
                     "InvokeTrafficHooks",
                     ["lambda:InvokeFunction"],
-                    [
-                        self._context.arn("lambda", f"function:{name}")
-                        for name in environment.own_hooks
-                    ],
+                    [context.arn("lambda", f"function:{name}") for name in environment.own_hooks],
                 )
             )
         deployer = self.deployers[function.construct_id] = ServiceRole(
@@ -189,7 +233,7 @@ class ServerlessApplication(Construct):
         self.deployment_groups[function.construct_id] = CodedeployDeploymentGroup(
             self,
             f"{function.construct_id}-deployment-group",
-            app_name=self.codedeploy_app.name,
+            app_name=self.codedeploy_app(environment.name).name,
             deployment_group_name=function.deployment_group,
             service_role_arn=deployer.arn,
             deployment_config_name=config_name,
@@ -241,9 +285,15 @@ class ServerlessApplication(Construct):
         it and nothing else of the pipeline's."""
         self.traffic_hook_function = function_name
         self.layout = application_layout(self.props, function_name)
-        arn = self._context.arn("lambda", f"function:{function_name}")
         for environment in self.layout.environments:
             if environment.runs_library_hook:
+                # The layout's name for it there (an environment elsewhere has its own).
+                hook = (
+                    f"{function_name}-{environment.name}"
+                    if environment.placement
+                    else function_name
+                )
+                arn = self.context_of(environment.name).arn("lambda", f"function:{hook}")
                 for function in environment.functions:
                     self.deployers[function.construct_id].add_statements(
                         Statement("InvokeLibraryTrafficHook", ["lambda:InvokeFunction"], [arn])
@@ -281,29 +331,39 @@ class ServerlessApplication(Construct):
         """Every function's ARN in the environment and their qualified (version and alias)
         ARNs."""
         arns = []
+        context = self.context_of(environment)
         for function in self.layout.environment(environment).functions:
-            arn = self._context.arn("lambda", f"function:{function.function_name}")
+            arn = context.arn("lambda", f"function:{function.function_name}")
             arns += [arn, f"{arn}:*"]
         return arns
 
     def deployment_group_arns(self, environment: str) -> list[str]:
+        context = self.context_of(environment)
         return [
-            self._context.arn(
+            context.arn(
                 "codedeploy", f"deploymentgroup:{self.props.name}/{function.deployment_group}"
             )
             for function in self.layout.environment(environment).functions
         ]
 
-    def _all_function_arns(self) -> list[str]:
-        return [arn for env in self.environment_names for arn in self.function_arns(env)]
+    @property
+    def local_environments(self) -> tuple[str, ...]:
+        """The environments in the pipeline's own account and region, which the handlers' own
+        roles act on (the others through their deployment roles)."""
+        return tuple(e.name for e in self.layout.environments if e.placement is None)
 
-    def _all_group_arns(self) -> list[str]:
-        return [arn for env in self.environment_names for arn in self.deployment_group_arns(env)]
-
-    def grant_promote(self) -> list[Statement]:
-        """Publish releases to every function and drive their deployment groups."""
-        configs = sorted({self.deployment_config_name(env) for env in self.environment_names})
-        return [
+    def grant_promote(self, environments: Sequence[str]) -> list[Statement]:
+        """Publish releases to every function of `environments` and drive their deployment
+        groups."""
+        # In a fixed order (by name, then by environment): ARNs hold tokens, which do not sort.
+        configs = dict.fromkeys(
+            sorted(
+                ((self.context_of(env), self.deployment_config_name(env)) for env in environments),
+                key=lambda pair: pair[1],
+            )
+        )
+        apps = dict.fromkeys(self.context_of(env) for env in environments)
+        return _granted(
             Statement(
                 "PublishReleases",
                 [
@@ -313,7 +373,7 @@ class ServerlessApplication(Construct):
                     "lambda:PublishVersion",
                     "lambda:UpdateFunctionCode",
                 ],
-                self._all_function_arns(),
+                [arn for env in environments for arn in self.function_arns(env)],
             ),
             Statement(
                 "DeployReleases",
@@ -322,27 +382,27 @@ class ServerlessApplication(Construct):
                     "codedeploy:GetDeployment",
                     "codedeploy:ListDeployments",
                 ],
-                self._all_group_arns(),
+                [arn for env in environments for arn in self.deployment_group_arns(env)],
             ),
             Statement(
                 "RegisterRevisions",
                 ["codedeploy:GetApplicationRevision", "codedeploy:RegisterApplicationRevision"],
-                [self._context.arn("codedeploy", f"application:{self.props.name}")],
+                [c.arn("codedeploy", f"application:{self.props.name}") for c in apps],
             ),
             Statement(
                 "ReadDeploymentConfigs",
                 ["codedeploy:GetDeploymentConfig"],
-                [self._context.arn("codedeploy", f"deploymentconfig:{c}") for c in configs],
+                [c.arn("codedeploy", f"deploymentconfig:{name}") for c, name in configs],
             ),
-        ]
+        )
 
-    def grant_rollback(self) -> list[Statement]:
-        """Stop deployments and move every alias back."""
-        return [
+    def grant_rollback(self, environments: Sequence[str]) -> list[Statement]:
+        """Stop deployments and move every alias of `environments` back."""
+        return _granted(
             Statement(
                 "RestoreAliases",
                 ["lambda:GetAlias", "lambda:GetFunctionConfiguration", "lambda:UpdateAlias"],
-                self._all_function_arns(),
+                [arn for env in environments for arn in self.function_arns(env)],
             ),
             Statement(
                 "StopDeployments",
@@ -351,15 +411,21 @@ class ServerlessApplication(Construct):
                     "codedeploy:ListDeployments",
                     "codedeploy:StopDeployment",
                 ],
-                self._all_group_arns(),
+                [arn for env in environments for arn in self.deployment_group_arns(env)],
             ),
-        ]
+        )
 
-    def grant_traffic_hook(self, buckets: ArtifactBuckets) -> list[Statement]:
-        """Smoke-test new versions and report to the deployment groups of the environments
-        that run the hook, nothing else."""
-        hooked = [e.name for e in self.layout.environments if e.runs_library_hook]
-        return [
+    def grant_traffic_hook(
+        self, buckets: ArtifactBuckets, environments: Sequence[str]
+    ) -> list[Statement]:
+        """Smoke-test new versions and report to the deployment groups of those of
+        `environments` that run the hook, nothing else."""
+        hooked = [
+            e.name
+            for e in self.layout.environments
+            if e.runs_library_hook and e.name in environments
+        ]
+        return _granted(
             Statement(
                 "ReportHookStatus",
                 ["codedeploy:GetDeployment", "codedeploy:PutLifecycleEventHookExecutionStatus"],
@@ -376,18 +442,21 @@ class ServerlessApplication(Construct):
                 ["s3:GetObject", "s3:GetObjectVersion"],
                 [f"{buckets.bucket_for(env).arn}/releases/*" for env in hooked],
             ),
-        ]
+        )
 
-    def grant_test_environments(self) -> list[Statement]:
-        """Invoke every environment but the last through its aliases (RunTestsIn<Env>), after
-        reading which release they serve; nothing when there is one environment."""
-        tested = self.environment_names[:-1]
-        if not tested:
-            return []
-        return [
+    def grant_test_environments(self, environments: Sequence[str]) -> list[Statement]:
+        """Invoke those of `environments` that are tested (every environment but the last:
+        RunTestsIn<Env>) through their aliases, after reading which release they serve."""
+        tested = [env for env in self.environment_names[:-1] if env in environments]
+        return _granted(
             Statement(
                 "TestThroughLiveAliases",
                 ["lambda:GetAlias", "lambda:GetFunctionConfiguration", "lambda:InvokeFunction"],
                 [arn for env in tested for arn in self.function_arns(env)],
             )
-        ]
+        )
+
+
+def _granted(*statements: Statement) -> list[Statement]:
+    """The statements that name any resource (an IAM statement needs one)."""
+    return [statement for statement in statements if statement.resources]

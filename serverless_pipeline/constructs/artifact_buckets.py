@@ -57,6 +57,7 @@ from .iam import (
     from_account_service,
     resource_statement,
 )
+from .placement import EnvironmentPlacement
 
 
 @dataclass(frozen=True)
@@ -102,7 +103,11 @@ class ArtifactBuckets(Construct):
         *,
         key: PipelineKey,
         context: AwsContext,
+        placements: Mapping[str, EnvironmentPlacement] | None = None,
     ) -> None:
+        """`placements`: the environments that live in their own account or region; each gets
+        its bucket there, encrypted with its own key, logging to an access-log bucket there
+        (S3 logs only to a bucket of the same account and region)."""
         super().__init__(scope, id)
         problems = Problems("ArtifactBuckets")
         problems.pattern("name_prefix", props.name_prefix, NAME_PREFIX, NAME_PREFIX_ACCEPTED)
@@ -159,16 +164,35 @@ class ArtifactBuckets(Construct):
             "production": props.production_bucket_name,
             **props.bucket_names,
         }
-        self.environment_buckets: dict[str, S3Bucket] = {
-            environment: self._bucket(
-                environment,
-                chosen_names.get(environment),
-                key=key,
-                log_bucket=self.access_log_bucket,
-            )
-            for environment in environments
-        }
+        self.placements = dict(placements or {})
+        self.environment_buckets: dict[str, S3Bucket] = {}
         """Environment -> its release bucket, in the environments' order."""
+        for environment in environments:
+            placed = self.placements.get(environment)
+            if placed is None:
+                self.environment_buckets[environment] = self._bucket(
+                    environment,
+                    chosen_names.get(environment),
+                    key=key,
+                    log_bucket=self.access_log_bucket,
+                )
+                continue
+            with placed.creating_in(self):
+                logs = self._bucket(
+                    f"{environment}-access-logs",
+                    None,
+                    key=None,
+                    log_bucket=None,
+                    context=placed.context,
+                    name_role="access-logs",
+                )
+                self.environment_buckets[environment] = self._bucket(
+                    environment,
+                    chosen_names.get(environment),
+                    key=placed.key,
+                    log_bucket=logs,
+                    context=placed.context,
+                )
 
     @property
     def staging_bucket(self) -> S3Bucket:
@@ -195,22 +219,32 @@ class ArtifactBuckets(Construct):
             [f"{self.artifact_bucket.arn}/releases/*"],
         )
 
-    def grant_environment_records(self) -> Statement:
-        """Read and write releases and deployment records in every environment bucket."""
+    def grant_environment_records(self, environments: Sequence[str]) -> Statement:
+        """Read and write releases and deployment records in these environments' buckets."""
         return Statement(
             "ManageEnvironmentReleases",
             ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"],
             [
-                f"{bucket.arn}/{prefix}/*"
-                for bucket in self.environment_buckets.values()
+                f"{self.bucket_for(environment).arn}/{prefix}/*"
+                for environment in environments
                 for prefix in ("releases", "executions")
             ],
         )
 
-    def grant_approval_records(self, environment: str) -> list[Statement]:
+    def grant_claim_record(self) -> Statement:
+        """Read and write the pipeline's claim where it is kept in the artifact bucket (when
+        the first environment lives in another account or region)."""
+        return Statement(
+            "ManagePipelineClaim",
+            ["s3:GetObject", "s3:PutObject"],
+            [f"{self.artifact_bucket.arn}/executions/claim.json"],
+        )
+
+    def grant_approval_records(self, environment: str | None) -> list[Statement]:
         """Read and write pending approvals, kept in the bucket of `environment` (the last one
-        a release goes through: the handlers' choice)."""
-        bucket = self.bucket_for(environment)
+        a release goes through: the handlers' choice), or in the artifact bucket (None) when
+        it lives in another account or region."""
+        bucket = self.artifact_bucket if environment is None else self.bucket_for(environment)
         return [
             Statement(
                 "ManageApprovals", ["s3:GetObject", "s3:PutObject"], [f"{bucket.arn}/approvals/*"]
@@ -218,23 +252,34 @@ class ArtifactBuckets(Construct):
             Statement("ListApprovalsBucket", ["s3:ListBucket"], [bucket.arn]),
         ]
 
-    def grant_list_environment_records(self) -> Statement:
-        """ListBucket on the environment buckets, so a missing record reads as 404, not 403."""
-        return Statement(
-            "ListEnvironmentBuckets",
-            ["s3:ListBucket"],
-            [bucket.arn for bucket in self.environment_buckets.values()],
-        )
+    def grant_list_environment_records(
+        self, environments: Sequence[str], *, artifacts: bool = False
+    ) -> Statement:
+        """ListBucket on these environments' buckets (and the artifact bucket, where it keeps
+        the claim), so a missing record reads as 404, not 403."""
+        buckets = [self.bucket_for(environment) for environment in environments]
+        if artifacts:
+            buckets.append(self.artifact_bucket)
+        return Statement("ListEnvironmentBuckets", ["s3:ListBucket"], [b.arn for b in buckets])
 
     def _bucket(
-        self, role: str, name: str | None, *, key: PipelineKey | None, log_bucket: S3Bucket | None
+        self,
+        role: str,
+        name: str | None,
+        *,
+        key: PipelineKey | None,
+        log_bucket: S3Bucket | None,
+        context: AwsContext | None = None,
+        name_role: str | None = None,
     ) -> S3Bucket:
+        """One bucket with every default; `role` is its construct id, `name_role` (default:
+        `role`) its generated name's middle, `context` the account it is in."""
         props = self._props
         bucket = S3Bucket(
             self,
             role,
             bucket=name,
-            bucket_prefix=None if name else f"{props.name_prefix}-{role}-",
+            bucket_prefix=None if name else f"{props.name_prefix}-{name_role or role}-",
             force_destroy=props.force_destroy,
         )
         S3BucketVersioningA(
@@ -278,7 +323,12 @@ class ArtifactBuckets(Construct):
             bucket=bucket.id,
             rule=S3BucketOwnershipControlsRule(object_ownership="BucketOwnerEnforced"),
         )
-        S3BucketPolicy(self, f"{role}-policy", bucket=bucket.id, policy=self._policy(role, bucket))
+        S3BucketPolicy(
+            self,
+            f"{role}-policy",
+            bucket=bucket.id,
+            policy=self._policy(role, bucket, context or self._context, log_bucket is None),
+        )
         # Object events go to EventBridge: an S3 source upload starts the pipeline without
         # polling, and teams can react to releases landing in an environment bucket.
         S3BucketNotification(self, f"{role}-events", bucket=bucket.id, eventbridge=True)
@@ -299,7 +349,7 @@ class ArtifactBuckets(Construct):
                 ],
             )
         ]
-        if log_bucket is None:
+        if log_bucket is None:  # an access-log bucket
             rules.append(
                 S3BucketLifecycleConfigurationRule(
                     id="expire-access-logs",
@@ -323,7 +373,7 @@ class ArtifactBuckets(Construct):
             )
         return bucket
 
-    def _policy(self, role: str, bucket: S3Bucket) -> str:
+    def _policy(self, role: str, bucket: S3Bucket, context: AwsContext, logs: bool) -> str:
         objects = [bucket.arn, f"{bucket.arn}/*"]
         statements = [
             deny_insecure_transport(["s3:*"], objects),
@@ -339,14 +389,14 @@ class ArtifactBuckets(Construct):
                 effect="Deny",
             ),
         ]
-        if role == "access-logs":
+        if logs:
             statements.append(
                 from_account_service(
                     "S3ServerAccessLogsFromThisAccount",
                     ["s3:PutObject"],
                     [f"{bucket.arn}/*"],
                     "logging.s3.amazonaws.com",
-                    self._context.account_id,
+                    context.account_id,
                 )
             )
         return DataAwsIamPolicyDocument(self, f"{role}-policy-document", statement=statements).json

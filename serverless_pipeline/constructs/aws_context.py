@@ -13,21 +13,24 @@ from constructs import Construct
 
 
 class AwsContext(Construct):
-    """Data sources for the current account, region and partition."""
+    """Data sources for the current account, region and partition; an account or region that
+    is known already (an environment's own, named in its config) is used as given."""
 
-    def __init__(self, scope: Construct, id: str) -> None:
+    def __init__(
+        self, scope: Construct, id: str, *, account_id: str | None = None, region: str | None = None
+    ) -> None:
         super().__init__(scope, id)
-        self.identity = DataAwsCallerIdentity(self, "identity")
-        self.region_data = DataAwsRegion(self, "region")
+        self._account_id = account_id or DataAwsCallerIdentity(self, "identity").account_id
+        self._region = region or DataAwsRegion(self, "region").region
         self.partition_data = DataAwsPartition(self, "partition")
 
     @property
     def account_id(self) -> str:
-        return self.identity.account_id
+        return self._account_id
 
     @property
     def region(self) -> str:
-        return self.region_data.region
+        return self._region
 
     @property
     def partition(self) -> str:

@@ -28,6 +28,10 @@ class PipelineKeyProps:
     """Prefix of the key alias (alias/<prefix>-pipeline)."""
     deletion_window_days: int = defaults.KMS_DELETION_WINDOW_DAYS
     """Days a scheduled deletion can still be cancelled; 7-30, default 30."""
+    environment: str | None = None
+    """The environment whose data the key encrypts in that environment's own account and region
+    (its functions' logs and variables, its bucket): alias/<prefix>-<environment>, and only
+    CloudWatch Logs beside the account's IAM policies. Omitted: the pipeline's key."""
 
 
 class PipelineKey(Construct):
@@ -45,6 +49,27 @@ class PipelineKey(Construct):
         logs_arn = context.arn("logs", "log-group:*")
         log_delivery_source = context.arn("logs", "*")
         account = context.account_id
+        pipeline_only = [
+            # Vended logs (the state machine's execution log): the state machine's role
+            # makes the data key with this context, and log delivery decrypts with it.
+            resource_statement(
+                Statement(
+                    "LogDeliveryDecryptsThisAccountsVendedLogs",
+                    ["kms:Decrypt"],
+                    ["*"],
+                    [Condition("StringEquals", LOG_DELIVERY_CONTEXT, [log_delivery_source])],
+                ),
+                principal_type="Service",
+                principals=["delivery.logs.amazonaws.com"],
+            ),
+            from_account_service(
+                "CloudWatchAlarmsNotifyTheEncryptedTopic",
+                ["kms:Decrypt", "kms:GenerateDataKey*"],
+                ["*"],
+                "cloudwatch.amazonaws.com",
+                account,
+            ),
+        ]
         policy = DataAwsIamPolicyDocument(
             self,
             "policy",
@@ -70,37 +95,27 @@ class PipelineKey(Construct):
                     principal_type="Service",
                     principals=[f"logs.{context.region}.amazonaws.com"],
                 ),
-                # Vended logs (the state machine's execution log): the state machine's role
-                # makes the data key with this context, and log delivery decrypts with it.
-                resource_statement(
-                    Statement(
-                        "LogDeliveryDecryptsThisAccountsVendedLogs",
-                        ["kms:Decrypt"],
-                        ["*"],
-                        [Condition("StringEquals", LOG_DELIVERY_CONTEXT, [log_delivery_source])],
-                    ),
-                    principal_type="Service",
-                    principals=["delivery.logs.amazonaws.com"],
-                ),
-                from_account_service(
-                    "CloudWatchAlarmsNotifyTheEncryptedTopic",
-                    ["kms:Decrypt", "kms:GenerateDataKey*"],
-                    ["*"],
-                    "cloudwatch.amazonaws.com",
-                    account,
-                ),
+                *([] if props.environment else pipeline_only),
             ],
+        )
+        purpose = (
+            f"the {props.environment} environment of the {props.name_prefix} deployment pipeline"
+            if props.environment
+            else f"the {props.name_prefix} deployment pipeline"
         )
         self.key = KmsKey(
             self,
             "key",
-            description=f"Encrypts the {props.name_prefix} deployment pipeline's data and logs",
+            description=f"Encrypts {purpose}'s data and logs",
             enable_key_rotation=True,
             deletion_window_in_days=props.deletion_window_days,
             policy=policy.json,
         )
         self.alias = KmsAlias(
-            self, "alias", name=f"alias/{props.name_prefix}-pipeline", target_key_id=self.key.key_id
+            self,
+            "alias",
+            name=f"alias/{props.name_prefix}-{props.environment or 'pipeline'}",
+            target_key_id=self.key.key_id,
         )
 
     @property

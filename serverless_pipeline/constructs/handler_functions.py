@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from constructs import Construct
 
-from .. import defaults
+from .. import defaults, naming
 from ..assets import handlers_package
 from ..layout import handlers_layout
 from ..naming import HANDLER_NAMES
@@ -16,7 +16,7 @@ from .artifact_buckets import ArtifactBuckets
 from .aws_context import AwsContext
 from .encryption import PipelineKey
 from .functions import PythonFunction, zip_asset
-from .iam import Statement
+from .iam import ServiceRole, Statement
 from .notifications import Notifications
 
 
@@ -121,7 +121,11 @@ class HandlerFunctions(Construct):
             problems.add(too_large)
         # An application function named like one of the pipeline's (application "shop",
         # function "run" in "tests" against prefix "shop") would be created twice.
-        own = {*self.layout.functions.values(), self.layout.candidate_function}
+        own = {
+            *self.layout.functions.values(),
+            *self.layout.placed_hooks.values(),
+            self.layout.candidate_function,
+        }
         for placed_in, placed in app.targets():
             if placed.function_name in own:
                 problems.add(
@@ -152,8 +156,8 @@ class HandlerFunctions(Construct):
             sandboxed=True,
         )
         candidate_arn = context.arn("lambda", f"function:{candidate_name}")
-        if "traffic_hook" in self.layout.functions:
-            application.add_library_hook(self.layout.functions["traffic_hook"])
+        if application.uses_library_hook:
+            application.add_library_hook(naming.handler_function(props.name_prefix, "traffic_hook"))
         code = handlers_package()
         asset = zip_asset(self, "code", "handlers.zip", code)
         self.application_layout = application.layout
@@ -164,14 +168,44 @@ class HandlerFunctions(Construct):
             artifact_bucket=buckets.artifact_bucket.bucket,
             buckets={env: buckets.bucket_for(env).bucket for env in app.environment_names},
             notification_topic=notifications.arn,
+            pipeline_account=context.account_id,
+            pipeline_partition=context.partition,
         )
+        local = application.local_environments
+        claims_elsewhere = app.claims_environment is None
         read = buckets.grant_read_releases()
-        records = [buckets.grant_environment_records(), buckets.grant_list_environment_records()]
+        records = [
+            *([buckets.grant_environment_records(local)] if local else []),
+            *([buckets.grant_claim_record()] if claims_elsewhere else []),
+            *(
+                [buckets.grant_list_environment_records(local, artifacts=claims_elsewhere)]
+                if local or claims_elsewhere
+                else []
+            ),
+        ]
+        # Who acts in each environment elsewhere, through its deployment role there: promote
+        # and rollback everywhere, run_tests where RunTestsIn<Env> tests.
+        tested = app.environment_names[:-1]
+        users = {
+            env.name: ["promote", "rollback", *(["run_tests"] if env.name in tested else [])]
+            for env in app.placed
+        }
+        role_arns = {
+            env.name: env.placement.deployment_role_arn(context.account_id, context.partition)
+            for env in app.placed
+            if env.placement
+        }
+
+        def assume(handler: str) -> list[Statement]:
+            arns = [role_arns[env] for env, names in users.items() if handler in names]
+            return [Statement("ActInOtherAccounts", ["sts:AssumeRole"], arns)] if arns else []
+
         grants: dict[str, list[Statement]] = {
             "validate": [read],
             "run_tests": [
                 read,
-                *application.grant_test_environments(),
+                *application.grant_test_environments(local),
+                *assume("run_tests"),
                 Statement(
                     "RunCandidateReleases",
                     [
@@ -189,7 +223,13 @@ class HandlerFunctions(Construct):
                     "DeleteCandidateVersions", ["lambda:DeleteFunction"], [f"{candidate_arn}:*"]
                 ),
             ],
-            "promote": [read, *records, _write_with_key(key), *application.grant_promote()],
+            "promote": [
+                read,
+                *records,
+                _write_with_key(key),
+                *application.grant_promote(local),
+                *assume("promote"),
+            ],
             # The state machine grants what its executions need (DeploymentStateMachine's
             # grant_read_execution_history and grant_task_response): it owns those ARNs.
             # Publish: what the cleanup restored, and (as Lambda's on-failure destination, with
@@ -197,11 +237,12 @@ class HandlerFunctions(Construct):
             "rollback": [
                 *records,
                 _write_with_key(key),
-                *application.grant_rollback(),
+                *application.grant_rollback(local),
+                *assume("rollback"),
                 *notifications.grant_publish(),
             ],
             "approval": [
-                *buckets.grant_approval_records(app.environment_names[-1]),
+                *buckets.grant_approval_records(app.approvals_environment),
                 _write_with_key(key),
                 *notifications.grant_publish(),
             ],
@@ -215,11 +256,18 @@ class HandlerFunctions(Construct):
             "traffic_hook": "smoke-tests a new version for CodeDeploy",
         }
 
-        def handler_function(name: str, statements: list[Statement]) -> PythonFunction:
+        def handler_function(
+            name: str,
+            statements: list[Statement],
+            *,
+            id: str | None = None,
+            function_name: str | None = None,
+            function_key: PipelineKey = key,
+        ) -> PythonFunction:
             return PythonFunction(
                 self,
-                name.replace("_", "-"),
-                function_name=self.layout.functions[name],
+                id or name.replace("_", "-"),
+                function_name=function_name or self.layout.functions[name],
                 description=f"Deployment pipeline: {purposes[name]}",
                 code=code,
                 asset=asset,
@@ -229,7 +277,7 @@ class HandlerFunctions(Construct):
                 timeout_seconds=props.timeout_seconds,
                 environment=environment,
                 statements=statements,
-                key=key,
+                key=function_key,
                 log_retention_days=props.log_retention_days,
                 reserved_concurrency=props.reserved_concurrency,
             )
@@ -241,10 +289,52 @@ class HandlerFunctions(Construct):
         # state machine gets no permission to invoke it. Deployed only where an environment
         # uses it (SMOKE_TESTS): an unused function is only more to patch and audit.
         self.traffic_hook: PythonFunction | None = (
-            handler_function("traffic_hook", application.grant_traffic_hook(buckets))
+            handler_function("traffic_hook", application.grant_traffic_hook(buckets, local))
             if "traffic_hook" in self.layout.functions
             else None
         )
+        # CodeDeploy invokes a hook where the deployment runs: an environment elsewhere that
+        # runs the library's hook has one of its own there.
+        self.placed_traffic_hooks: dict[str, PythonFunction] = {}
+        for env, hook_name in self.layout.placed_hooks.items():
+            home = buckets.placements[env]
+            with home.creating_in(self):
+                self.placed_traffic_hooks[env] = handler_function(
+                    "traffic_hook",
+                    application.grant_traffic_hook(buckets, [env]),
+                    id=f"traffic-hook-{env}",
+                    function_name=hook_name,
+                    function_key=home.key,
+                )
+        # The one way into an environment elsewhere: a role there that only the handlers that
+        # act there may assume, allowed exactly what they do there.
+        self.deployment_roles: dict[str, ServiceRole] = {}
+        for placed_env in app.placed:
+            env = placed_env.name
+            assert placed_env.placement is not None
+            home = buckets.placements[env]
+            with home.creating_in(self):
+                self.deployment_roles[env] = ServiceRole(
+                    self,
+                    f"deployment-role-{env}",
+                    name=placed_env.placement.deployment_role,
+                    service=None,
+                    trusted_roles=[self.functions[h].role.arn for h in users[env]],
+                    description=f"The {props.name_prefix} pipeline's handlers act in {env} "
+                    "through this role",
+                    statements=[
+                        buckets.grant_environment_records([env]),
+                        buckets.grant_list_environment_records([env]),
+                        Statement(
+                            "UseEnvironmentKey",
+                            ["kms:Decrypt", "kms:GenerateDataKey"],
+                            [home.key.arn],
+                        ),
+                        *application.grant_promote([env]),
+                        *application.grant_rollback([env]),
+                        *application.grant_test_environments([env]),
+                    ],
+                )
 
     @property
     def timeout_seconds(self) -> int:

@@ -77,6 +77,23 @@ def trust_policy(service: str) -> str:
     )
 
 
+def trust_policy_for_roles(role_arns: Sequence[str]) -> str:
+    """A trust policy that only these roles (of any account) can use."""
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"AWS": list(role_arns)},
+                    "Action": "sts:AssumeRole",
+                }
+            ],
+        },
+        sort_keys=True,
+    )
+
+
 def policy_characters(statements: Sequence[Statement]) -> int:
     """What IAM counts of a policy of these statements: its characters without whitespace,
     with every token at its longest value."""
@@ -136,8 +153,9 @@ def split_policy(
 
 
 class ServiceRole(Construct):
-    """An IAM role for one service principal with an inline policy of `statements` (and
-    managed policies for what does not fit in it: see the module's docstring)."""
+    """An IAM role for one service principal (or, with `trusted_roles`, for those roles) with
+    an inline policy of `statements` (and managed policies for what does not fit in it: see
+    the module's docstring)."""
 
     def __init__(
         self,
@@ -145,9 +163,10 @@ class ServiceRole(Construct):
         id: str,
         *,
         name: str,
-        service: str,
+        service: str | None,
         statements: Sequence[Statement],
         description: str,
+        trusted_roles: Sequence[str] = (),
     ) -> None:
         super().__init__(scope, id)
         self.role = IamRole(
@@ -155,7 +174,9 @@ class ServiceRole(Construct):
             "role",
             name=name,
             description=description,
-            assume_role_policy=trust_policy(service),
+            assume_role_policy=trust_policy(service)
+            if service
+            else trust_policy_for_roles(trusted_roles),
             max_session_duration=3600,
         )
         self._name = name

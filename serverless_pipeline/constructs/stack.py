@@ -20,6 +20,7 @@ from .handler_functions import HandlerFunctions, HandlerFunctionsProps
 from .monitoring import PipelineMonitoring
 from .notifications import Notifications, NotificationsProps
 from .pipeline import DeployPipeline, DeployPipelineProps
+from .placement import environment_placements
 from .state_machine import DeploymentStateMachine, DeploymentStateMachineProps
 
 
@@ -38,6 +39,17 @@ class ServerlessPipeline(Construct):
         name = config.name
         self.context = AwsContext(self, "context")
         self.key = PipelineKey(self, "key", PipelineKeyProps(name_prefix=name), self.context)
+        # The handlers as the layout computes them for this config, the rehearsal's too.
+        layout = pipeline_layout(config)
+        self.placements = environment_placements(
+            self,
+            layout.application,
+            name_prefix=name,
+            pipeline_region=config.region,
+            tags=config.tags,
+        )
+        """Environment -> where it lives, for the environments in their own account or
+        region."""
         self.buckets = ArtifactBuckets(
             self,
             "buckets",
@@ -48,6 +60,7 @@ class ServerlessPipeline(Construct):
             ),
             key=self.key,
             context=self.context,
+            placements=self.placements,
         )
         self.application = ServerlessApplication(
             self,
@@ -55,6 +68,7 @@ class ServerlessPipeline(Construct):
             application,
             key=self.key,
             context=self.context,
+            placements=self.placements,
         )
         self.notifications = Notifications(
             self,
@@ -63,8 +77,7 @@ class ServerlessPipeline(Construct):
             key=self.key,
             context=self.context,
         )
-        # The handlers as the layout computes them for this config, the rehearsal's too.
-        handlers = pipeline_layout(config).handlers
+        handlers = layout.handlers
         handler_props = HandlerFunctionsProps(
             name_prefix=handlers.prefix,
             test_manifest=handlers.test_manifest,

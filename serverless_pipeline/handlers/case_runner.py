@@ -21,13 +21,16 @@ from .archive import TestCase
 LONGEST_CASE_SECONDS = 910
 
 
-def invoke_client(read_timeout: float = LONGEST_CASE_SECONDS) -> Any:
+def invoke_client(
+    read_timeout: float = LONGEST_CASE_SECONDS, session: boto3.Session | None = None
+) -> Any:
     """A Lambda client for invoking test cases: a read timeout as long as a case may take (or
-    as the caller has left), no retries."""
+    as the caller has left), no retries; in `session` (an environment's deployment role) where
+    given."""
     config = Config(
         read_timeout=max(read_timeout, 1), connect_timeout=10, retries={"total_max_attempts": 1}
     )
-    return boto3.client("lambda", config=config)
+    return (session or boto3).client("lambda", config=config)
 
 
 def invoke_case(client: Any, function_name: str, qualifier: str, case: TestCase) -> dict[str, Any]:

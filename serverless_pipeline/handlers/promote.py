@@ -17,7 +17,7 @@ from dataclasses import asdict
 from typing import Any
 
 from . import artifacts, deployments, records, settings
-from .clients import client
+from .clients import client, in_environment
 from .errors import DeploymentFailed, DeploymentInProgress, DeploymentTimedOut, InvalidEvent
 from .events import (
     EXECUTION_ARN,
@@ -82,7 +82,10 @@ def start(
     release: Release,
     execution: str,
 ) -> dict[str, Any]:
-    s3, lam, codedeploy = client("s3"), client("lambda"), client("codedeploy")
+    s3, lam, codedeploy = (
+        in_environment(service, environment, execution)
+        for service in ("s3", "lambda", "codedeploy")
+    )
     found = {t.function: records.read_deployment(s3, t, execution) for t in environment.targets}
     # A retry of a start that got part of the way: a function already deploying (or already on
     # the release) is reported, never deployed a second time.
@@ -106,7 +109,9 @@ def start(
     if not pending:
         return _report(environment, release, _known(found), "InProgress")
     # Verified before anything is written: a bad artifact leaves the environment untouched.
-    data = artifacts.fetch(s3, release, config.artifact_bucket)
+    # Read with the pipeline's own role, written with the environment's: the code crosses
+    # accounts in this handler, and no bucket is opened to another account.
+    data = artifacts.fetch(client("s3"), release, config.artifact_bucket)
     running = {
         t.deployment_group: ids for t in pending if (ids := deployments.active(codedeploy, t))
     }
@@ -187,7 +192,7 @@ def status(
     release: Release,
     execution: str,
 ) -> dict[str, Any]:
-    s3, codedeploy = client("s3"), client("codedeploy")
+    s3, codedeploy = (in_environment(s, environment, execution) for s in ("s3", "codedeploy"))
     found: Records = {}
     failed, late = [], []
     for target in environment.targets:

@@ -23,7 +23,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from . import deployments, records, settings
-from .clients import client
+from .clients import client, in_environment
 from .errors import InvalidEvent, RollbackFailed
 from .events import (
     EXECUTION_ARN,
@@ -111,7 +111,6 @@ def restore_all(
 ) -> dict[str, dict[str, Any]]:
     """Every function of every environment back on what it served before the execution,
     trying them all before reporting; RollbackFailed names each that could not be."""
-    s3, lam, codedeploy = client("s3"), client("lambda"), client("codedeploy")
     outcomes: dict[str, dict[str, Any]] = {}
     problems = []
     # The last environment first: it is the one users are on.
@@ -119,6 +118,10 @@ def restore_all(
         outcomes[environment.name] = {}
         for target in environment.targets:
             try:
+                s3, lam, codedeploy = (
+                    in_environment(service, environment, execution)
+                    for service in ("s3", "lambda", "codedeploy")
+                )
                 outcomes[environment.name][target.function] = restore(
                     s3, lam, codedeploy, target, execution
                 )
@@ -129,7 +132,7 @@ def restore_all(
     if problems:
         raise RollbackFailed(f"release {release_id}: " + "; ".join(problems))
     # Everything it touched is restored: the next execution may go.
-    records.release(s3, config.claim_bucket, execution)
+    records.release(client("s3"), config.claim_bucket, execution)
     return outcomes
 
 

@@ -18,9 +18,9 @@ from typing import Any
 
 from . import archive, artifacts, settings
 from .case_runner import invoke_case, invoke_client, judge
-from .clients import client
+from .clients import client, environment_session, in_environment
 from .errors import EnvironmentNotOnRelease, TestCasesFailed
-from .events import Release, parse_release, require_mapping, require_one_of
+from .events import Release, parse_execution, parse_release, require_mapping, require_one_of
 
 LOGGER = logging.getLogger(__name__)
 
@@ -42,7 +42,10 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
         environment = config.environment(
             require_one_of({"environment": where}, "environment", config.environment_names)
         )
-        outcomes = _run_in_environment(release, environment, cases, functions)
+        # The execution names the session of the deployment role an environment elsewhere is
+        # reached through; the pipeline's own environments need none.
+        execution = parse_execution(event) if environment.role else ""
+        outcomes = _run_in_environment(release, environment, execution, cases, functions)
     results = [
         {"name": case.name, "passed": (reason := judge(case, outcome)) is None, "reason": reason}
         for case, outcome in zip(cases, outcomes, strict=True)
@@ -114,10 +117,11 @@ def _run_candidate(
 def _run_in_environment(
     release: Release,
     environment: settings.Environment,
+    execution: str,
     cases: list[archive.TestCase],
     functions: list[settings.Function],
 ) -> list[dict[str, Any]]:
-    lam = client("lambda")
+    lam = in_environment("lambda", environment, execution)
     # Every function of the environment, not only those the cases call: the environment must
     # be wholly on the release before the release moves on.
     for target in environment.targets:
@@ -133,7 +137,7 @@ def _run_in_environment(
                 f"not release {release.id}'s"
                 + (f", and still shifts traffic to {shifting}" if shifting else "")
             )
-    invoker = invoke_client()
+    invoker = invoke_client(session=environment_session(environment, execution))
     return [
         invoke_case(invoker, target.function_name, target.alias, case)
         for case, function in zip(cases, functions, strict=True)

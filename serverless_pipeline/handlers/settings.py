@@ -53,6 +53,11 @@ class Environment:
     name: str
     bucket: str
     targets: tuple[Target, ...]
+    role: str | None = None
+    """The deployment role the handlers act through in an environment that lives in another
+    account or region; None: the environment is the pipeline's own account and region."""
+    region: str | None = None
+    """Its region, when not the pipeline's."""
 
     def target(self, function: str) -> Target:
         return next(t for t in self.targets if t.function == function)
@@ -71,6 +76,10 @@ class Settings:
     candidate_function: str
     # Where approval requests go; empty where a handler does not publish.
     notification_topic: str = ""
+    claims: str = ""
+    """The bucket of the pipeline's claim; empty: the first environment's."""
+    approvals: str = ""
+    """The bucket of pending approvals; empty: the last environment's."""
 
     def topic(self) -> str:
         """The notification topic, for the handlers that publish to it."""
@@ -100,13 +109,16 @@ class Settings:
 
     @property
     def claim_bucket(self) -> str:
-        """Which execution holds the pipeline is kept in the first environment's bucket."""
-        return self.environments[0].bucket
+        """Which execution holds the pipeline is kept in the first environment's bucket, or in
+        the artifact bucket when that environment lives in another account or region: the
+        pipeline's own records stay in the pipeline's account."""
+        return self.claims or self.environments[0].bucket
 
     @property
     def approvals_bucket(self) -> str:
-        """Pending approvals live in the last environment's bucket, whichever gate asks."""
-        return self.environments[-1].bucket
+        """Pending approvals live in the last environment's bucket (whichever gate asks), or
+        as the claim does."""
+        return self.approvals or self.environments[-1].bucket
 
 
 def _required(env: Mapping[str, str], name: str) -> str:
@@ -137,7 +149,29 @@ def _strings(value: Any, keys: tuple[str, ...], where: str) -> dict[str, str]:
     return value
 
 
-def _application(raw: str) -> tuple[tuple[Function, ...], tuple[Environment, ...]]:
+ROLE_ARN = re.compile(r"arn:[\w-]+:iam::\d{12}:role/[\w+=,.@/-]+")
+REGION = re.compile(r"[a-z]{2}(-gov)?-[a-z]+-\d")
+
+
+def _placement(values: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    """(role, region) of an environment elsewhere; (None, None) for one with the pipeline."""
+    role, region = values.get("role"), values.get("region")
+    if role is not None and (not isinstance(role, str) or not ROLE_ARN.fullmatch(role)):
+        raise ConfigurationError(
+            f"APPLICATION environment {values['name']} role is {role!r}; expected an IAM role ARN"
+        )
+    if region is not None and (not isinstance(region, str) or not REGION.fullmatch(region)):
+        raise ConfigurationError(
+            f"APPLICATION environment {values['name']} region is {region!r}; expected a region"
+        )
+    if region is not None and role is None:
+        raise ConfigurationError(
+            f"APPLICATION environment {values['name']} has a region but no role to act there"
+        )
+    return role, region
+
+
+def _application(raw: str) -> tuple[tuple[Function, ...], tuple[Environment, ...], dict[str, str]]:
     try:
         parsed = json.loads(raw)
     except json.JSONDecodeError as error:
@@ -188,14 +222,20 @@ def _application(raw: str) -> tuple[tuple[Function, ...], tuple[Environment, ...
                     single_form="{function}" not in pattern,
                 )
             )
-        environments.append(Environment(values["name"], values["bucket"], tuple(targets)))
-    return tuple(functions), tuple(environments)
+        role, region = _placement(values)
+        environments.append(
+            Environment(values["name"], values["bucket"], tuple(targets), role, region)
+        )
+    records = {key: parsed.get(key, "") for key in ("claims", "approvals")}
+    if any(not isinstance(bucket, str) for bucket in records.values()):
+        raise ConfigurationError("APPLICATION claims and approvals must be bucket names")
+    return tuple(functions), tuple(environments), records
 
 
 def load(env: Mapping[str, str] | None = None) -> Settings:
     """Settings from `env` (the process environment by default)."""
     env = os.environ if env is None else env
-    functions, environments = _application(_required(env, "APPLICATION"))
+    functions, environments, records = _application(_required(env, "APPLICATION"))
     return Settings(
         artifact_bucket=_required(env, "ARTIFACT_BUCKET"),
         test_manifest=_required(env, "TEST_MANIFEST"),
@@ -204,4 +244,6 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         deployment_timeout_seconds=_positive_int(env, "DEPLOYMENT_TIMEOUT_SECONDS", 3600),
         candidate_function=_required(env, "CANDIDATE_FUNCTION"),
         notification_topic=env.get("NOTIFICATION_TOPIC_ARN", ""),
+        claims=records["claims"],
+        approvals=records["approvals"],
     )

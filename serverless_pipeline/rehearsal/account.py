@@ -187,6 +187,8 @@ def create(config: PipelineConfig, source: ReleaseSource | None = None) -> Emula
         artifact_bucket=buckets["artifacts"],
         buckets={environment: buckets[environment] for environment in environments},
         notification_topic=topic_arn(config),
+        pipeline_account=ACCOUNT_ID,
+        pipeline_partition="aws",
     )
     _handlers(layout, role, variables, lam)
     machine = sfn.create_state_machine(
