@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, TextIO
 from .application_settings import validate_props
 from .config import PipelineConfig
 from .diagram import mermaid
-from .example import example_config
+from .example import EXAMPLES
 from .layout import pipeline_layout
 from .validation import ConfigurationError
 
@@ -57,6 +57,13 @@ def main(argv: list[str] | None = None) -> int:
         help="your PipelineConfig, or a function returning one, in a module importable from "
         "the current directory; default: the example",
     )
+    rehearse.add_argument(
+        "--example",
+        choices=sorted(EXAMPLES),
+        default="orders",
+        help="which example to rehearse without --config: orders (one account, the default) or "
+        "multi-account (staging in its own account, production in another account and region)",
+    )
     commands.add_parser("diagram", help="print the deployment state machine as a Mermaid flowchart")
     arguments = parser.parse_args(argv)
     if arguments.command == "diagram":
@@ -68,6 +75,7 @@ def main(argv: list[str] | None = None) -> int:
         out=sys.stdout,
         app=arguments.app,
         config=arguments.config,
+        example=arguments.example,
     )
 
 
@@ -111,6 +119,7 @@ def run_rehearsal(
     out: TextIO,
     app: str | None = None,
     config: str | None = None,
+    example: str = "orders",
 ) -> int:
     try:
         from .rehearsal import runner, sample_app, user_app
@@ -122,7 +131,9 @@ def run_rehearsal(
         )
         return EXIT_BROKEN
     try:
-        pipeline = load_config(config) if config else example_config()
+        if config and example != "orders":
+            raise UsageError(f"--config and --example {example} both name a pipeline; give one")
+        pipeline = load_config(config) if config else EXAMPLES[example]()
         source: ReleaseSource = sample_app.SampleApp()
         if app is not None:
             layout = pipeline_layout(pipeline).application

@@ -153,6 +153,12 @@ class ApplicationLayout:
         """The environments that live outside the pipeline's account and region."""
         return tuple(e for e in self.environments if e.placement is not None)
 
+    def acting_handlers(self, environment: str) -> tuple[str, ...]:
+        """The handlers that act in an environment elsewhere, through its deployment role:
+        promote and rollback, and run_tests where RunTestsIn<Env> tests it (all but the last)."""
+        tested = environment in self.environment_names[:-1]
+        return ("promote", "rollback", *(("run_tests",) if tested else ()))
+
     @property
     def claims_environment(self) -> str | None:
         """Whose bucket holds the pipeline's claim: the first environment's, unless it lives
@@ -352,6 +358,17 @@ class HandlersLayout:
             f"environments, more than Lambda's {LAMBDA_ENVIRONMENT_BYTES}; use fewer or shorter "
             "function, handler or environment names, or fewer hooks"
         )
+
+
+def deployment_role_trust(role_arns: list[str]) -> dict[str, Any]:
+    """The trust policy of a deployment role: only these roles (the acting handlers') may
+    assume it."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"AWS": role_arns}, "Action": "sts:AssumeRole"}
+        ],
+    }
 
 
 def _placement_settings(

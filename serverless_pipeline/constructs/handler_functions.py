@@ -183,13 +183,8 @@ class HandlerFunctions(Construct):
                 else []
             ),
         ]
-        # Who acts in each environment elsewhere, through its deployment role there: promote
-        # and rollback everywhere, run_tests where RunTestsIn<Env> tests.
-        tested = app.environment_names[:-1]
-        users = {
-            env.name: ["promote", "rollback", *(["run_tests"] if env.name in tested else [])]
-            for env in app.placed
-        }
+        # Who acts in each environment elsewhere, through its deployment role there.
+        users = {env.name: app.acting_handlers(env.name) for env in app.placed}
         role_arns = {
             env.name: env.placement.deployment_role_arn(context.account_id, context.partition)
             for env in app.placed

@@ -30,6 +30,8 @@ from cdktf_cdktf_provider_aws.iam_role import IamRole
 from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
 from constructs import Construct
 
+from ..layout import deployment_role_trust
+
 # IAM quotas: all inline policies of a role together, and one managed policy, in characters
 # without whitespace; a role takes 10 managed policies unless the account's quota is raised.
 INLINE_POLICY_CHARACTERS = 10_240
@@ -69,23 +71,6 @@ def trust_policy(service: str) -> str:
                 {
                     "Effect": "Allow",
                     "Principal": {"Service": service},
-                    "Action": "sts:AssumeRole",
-                }
-            ],
-        },
-        sort_keys=True,
-    )
-
-
-def trust_policy_for_roles(role_arns: Sequence[str]) -> str:
-    """A trust policy that only these roles (of any account) can use."""
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Effect": "Allow",
-                    "Principal": {"AWS": list(role_arns)},
                     "Action": "sts:AssumeRole",
                 }
             ],
@@ -176,7 +161,7 @@ class ServiceRole(Construct):
             description=description,
             assume_role_policy=trust_policy(service)
             if service
-            else trust_policy_for_roles(trusted_roles),
+            else json.dumps(deployment_role_trust(list(trusted_roles)), sort_keys=True),
             max_session_duration=3600,
         )
         self._name = name

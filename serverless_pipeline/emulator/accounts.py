@@ -13,6 +13,7 @@ function that asks; otherwise STS refuses with AccessDenied.
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -25,10 +26,16 @@ from moto.sts.exceptions import STSClientError
 from moto.sts.models import STSBackend
 
 from ..handlers.clients import client
-from .lambda_runtime import running_function
 
 OPERATOR_ROLE = "rehearsal-operator"
 _operators: dict[str, boto3.Session] = {}
+# The role of the function whose code runs on this thread (set by the Lambda runtime).
+CALLER = threading.local()
+
+
+def running_function_role() -> str | None:
+    """The execution role of the function running on this thread; None outside functions."""
+    return getattr(CALLER, "role", None)
 
 
 def operator(account_id: str) -> boto3.Session | None:
@@ -76,7 +83,7 @@ def trusted_roles_only() -> Iterator[None]:
     original = STSBackend.assume_role
 
     def assume_role(backend: STSBackend, **kwargs: Any) -> Any:
-        caller = running_function()
+        caller = running_function_role()
         if caller is not None:
             role_arn = kwargs["role_arn"]
             account = role_arn.split(":")[4]
@@ -84,10 +91,10 @@ def trusted_roles_only() -> Iterator[None]:
                 role = iam_backends[account]["global"].get_role_by_arn(role_arn)
             except Exception:
                 role = None
-            if role is None or caller.role not in _trusted(role.assume_role_policy_document):
+            if role is None or caller not in _trusted(role.assume_role_policy_document):
                 raise STSClientError(
                     "AccessDenied",
-                    f"User: {caller.role} is not authorized to perform: sts:AssumeRole on "
+                    f"User: {caller} is not authorized to perform: sts:AssumeRole on "
                     f"resource: {role_arn}",
                 )
         return original(backend, **kwargs)

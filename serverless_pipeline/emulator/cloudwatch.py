@@ -11,7 +11,7 @@ import datetime
 import operator
 from typing import Any
 
-from ..handlers.clients import client
+from .accounts import account_client
 from .clock import CLOCK
 
 _COMPARISONS = {
@@ -23,10 +23,11 @@ _COMPARISONS = {
 
 
 def record_invocation(
-    region: str, function_name: str, qualifier: str | None, errored: bool
+    account_id: str, region: str, function_name: str, qualifier: str | None, errored: bool
 ) -> None:
-    """Publish the invocation as Lambda does: per function, and per alias or version."""
-    cloudwatch = client("cloudwatch", region)
+    """Publish the invocation as Lambda does: per function, and per alias or version, in the
+    function's own account and region."""
+    cloudwatch = account_client("cloudwatch", account_id, region)
     stamp = CLOCK.now()
     dimension_sets = [[{"Name": "FunctionName", "Value": function_name}]]
     if qualifier:
@@ -52,13 +53,15 @@ def record_invocation(
     )
 
 
-def breached(region: str, alarm_names: list[str], since: datetime.datetime) -> list[str]:
+def breached(
+    account_id: str, region: str, alarm_names: list[str], since: datetime.datetime
+) -> list[str]:
     """Evaluate each alarm on the datapoints recorded since `since`, on the emulator's clock
     (a deployment's own traffic only); set each alarm's state and return the names of those in
     ALARM."""
     if not alarm_names:
         return []
-    cloudwatch = client("cloudwatch", region)
+    cloudwatch = account_client("cloudwatch", account_id, region)
     now = CLOCK.now()
     firing = []
     for alarm in cloudwatch.describe_alarms(AlarmNames=alarm_names)["MetricAlarms"]:

@@ -27,16 +27,17 @@ from moto.codedeploy.models import CodeDeployBackend, DeploymentInfo
 from moto.codedeploy.responses import CodeDeployResponse
 
 from ..application_settings import shift_minutes
-from ..handlers.clients import client
+from .accounts import account_client
 from .clock import CLOCK
 from .cloudwatch import alarm_names, breached
 
-# (region, function name, alias) -> None: send traffic through the alias after it moved.
-Traffic = Callable[[str, str, str], None]
+# (account, region, function name, alias) -> None: send traffic through the alias after it
+# moved.
+Traffic = Callable[[str, str, str, str], None]
 ACTIVE = ("Created", "Queued", "InProgress", "Baking", "Ready")
 
 
-def no_traffic(region: str, function_name: str, alias: str) -> None:
+def no_traffic(account_id: str, region: str, function_name: str, alias: str) -> None:
     """By default nobody calls the application during a deployment."""
 
 
@@ -84,13 +85,18 @@ class _Deployments:
         self.errors[deployment.deployment_id] = {"code": code, "message": message}
 
     def run_hook(
-        self, region: str, deployment: DeploymentInfo, hooks: dict[str, str], event: str
+        self,
+        backend: CodeDeployBackend,
+        deployment: DeploymentInfo,
+        hooks: dict[str, str],
+        event: str,
     ) -> str | None:
-        """Invoke the AppSpec's hook for `event` as CodeDeploy does; why it failed, or None."""
+        """Invoke the AppSpec's hook for `event` as CodeDeploy does, in the deployment's own
+        account and region; why it failed, or None."""
         if event not in hooks:
             return None
         execution_id = str(uuid.uuid4())
-        client("lambda", region).invoke(
+        account_client("lambda", backend.account_id, backend.region_name).invoke(
             FunctionName=hooks[event],
             Payload=json.dumps(
                 {
@@ -116,7 +122,9 @@ class _Deployments:
                 return
         shifted_at = CLOCK.next_whole_second()
         for properties in resources:
-            self.emulator.traffic(backend.region_name, properties["Name"], properties["Alias"])
+            self.emulator.traffic(
+                backend.account_id, backend.region_name, properties["Name"], properties["Alias"]
+            )
         config = deployment.deployment_group.deployment_config_name or ""
         minutes = shift_minutes(config) or 0
         self.shifting[deployment.deployment_id] = _Shifting(
@@ -133,8 +141,8 @@ class _Deployments:
         del self.shifting[deployment.deployment_id]
         region = backend.region_name
         watched = alarm_names(deployment.deployment_group.alarm_configuration)
-        firing = breached(region, watched, shifting.shifted_at)
-        problem = self.run_hook(region, deployment, shifting.hooks, "AfterAllowTraffic")
+        firing = breached(backend.account_id, region, watched, shifting.shifted_at)
+        problem = self.run_hook(backend, deployment, shifting.hooks, "AfterAllowTraffic")
         if not (problem or firing):
             deployment.status = "Succeeded"
             return
@@ -171,7 +179,7 @@ class _Deployments:
             message = f"{name}:{alias} is on {live}, not {current}"
             self.finish(deployment, "Failed", "INVALID_REVISION", message)
             return False
-        problem = self.run_hook(region, deployment, hooks, "BeforeAllowTraffic")
+        problem = self.run_hook(backend, deployment, hooks, "BeforeAllowTraffic")
         if problem:
             self.finish(deployment, "Failed", "HOOK_EXECUTION_FAILURE", problem)
             return False

@@ -34,6 +34,7 @@ from moto.awslambda.models import LambdaFunction
 from moto.awslambda.responses import LambdaResponse
 from moto.awslambda_simple.models import LambdaSimpleBackend
 
+from .accounts import CALLER
 from .cloudwatch import record_invocation
 
 
@@ -149,6 +150,7 @@ class InProcessRuntime:
         def call() -> None:
             me = threading.get_ident()
             _LOCK.join(me)
+            CALLER.role = function.role  # what its AWS calls act as (emulator/accounts.py)
             try:
                 handler = getattr(importlib.import_module(module_name), attribute)
                 result = handler(event, Context(function))
@@ -215,7 +217,9 @@ def in_process_lambda() -> Iterator[InProcessRuntime]:
             function = backend.get_function(function_name, qualifier)
             event = json.loads(body) if body else {}
             payload, errored = runtime.run(function, event)
-            record_invocation(backend.region_name, function.function_name, qualifier, errored)
+            record_invocation(
+                backend.account_id, backend.region_name, function.function_name, qualifier, errored
+            )
             if errored:
                 response_headers["x-amz-function-error"] = "Unhandled"
             return json.dumps(payload).encode()

@@ -20,14 +20,16 @@ from ..application_settings import placeholder_code
 from ..asl import definition_values
 from ..assets import handlers_package
 from ..config import PipelineConfig
-from ..handlers.clients import client
+from ..emulator.accounts import account_client
 from ..handlers.events import release_key
 from ..handlers.lambda_versions import describe, release_of
 from ..layout import (
     ApplicationLayout,
+    EnvironmentLayout,
     PipelineLayout,
     cleanup_rule_name,
     cleanup_rule_pattern,
+    deployment_role_trust,
     pipeline_layout,
 )
 from . import sample_app
@@ -95,7 +97,11 @@ class EmulatedAccount:
             "version_id": stored["VersionId"],
         }
 
-    def user_traffic(self, region: str, function_name: str, alias: str) -> None:
+    def home(self, environment: str) -> tuple[str, str]:
+        """(account, region) an environment lives in."""
+        return home_of(self.config, self.application.environment(environment))
+
+    def user_traffic(self, account_id: str, region: str, function_name: str, alias: str) -> None:
         """The application's users while a deployment shifts traffic: a few requests through
         the alias, the events the release source says they send. Their errors reach the
         alarms through Lambda's metrics, as in AWS."""
@@ -103,7 +109,7 @@ class EmulatedAccount:
             f.key for _, f in self.application.targets() if f.function_name == function_name
         )
         events = self.source.traffic_events(function)
-        lam = client("lambda", region)
+        lam = account_client("lambda", account_id, region)
         for index in range(TRAFFIC_REQUESTS if events else 0):
             lam.invoke(
                 FunctionName=function_name,
@@ -115,12 +121,25 @@ class EmulatedAccount:
         """Function -> the release its live alias serves in the environment, read back from
         Lambda."""
         live = {}
+        lam = account_client("lambda", *self.home(environment))
         for function in self.application.environment(environment).functions:
-            version = self.lam.get_alias(
+            version = lam.get_alias(
                 FunctionName=function.function_name, Name=self.application.alias
             )["FunctionVersion"]
-            live[function.key] = release_of(self.lam, function.function_name, version)
+            live[function.key] = release_of(lam, function.function_name, version)
         return live
+
+
+def home_of(config: PipelineConfig, environment: EnvironmentLayout) -> tuple[str, str]:
+    """(account, region) of an environment: its own where it names them, else the pipeline's."""
+    placement = environment.placement
+    account = placement.account_id if placement and placement.account_id else ACCOUNT_ID
+    region = placement.region if placement and placement.region else config.region
+    return account, region
+
+
+def role_arn(account_id: str, name: str) -> str:
+    return f"arn:aws:iam::{account_id}:role/{name}"
 
 
 def function_arn(region: str, name: str) -> str:
@@ -171,26 +190,52 @@ def create(config: PipelineConfig, source: ReleaseSource | None = None) -> Emula
     codedeploy = boto3.client("codedeploy", region_name=region)
     sfn = boto3.client("stepfunctions", region_name=region)
 
-    environments = layout.application.environment_names
+    application = layout.application
+    environments = application.environment_names
+    homes = {name: home_of(config, application.environment(name)) for name in environments}
     buckets = {role: f"{config.name}-{role}-rehearsal" for role in ("artifacts", *environments)}
-    # S3 refuses a location constraint for us-east-1, its default region.
-    constraint = {"LocationConstraint": region}
-    where = {} if region == "us-east-1" else {"CreateBucketConfiguration": constraint}
-    for bucket in buckets.values():
-        s3.create_bucket(Bucket=bucket, **where)
-        s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
-    role = iam.create_role(RoleName="rehearsal", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    where = {"artifacts": (ACCOUNT_ID, region), **homes}
+    # Every account a function runs in has the role its functions run as.
+    roles = {
+        account: _role(
+            account_client("iam", account, region),
+            "rehearsal",
+            {"Service": ["lambda.amazonaws.com", "codedeploy.amazonaws.com"]},
+        )
+        for account in sorted({ACCOUNT_ID, *(account for account, _ in homes.values())})
+    }
+    role = roles[ACCOUNT_ID]
+    for bucket_role, bucket in buckets.items():
+        account, bucket_region = where[bucket_role]
+        bucket_s3 = account_client("s3", account, bucket_region)
+        # S3 refuses a location constraint for us-east-1, its default region.
+        located = (
+            {}
+            if bucket_region == "us-east-1"
+            else {"CreateBucketConfiguration": {"LocationConstraint": bucket_region}}
+        )
+        bucket_s3.create_bucket(Bucket=bucket, **located)
+        bucket_s3.put_bucket_versioning(
+            Bucket=bucket, VersioningConfiguration={"Status": "Enabled"}
+        )
     inbox = _notifications(config, layout)
-    _application(layout.application, source.release_zip("ok", FIRST_RELEASE), role, region)
+    first = source.release_zip("ok", FIRST_RELEASE)
+    _application(config, application, first, roles)
     variables = layout.handlers.environment(
-        layout.application,
+        application,
         artifact_bucket=buckets["artifacts"],
         buckets={environment: buckets[environment] for environment in environments},
         notification_topic=topic_arn(config),
         pipeline_account=ACCOUNT_ID,
         pipeline_partition="aws",
     )
-    _handlers(layout, role, variables, lam)
+    handler_roles = {
+        handler: _role(iam, f"{name}-fn", {"Service": "lambda.amazonaws.com"})
+        for handler, name in layout.handlers.functions.items()
+    }
+    _deployment_roles(config, application, handler_roles)
+    _placed_hooks(config, layout, roles, variables)
+    _handlers(layout, role, handler_roles, variables, lam)
     machine = sfn.create_state_machine(
         name=layout.state_machine, definition=deployment_definition(config), roleArn=role
     )
@@ -202,7 +247,7 @@ def create(config: PipelineConfig, source: ReleaseSource | None = None) -> Emula
         sfn,
         codedeploy,
         buckets["artifacts"],
-        buckets[environments[-1]],
+        buckets[application.approvals_environment or "artifacts"],
         machine["stateMachineArn"],
         inbox,
         layout.application,
@@ -229,18 +274,71 @@ def _notifications(config: PipelineConfig, layout: PipelineLayout) -> str:
     return inbox
 
 
-def _application(application: ApplicationLayout, first: bytes, role: str, region: str) -> None:
+def _role(iam: Any, name: str, principal: dict[str, Any]) -> str:
+    """A role of that name (trusted by `principal`), as the stack creates it; its ARN."""
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": principal, "Action": "sts:AssumeRole"}],
+    }
+    created = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))
+    return str(created["Role"]["Arn"])
+
+
+def _deployment_roles(
+    config: PipelineConfig, application: ApplicationLayout, handler_roles: dict[str, str]
+) -> None:
+    """Each environment elsewhere has the role the acting handlers assume there, trusting
+    exactly their roles, as HandlerFunctions creates it."""
+    for environment in application.placed:
+        assert environment.placement is not None
+        account, region = home_of(config, environment)
+        trusted = [handler_roles[h] for h in application.acting_handlers(environment.name)]
+        account_client("iam", account, region).create_role(
+            RoleName=environment.placement.deployment_role,
+            AssumeRolePolicyDocument=json.dumps(deployment_role_trust(trusted)),
+        )
+
+
+def _placed_hooks(
+    config: PipelineConfig, layout: PipelineLayout, roles: dict[str, str], variables: dict[str, str]
+) -> None:
+    """The library's traffic hook where an environment elsewhere runs it, as HandlerFunctions
+    creates it there."""
+    for environment, name in layout.handlers.placed_hooks.items():
+        account, region = home_of(config, layout.application.environment(environment))
+        account_client("lambda", account, region).create_function(
+            FunctionName=name,
+            Runtime=layout.handlers.runtime,
+            Role=roles[account],
+            Handler="handlers.traffic_hook.handler",
+            Code={"ZipFile": handlers_package()},
+            Environment={"Variables": variables},
+            Timeout=layout.handlers.timeout_seconds,
+            MemorySize=layout.handlers.memory_mb,
+        )
+
+
+def _application(
+    config: PipelineConfig, application: ApplicationLayout, first: bytes, roles: dict[str, str]
+) -> None:
     """Each function in each environment with `first` (FIRST_RELEASE) behind its alias, its
-    alarms and its deployment group, as ServerlessApplication creates them."""
-    lam = boto3.client("lambda", region_name=region)
-    codedeploy = boto3.client("codedeploy", region_name=region)
-    cloudwatch = boto3.client("cloudwatch", region_name=region)
-    codedeploy.create_application(applicationName=application.name, computePlatform="Lambda")
+    alarms and its deployment group, where the environment lives, as ServerlessApplication
+    creates them."""
+    applications: set[tuple[str, str]] = set()
     for environment, function in application.targets():
+        account, region = home_of(config, environment)
+        lam = account_client("lambda", account, region)
+        codedeploy = account_client("codedeploy", account, region)
+        cloudwatch = account_client("cloudwatch", account, region)
+        if (account, region) not in applications:
+            applications.add((account, region))
+            codedeploy.create_application(
+                applicationName=application.name, computePlatform="Lambda"
+            )
         published = lam.create_function(
             FunctionName=function.function_name,
             Runtime=application.runtime,
-            Role=role,
+            Role=roles[account],
             Handler=function.handler,
             Code={"ZipFile": first},
             Environment={"Variables": dict(function.variables)},
@@ -272,7 +370,7 @@ def _application(application: ApplicationLayout, first: bytes, role: str, region
         codedeploy.create_deployment_group(
             applicationName=application.name,
             deploymentGroupName=function.deployment_group,
-            serviceRoleArn=role,
+            serviceRoleArn=roles[account],
             deploymentConfigName=environment.deployment_config,
             deploymentStyle={
                 "deploymentType": "BLUE_GREEN",
@@ -299,7 +397,13 @@ def _cleanup_rule(region: str, layout: PipelineLayout, state_machine_arn: str) -
     events.put_targets(Rule=name, Targets=[{"Id": "rollback", "Arn": rollback}])
 
 
-def _handlers(layout: PipelineLayout, role: str, variables: dict[str, str], lam: Any) -> None:
+def _handlers(
+    layout: PipelineLayout,
+    role: str,
+    handler_roles: dict[str, str],
+    variables: dict[str, str],
+    lam: Any,
+) -> None:
     """The handler functions and the candidate function, as HandlerFunctions creates them."""
     application, handlers = layout.application, layout.handlers
     lam.create_function(
@@ -316,7 +420,7 @@ def _handlers(layout: PipelineLayout, role: str, variables: dict[str, str], lam:
         lam.create_function(
             FunctionName=name,
             Runtime=handlers.runtime,
-            Role=role,
+            Role=handler_roles[handler],
             Handler=f"handlers.{handler}.handler",
             Code={"ZipFile": code},
             Environment={"Variables": variables},

@@ -15,6 +15,7 @@ from moto import mock_aws
 from moto.core.config import DefaultConfig
 
 from ..config import PipelineConfig
+from ..emulator.accounts import trusted_roles_only
 from ..emulator.clock import CLOCK, virtual_timeouts
 from ..emulator.codedeploy import DeploymentEmulator, lambda_deployments, nobody_watches
 from ..emulator.eventbridge import deliver, status_change
@@ -137,6 +138,7 @@ def rehearse(
         repeatable_executions(),
         virtual_waits(),
         virtual_timeouts(),
+        trusted_roles_only(),
     ):
         account = emulated.create(config, source)
         with lambda_deployments(account.user_traffic) as deployments:
