@@ -17,12 +17,18 @@ class AwsContext(Construct):
     is known already (an environment's own, named in its config) is used as given."""
 
     def __init__(
-        self, scope: Construct, id: str, *, account_id: str | None = None, region: str | None = None
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        account_id: str | None = None,
+        region: str | None = None,
+        partition: str | None = None,
     ) -> None:
         super().__init__(scope, id)
         self._account_id = account_id or DataAwsCallerIdentity(self, "identity").account_id
         self._region = region or DataAwsRegion(self, "region").region
-        self.partition_data = DataAwsPartition(self, "partition")
+        self._partition = partition or DataAwsPartition(self, "partition").partition
 
     @property
     def account_id(self) -> str:
@@ -34,7 +40,7 @@ class AwsContext(Construct):
 
     @property
     def partition(self) -> str:
-        return self.partition_data.partition
+        return self._partition
 
     def arn(self, service: str, resource: str, *, region: bool = True, account: bool = True) -> str:
         """arn:<partition>:<service>:<region>:<account>:<resource>."""

@@ -19,6 +19,7 @@ from cdktf_cdktf_provider_aws.provider import (
 from constructs import Construct, IConstruct
 
 from ..layout import ApplicationLayout, Placement
+from ..validation import partition_of
 from .aws_context import AwsContext
 from .encryption import PipelineKey, PipelineKeyProps
 
@@ -42,8 +43,13 @@ class EnvironmentPlacement(Construct):
         self.environment = environment
         self.placement = placement
         self.provider = provider
+        region = placement.region
         self.context = AwsContext(
-            self, "context", account_id=placement.account_id, region=placement.region
+            self,
+            "context",
+            account_id=placement.account_id,
+            region=region,
+            partition=partition_of(region) if region else None,
         )
         self.key = PipelineKey(
             self,

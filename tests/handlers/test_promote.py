@@ -209,7 +209,7 @@ def test_an_alarm_during_the_shift_fails_the_deployment_and_restores_the_alias(
         "alarms": [{"name": "app-staging-errors"}],
     }
 
-    def users(region: str, function_name: str, alias: str) -> None:
+    def users(account_id: str, region: str, function_name: str, alias: str) -> None:
         account.lam.invoke(
             FunctionName=function_name,
             Qualifier=alias,

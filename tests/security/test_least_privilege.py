@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from serverless_pipeline.constructs.state_machine import LOG_DELIVERY_ACTIONS
-from serverless_pipeline.example import example_config
+from serverless_pipeline.example import example_config, multi_account_config
 from tests.conftest import referenced_statements, resources, synth_config
 from tests.grid_config import grid_config
 from tests.security.full_config import full_config
@@ -165,7 +165,12 @@ def identity_policies(document: dict[str, Any]) -> dict[str, list[dict[str, Any]
     }
 
 
-CONFIGS = {"example": example_config, "full": full_config, "grid": grid_config}
+CONFIGS = {
+    "example": example_config,
+    "full": full_config,
+    "grid": grid_config,
+    "multi-account": multi_account_config,
+}
 
 
 @pytest.fixture(scope="module", params=sorted(CONFIGS))
@@ -206,6 +211,13 @@ def test_each_trust_policy_admits_one_service_only(stack: dict[str, Any]) -> Non
         (statement,) = policy["Statement"]
         assert statement["Effect"] == "Allow"
         assert statement["Action"] == "sts:AssumeRole"
+        if role["name"].endswith("-deployment"):
+            # An environment elsewhere: only the pipeline's handler roles, by reference.
+            assert list(statement["Principal"]) == ["AWS"]
+            for principal in statement["Principal"]["AWS"]:
+                assert principal.startswith("${aws_iam_role.pipeline_handlers_"), principal
+                assert principal.endswith(".arn}"), principal
+            continue
         assert list(statement["Principal"]) == ["Service"]
         assert isinstance(statement["Principal"]["Service"], str)
         assert statement["Principal"]["Service"].endswith(".amazonaws.com")

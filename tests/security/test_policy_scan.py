@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from serverless_pipeline.example import multi_account_config
 from tests.conftest import synth_config
 from tests.grid_config import grid_config
 from tests.security.full_config import full_config
@@ -66,6 +67,12 @@ def test_three_functions_in_three_environments_pass_every_check(tmp_path: Path) 
     report = scan(synth_config(grid_config()), tmp_path)
     assert failures(report) == []
     assert report["summary"]["passed"] > 500
+
+
+def test_environments_in_their_own_accounts_pass_every_check(tmp_path: Path) -> None:
+    report = scan(synth_config(multi_account_config()), tmp_path)
+    assert failures(report) == []
+    assert report["summary"]["passed"] > 300
 
 
 def test_a_weakened_stack_is_caught(example: dict[str, Any], tmp_path: Path) -> None:
