@@ -9,6 +9,7 @@ from cdktf_cdktf_provider_aws.cloudwatch_dashboard import CloudwatchDashboard
 from cdktf_cdktf_provider_aws.cloudwatch_metric_alarm import CloudwatchMetricAlarm
 from constructs import Construct
 
+from ..layout import EnvironmentLayout
 from .application import ServerlessApplication
 from .aws_context import AwsContext
 from .handler_functions import HandlerFunctions
@@ -67,8 +68,10 @@ class PipelineMonitoring(Construct):
         ]
         self.name = f"{state_machine.name}-releases"
         region = context.region
+        # Alarms live where their functions live: an environment elsewhere names its own
+        # account and region (its widgets need CloudWatch cross-account observability there).
         alarm_arns = [a.arn for a in self.alarms] + [
-            context.arn("cloudwatch", f"alarm:{name}")
+            application.context_of(environment).arn("cloudwatch", f"alarm:{name}")
             for environment in application.environment_names
             for name in application.alarm_names[environment]
         ]
@@ -123,7 +126,7 @@ class PipelineMonitoring(Construct):
                         function.function_name,
                         "Resource",
                         f"{function.function_name}:{application.props.alias}",
-                        {"stat": "Sum", "label": f"{label} {metric}"},
+                        {"stat": "Sum", "label": f"{label} {metric}", **_where(environment)},
                     ]
                     for environment, function in application.layout.targets()
                     for label in [
@@ -150,6 +153,15 @@ class PipelineMonitoring(Construct):
             dashboard_name=self.name,
             dashboard_body=json.dumps({"widgets": widgets}),
         )
+
+
+def _where(environment: EnvironmentLayout) -> dict[str, str]:
+    """A metric's account and region, for an environment that lives elsewhere."""
+    placement = environment.placement
+    if placement is None:
+        return {}
+    where = {"accountId": placement.account_id} if placement.account_id else {}
+    return {**where, "region": placement.region} if placement.region else where
 
 
 def _parts(title: str, items: list[Any], size: int) -> list[tuple[str, list[Any]]]:

@@ -250,3 +250,21 @@ def test_bad_placements_are_named_at_synth() -> None:
         for p in problems
     )
     assert any("['dr'].account_id" in p and "without terraform_role_arn" in p for p in problems)
+
+
+def test_the_dashboard_reads_each_environments_metrics_and_alarms_where_they_live(
+    stack: dict[str, Any],
+) -> None:
+    (dashboard,) = resources(stack, "aws_cloudwatch_dashboard").values()
+    widgets = json.loads(dashboard["dashboard_body"])["widgets"]
+    (traffic,) = [w for w in widgets if w["properties"]["title"].startswith("Traffic")]
+    options = {m[6]["label"]: m[-1] for m in traffic["properties"]["metrics"]}
+    assert options["production api Errors"]["accountId"] == PRODUCTION_ACCOUNT
+    assert options["production api Errors"]["region"] == "eu-central-1"
+    assert options["staging worker Errors"]["accountId"] == STAGING_ACCOUNT
+    assert "region" not in options["staging worker Errors"]
+    (alarms,) = [w for w in widgets if w["type"] == "alarm"]
+    assert (
+        f"arn:aws:cloudwatch:eu-central-1:{PRODUCTION_ACCOUNT}:alarm:orders-api-production-errors"
+        in alarms["properties"]["alarms"]
+    )
