@@ -54,6 +54,20 @@ def operator(account_id: str) -> boto3.Session | None:
     return _operators[account_id]
 
 
+def credentials(account_id: str) -> dict[str, str]:
+    """The environment variables that put a function's AWS calls in its own account, as its
+    execution role's credentials do in Lambda (none for the default account)."""
+    session = operator(account_id)
+    if session is None:
+        return {}
+    frozen = session.get_credentials().get_frozen_credentials()
+    return {
+        "AWS_ACCESS_KEY_ID": frozen.access_key,
+        "AWS_SECRET_ACCESS_KEY": frozen.secret_key,
+        "AWS_SESSION_TOKEN": frozen.token or "",
+    }
+
+
 def account_client(service: str, account_id: str, region: str) -> Any:
     """A client of the emulator acting in `account_id` and `region`."""
     session = operator(account_id)

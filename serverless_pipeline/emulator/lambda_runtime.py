@@ -34,7 +34,7 @@ from moto.awslambda.models import LambdaFunction
 from moto.awslambda.responses import LambdaResponse
 from moto.awslambda_simple.models import LambdaSimpleBackend
 
-from .accounts import CALLER
+from .accounts import CALLER, credentials
 from .cloudwatch import record_invocation
 
 
@@ -143,6 +143,7 @@ class InProcessRuntime:
             "AWS_DEFAULT_REGION": function.region,
             "AWS_LAMBDA_FUNCTION_NAME": function.function_name,
             "AWS_LAMBDA_FUNCTION_VERSION": str(function.version),
+            **credentials(function.account_id),
             **(function.environment_vars or {}),
         }
         outcome: list[tuple[Any, bool]] = []

@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from serverless_pipeline.application_settings import Environment
+from serverless_pipeline.application_settings import SMOKE_TESTS, Environment
+from serverless_pipeline.config import PipelineConfig
 from serverless_pipeline.example import (
     PRODUCTION_ACCOUNT,
     STAGING_ACCOUNT,
@@ -268,3 +269,40 @@ def test_the_dashboard_reads_each_environments_metrics_and_alarms_where_they_liv
         f"arn:aws:cloudwatch:eu-central-1:{PRODUCTION_ACCOUNT}:alarm:orders-api-production-errors"
         in alarms["properties"]["alarms"]
     )
+
+
+def hooked_config() -> PipelineConfig:
+    """The multi-account example with the library's smoke-test hook in both environments."""
+    config = multi_account_config()
+    return replace(
+        config,
+        environments=tuple(
+            replace(e, before_allow_traffic=SMOKE_TESTS) for e in config.environments or ()
+        ),
+    )
+
+
+def test_an_environment_elsewhere_runs_the_librarys_hook_in_its_own_account() -> None:
+    document = synth_config(hooked_config())
+    functions = resources(document, "aws_lambda_function")
+    hooks = {
+        f["function_name"]: f.get("provider")
+        for f in functions.values()
+        if "hook" in f["function_name"]
+    }
+    # CodeDeploy invokes a hook where the deployment runs; none is needed at home.
+    assert hooks == {
+        "orders-traffic-hook-staging": STAGING,
+        "orders-traffic-hook-production": PRODUCTION,
+    }
+    statements = policy_statements(document, "traffic-hook-production_role")
+    assert all(
+        f":eu-central-1:{PRODUCTION_ACCOUNT}:" in r or "production" in r
+        for s in statements
+        if s["sid"] in ("ReportHookStatus", "InvokeNewVersions", "ReadDeployedReleases")
+        for r in s["resources"]
+    )
+    deployer = policy_statements(document, "production-api-deployer_policy")
+    assert statement(deployer, "InvokeLibraryTrafficHook")["resources"] == [
+        f"arn:aws:lambda:eu-central-1:{PRODUCTION_ACCOUNT}:function:orders-traffic-hook-production"
+    ]

@@ -17,6 +17,7 @@ from serverless_pipeline.handlers import settings
 from serverless_pipeline.handlers.clients import client, in_environment
 from serverless_pipeline.rehearsal.account import ACCOUNT_ID, EmulatedAccount
 from serverless_pipeline.rehearsal.runner import rehearse
+from tests.constructs.test_accounts import hooked_config
 
 # Slow: left out of `make test-fast`.
 pytestmark = pytest.mark.slow
@@ -123,3 +124,14 @@ def test_handlers_reach_other_accounts_only_through_the_deployment_role() -> Non
         f"arn:aws:iam::{STAGING_ACCOUNT}:role/orders-staging-deployment",
         f"arn:aws:iam::{STAGING_ACCOUNT}:role/rehearsal-operator",
     }
+
+
+def test_the_librarys_hook_runs_where_the_environment_lives() -> None:
+    rehearsal = rehearse(hooked_config(), ["ok", "production-deploy", "ok"])
+    outcomes = [(r.outcome, r.failed_state) for r in rehearsal.releases]
+    assert outcomes == [
+        ("promoted", None),
+        ("rolled_back", "CheckProductionDeployment"),
+        ("promoted", None),
+    ]
+    assert rehearsal.live == {"staging": "r4", "production": "r4"}
