@@ -38,6 +38,11 @@ def running_function_role() -> str | None:
     return getattr(CALLER, "role", None)
 
 
+def forget_operators() -> None:
+    """A new mock is a new set of accounts: sessions of an earlier one mean nothing there."""
+    _operators.clear()
+
+
 def operator(account_id: str) -> boto3.Session | None:
     """The emulator's session in `account_id` (None: the default account's own keys)."""
     if account_id == DEFAULT_ACCOUNT_ID:
@@ -117,4 +122,4 @@ def trusted_roles_only() -> Iterator[None]:
         try:
             yield
         finally:
-            _operators.clear()
+            forget_operators()

@@ -20,7 +20,7 @@ from ..application_settings import placeholder_code
 from ..asl import definition_values
 from ..assets import handlers_package
 from ..config import PipelineConfig
-from ..emulator.accounts import account_client
+from ..emulator.accounts import account_client, forget_operators
 from ..handlers.events import release_key
 from ..handlers.lambda_versions import describe, release_of
 from ..layout import (
@@ -183,6 +183,7 @@ def create(config: PipelineConfig, source: ReleaseSource | None = None) -> Emula
     (serverless_pipeline/layout.py)."""
     source = source or sample_app.SampleApp()
     region = config.region
+    forget_operators()
     layout = pipeline_layout(config)
     s3 = boto3.client("s3", region_name=region)
     lam = boto3.client("lambda", region_name=region)

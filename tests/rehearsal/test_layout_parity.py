@@ -5,20 +5,22 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
 from moto import mock_aws
 from moto.codedeploy.models import codedeploy_backends
 
 from serverless_pipeline.application_settings import SMOKE_TESTS, TrafficShift
 from serverless_pipeline.config import PipelineConfig
+from serverless_pipeline.emulator.accounts import account_client
 from serverless_pipeline.emulator.cloudwatch import alarm_names
 from serverless_pipeline.example import example_config
 from serverless_pipeline.rehearsal import account as emulated
 from tests.conftest import resources, synth_config
+from tests.constructs.test_accounts import hooked_config
 from tests.grid_config import grid_config
 from tests.security.full_config import full_config
 from tests.single_function_config import single_function_config
@@ -55,7 +57,35 @@ CONFIGS = {
     "full": full_config,
     "hooked": hooked_custom,
     "grid": grid_config,
+    # Staging in its own account, production in another account and region, both hooked.
+    "multi-account": hooked_config,
 }
+# What the synthesized stack leaves to Terraform's data sources, as the emulator fills it in.
+DATA_SOURCES = {
+    r"\$\{data\.aws_partition\.[^}]+\.partition\}": "aws",
+    r"\$\{data\.aws_caller_identity\.[^}]+\.account_id\}": emulated.ACCOUNT_ID,
+}
+
+
+def homes(document: dict[str, Any], config: PipelineConfig) -> dict[str | None, tuple[str, str]]:
+    """Provider (None: the default one) -> the (account, region) its resources live in."""
+    found: dict[str | None, tuple[str, str]] = {None: (emulated.ACCOUNT_ID, config.region)}
+    for provider in document["provider"]["aws"]:
+        if "alias" in provider:
+            account = (provider.get("allowed_account_ids") or [emulated.ACCOUNT_ID])[0]
+            found[f"aws.{provider['alias']}"] = (account, provider["region"])
+    return found
+
+
+def placed(
+    document: dict[str, Any], config: PipelineConfig, kind: str
+) -> dict[tuple[str, str], list[dict[str, Any]]]:
+    """The resources of one type, by the (account, region) they are created in."""
+    where = homes(document, config)
+    found: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for resource in resources(document, kind).values():
+        found.setdefault(where[resource.get("provider")], []).append(resource)
+    return found
 
 
 @pytest.fixture(params=sorted(CONFIGS))
@@ -85,16 +115,32 @@ def comparable(variables: dict[str, str]) -> dict[str, Any]:
         application = json.loads(kept["APPLICATION"])
         for settings in application["environments"]:
             settings.pop("bucket")
+            if "role" in settings:
+                for pattern, value in DATA_SOURCES.items():
+                    settings["role"] = re.sub(pattern, value, settings["role"])
+        # Bucket names, where the pipeline's records are kept in the artifact bucket.
+        for records in ("claims", "approvals"):
+            if records in application:
+                application[records] = "artifact bucket"
         kept["APPLICATION"] = application
     return kept
 
 
 def test_every_function_is_the_same_function(both: tuple[dict[str, Any], PipelineConfig]) -> None:
     document, config = both
-    lam = boto3.client("lambda", region_name=config.region)
-    synthesized = functions(document)
-    rehearsed = {f["FunctionName"]: f for f in lam.list_functions()["Functions"]}
-    assert sorted(rehearsed) == sorted(synthesized)
+    by_home = placed(document, config, "aws_lambda_function")
+    assert len(by_home) == len({*homes(document, config).values()})
+    for (account, region), created in by_home.items():
+        lam = account_client("lambda", account, region)
+        synthesized = {f["function_name"]: f for f in created}
+        rehearsed = {f["FunctionName"]: f for f in lam.list_functions()["Functions"]}
+        assert sorted(rehearsed) == sorted(synthesized), (account, region)
+        _same_functions(synthesized, rehearsed)
+
+
+def _same_functions(
+    synthesized: dict[str, dict[str, Any]], rehearsed: dict[str, dict[str, Any]]
+) -> None:
     for name, function in synthesized.items():
         actual = rehearsed[name]
         assert (actual["Handler"], actual["Runtime"]) == (function["handler"], function["runtime"])
@@ -112,12 +158,14 @@ def test_every_deployment_group_shifts_watches_and_rolls_back_alike(
     both: tuple[dict[str, Any], PipelineConfig],
 ) -> None:
     document, config = both
-    codedeploy = boto3.client("codedeploy", region_name=config.region)
-    groups = resources(document, "aws_codedeploy_deployment_group").values()
     layout = config.application_props()
+    where = homes(document, config)
+    groups = resources(document, "aws_codedeploy_deployment_group").values()
     # One group per function and environment.
     assert len(groups) == len(layout.function_settings()) * len(layout.environment_list())
     for group in groups:
+        account, region = where[group.get("provider")]
+        codedeploy = account_client("codedeploy", account, region)
         actual = codedeploy.get_deployment_group(
             applicationName=resolved(document, group["app_name"]),
             deploymentGroupName=group["deployment_group_name"],
@@ -129,7 +177,7 @@ def test_every_deployment_group_shifts_watches_and_rolls_back_alike(
         )
         # moto answers GetDeploymentGroup without the alarms; the emulator's CodeDeploy reads
         # them from moto's model, and so does this test.
-        model = codedeploy_backends[emulated.ACCOUNT_ID][config.region].get_deployment_group(
+        model = codedeploy_backends[account][region].get_deployment_group(
             resolved(document, group["app_name"]), group["deployment_group_name"]
         )
         watched = group.get("alarm_configuration", {}).get("alarms", [])
@@ -138,14 +186,17 @@ def test_every_deployment_group_shifts_watches_and_rolls_back_alike(
 
 def test_every_alarm_is_the_same_alarm(both: tuple[dict[str, Any], PipelineConfig]) -> None:
     document, config = both
-    cloudwatch = boto3.client("cloudwatch", region_name=config.region)
-    rehearsed = {a["AlarmName"]: a for a in cloudwatch.describe_alarms()["MetricAlarms"]}
-    synthesized = [
-        a
-        for a in resources(document, "aws_cloudwatch_metric_alarm").values()
-        if a["namespace"] == "AWS/Lambda"
-    ]
-    assert sorted(rehearsed) == sorted(a["alarm_name"] for a in synthesized)
+    for (account, region), created in placed(
+        document, config, "aws_cloudwatch_metric_alarm"
+    ).items():
+        cloudwatch = account_client("cloudwatch", account, region)
+        rehearsed = {a["AlarmName"]: a for a in cloudwatch.describe_alarms()["MetricAlarms"]}
+        synthesized = [a for a in created if a["namespace"] == "AWS/Lambda"]
+        assert sorted(rehearsed) == sorted(a["alarm_name"] for a in synthesized)
+        _same_alarms(synthesized, rehearsed)
+
+
+def _same_alarms(synthesized: list[dict[str, Any]], rehearsed: dict[str, dict[str, Any]]) -> None:
     for alarm in synthesized:
         actual = rehearsed[alarm["alarm_name"]]
         assert (actual["MetricName"], actual["Threshold"], actual["Period"]) == (
@@ -170,8 +221,9 @@ def test_the_hooks_are_the_ones_the_config_chose(
             "BeforeAllowTraffic": settings.before_allow_traffic,
             "AfterAllowTraffic": settings.after_allow_traffic,
         }
+        library = f"{config.name}-traffic-hook" + (f"-{settings.name}" if settings.placed else "")
         expected = {
-            event: f"{config.name}-traffic-hook" if function == SMOKE_TESTS else function
+            event: library if function == SMOKE_TESTS else function
             for event, function in chosen.items()
             if function is not None
         }
