@@ -59,18 +59,22 @@ def operator(account_id: str) -> boto3.Session | None:
     return _operators[account_id]
 
 
-def credentials(account_id: str) -> dict[str, str]:
-    """The environment variables that put a function's AWS calls in its own account, as its
-    execution role's credentials do in Lambda (none for the default account)."""
+@contextmanager
+def acting_in(account_id: str) -> Iterator[None]:
+    """Within this block boto3's default session acts in `account_id`, as a function's own
+    credentials do in Lambda: a function of another account that makes its clients with
+    boto3.client(...) makes them there. Invocations run one chain at a time, and the session
+    of the caller comes back when the block ends."""
     session = operator(account_id)
     if session is None:
-        return {}
-    frozen = session.get_credentials().get_frozen_credentials()
-    return {
-        "AWS_ACCESS_KEY_ID": frozen.access_key,
-        "AWS_SECRET_ACCESS_KEY": frozen.secret_key,
-        "AWS_SESSION_TOKEN": frozen.token or "",
-    }
+        yield
+        return
+    saved = boto3.DEFAULT_SESSION
+    boto3.DEFAULT_SESSION = session
+    try:
+        yield
+    finally:
+        boto3.DEFAULT_SESSION = saved
 
 
 def account_client(service: str, account_id: str, region: str) -> Any:

@@ -34,7 +34,7 @@ from moto.awslambda.models import LambdaFunction
 from moto.awslambda.responses import LambdaResponse
 from moto.awslambda_simple.models import LambdaSimpleBackend
 
-from .accounts import CALLER, credentials
+from .accounts import CALLER, acting_in
 from .cloudwatch import record_invocation
 
 
@@ -143,7 +143,6 @@ class InProcessRuntime:
             "AWS_DEFAULT_REGION": function.region,
             "AWS_LAMBDA_FUNCTION_NAME": function.function_name,
             "AWS_LAMBDA_FUNCTION_VERSION": str(function.version),
-            **credentials(function.account_id),
             **(function.environment_vars or {}),
         }
         outcome: list[tuple[Any, bool]] = []
@@ -176,6 +175,7 @@ class InProcessRuntime:
             _LOCK.held(),
             self._environment(key, directory),
             mock.patch.dict(os.environ, variables),
+            acting_in(function.account_id),
         ):
             # The function's own timeout, as Lambda enforces it: a handler that hangs fails the
             # invocation instead of the rehearsal.

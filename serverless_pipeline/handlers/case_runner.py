@@ -30,7 +30,7 @@ def invoke_client(
     config = Config(
         read_timeout=max(read_timeout, 1), connect_timeout=10, retries={"total_max_attempts": 1}
     )
-    return (session or boto3.Session()).client("lambda", config=config)
+    return (session or boto3).client("lambda", config=config)
 
 
 def invoke_case(client: Any, function_name: str, qualifier: str, case: TestCase) -> dict[str, Any]:

@@ -38,10 +38,8 @@ class Placed(Protocol):
 
 @functools.cache
 def client(service: str, region: str | None = None) -> Any:
-    """The environment's client for `service` (in its own region unless one is named), with
-    the function's own credentials: a session of its own reads them when the client is made,
-    not whatever boto3's process-wide default session read first."""
-    return boto3.Session().client(service, region_name=region)
+    """The environment's client for `service` (in its own region unless one is named)."""
+    return boto3.client(service, region_name=region)
 
 
 # (role, execution) -> (session, when its credentials expire); (role, execution, service) ->
