@@ -51,6 +51,10 @@ class AlarmSpec:
         }
 
 
+# The alarms the pipeline creates for each function, as their names end: <function>-errors.
+OWN_ALARMS = ("errors", "throttles")
+
+
 def alarm_specs(function_name: str, alias: str, settings: AlarmSettings) -> list[AlarmSpec]:
     """The alarms the pipeline creates for one environment (none when disabled)."""
     if not settings.enabled:
@@ -65,9 +69,10 @@ def alarm_specs(function_name: str, alias: str, settings: AlarmSettings) -> list
             period_seconds=settings.period_seconds,
             evaluation_periods=settings.evaluation_periods,
         )
-        for metric, threshold in (
-            ("Errors", settings.errors_threshold),
-            ("Throttles", settings.throttles_threshold),
+        for metric, threshold in zip(
+            (own.capitalize() for own in OWN_ALARMS),
+            (settings.errors_threshold, settings.throttles_threshold),
+            strict=True,
         )
     ]
 

@@ -5,6 +5,7 @@ ServerlessApplication construct and the rehearsal both lay out."""
 from __future__ import annotations
 
 import re
+import zoneinfo
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -128,6 +129,36 @@ def shift_minutes(config: str | TrafficShift) -> int | None:
     return (-(-100 // percentage) - 1) * interval
 
 
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+CLOCK_TIME = r"([01]\d|2[0-3]):[0-5]\d|24:00"
+CALENDAR = r"[A-Za-z0-9_.-]{3,128}|arn:[\w-]+:ssm:[a-z0-9-]+:\d{12}:document/[A-Za-z0-9_.-]{3,128}"
+# Bounds of the waits before an environment: long enough for a weekend, short enough for
+# CodePipeline's 7-day action timeout.
+MAX_WINDOW_WAIT_MINUTES = 4320
+MAX_BAKE_MINUTES = 1440
+
+
+@dataclass(frozen=True)
+class DeploymentWindow:
+    """When an environment may be deployed: days and hours in a time zone, and/or an SSM
+    Change Calendar that must be OPEN. Outside it a release waits for it to open, up to
+    `max_wait_minutes`, then fails with OutsideDeploymentWindow (and rolls back)."""
+
+    days: Sequence[str] = WEEKDAYS
+    """Days a deployment may start, of Mon Tue Wed Thu Fri Sat Sun; omitted: every day."""
+    start: str = "00:00"
+    """Time of day (HH:MM, in `time_zone`) from which it may start; omitted: midnight."""
+    end: str = "24:00"
+    """Time of day before which it must start; omitted: the end of the day."""
+    time_zone: str = "UTC"
+    """IANA time zone of `start` and `end`, e.g. Europe/Berlin."""
+    change_calendar: str | None = None
+    """Name (or ARN) of an SSM Change Calendar in the environment's account and region that
+    must be OPEN; omitted: none."""
+    max_wait_minutes: int = 1440
+    """How long a release waits for the window to open before it fails (1-4320)."""
+
+
 class _TrafficHooks:
     """The hook choices of an environment, shared by `Environment` and `EnvironmentSettings`."""
 
@@ -171,6 +202,12 @@ class EnvironmentSettings(_TrafficHooks):
     Omitted: no hook."""
     after_allow_traffic: str | None = None
     """CodeDeploy AfterAllowTraffic hook, as `before_allow_traffic`; omitted: no hook."""
+    bake_minutes: int = 0
+    """Minutes the release stays here under watch after its deployment succeeded, before the
+    next environment (or success); an alarm in ALARM meanwhile fails it with BakeAlarm and
+    rolls it back everywhere. Omitted: no bake."""
+    deployment_window: DeploymentWindow | None = None
+    """When this environment may be deployed; omitted: any time."""
 
 
 @dataclass(frozen=True)
@@ -198,6 +235,12 @@ class Environment(_TrafficHooks):
     approval_timeout_seconds: int | None = None
     """Wait for a person's approval before deploying here, rolling back after this many
     seconds without an answer (60-31536000); omitted: no approval."""
+    bake_minutes: int = 0
+    """Minutes the release stays here under watch after its deployment succeeded, before the
+    next environment (or success), 0-1440; an alarm of the environment in ALARM meanwhile
+    fails the release with BakeAlarm and rolls it back everywhere. Omitted: no bake."""
+    deployment_window: DeploymentWindow | None = None
+    """When this environment may be deployed; omitted: any time."""
     account_id: str | None = None
     """The AWS account the environment lives in, 12 digits; omitted: the pipeline's. Its
     functions, aliases, CodeDeploy application and groups, alarms, bucket and key are created
@@ -234,6 +277,8 @@ class Environment(_TrafficHooks):
             before_allow_traffic=settings.before_allow_traffic,
             after_allow_traffic=settings.after_allow_traffic,
             approval_timeout_seconds=approval_timeout_seconds,
+            bake_minutes=settings.bake_minutes,
+            deployment_window=settings.deployment_window,
         )
 
 
@@ -468,6 +513,51 @@ def _validate_places(problems: Problems, environments: Sequence[Environment]) ->
             )
 
 
+def _validate_gates(problems: Problems, where: str, environment: Environment) -> None:
+    """Bake time and the deployment window: values AWS and the state machine accept."""
+    problems.within(
+        f"{where}.bake_minutes", environment.bake_minutes, 0, MAX_BAKE_MINUTES, "minutes"
+    )
+    window = environment.deployment_window
+    if window is None:
+        return
+    if not isinstance(window, DeploymentWindow):
+        problems.add(f"{where}.deployment_window is {window!r}; expected DeploymentWindow(...)")
+        return
+    at = f"{where}.deployment_window"
+    days = list(window.days)
+    if not days or any(day not in WEEKDAYS for day in days):
+        problems.add(f"{at}.days is {days!r}; expected some of {', '.join(WEEKDAYS)}")
+    problems.pattern(f"{at}.start", window.start, CLOCK_TIME, "a time of day HH:MM")
+    problems.pattern(
+        f"{at}.end", window.end, CLOCK_TIME, "a time of day HH:MM (24:00 for midnight)"
+    )
+    if (
+        _valid(CLOCK_TIME, window.start)
+        and _valid(CLOCK_TIME, window.end)
+        and window.start >= window.end
+    ):
+        problems.add(
+            f"{at} opens at {window.start} and closes at {window.end}; expected start before end"
+        )
+    try:
+        zoneinfo.ZoneInfo(window.time_zone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, TypeError):
+        problems.add(
+            f"{at}.time_zone is {window.time_zone!r}; expected an IANA time zone such as "
+            "Europe/Berlin"
+        )
+    problems.pattern(
+        f"{at}.change_calendar",
+        window.change_calendar,
+        CALENDAR,
+        "an SSM Change Calendar name or ARN",
+    )
+    problems.within(
+        f"{at}.max_wait_minutes", window.max_wait_minutes, 1, MAX_WINDOW_WAIT_MINUTES, "minutes"
+    )
+
+
 def _validate_functions(problems: Problems, props: ApplicationProps) -> None:
     if props.functions is None:
         problems.pattern("handler", props.handler, HANDLER, HANDLER_ACCEPTED)
@@ -548,6 +638,7 @@ def _validate_environments(problems: Problems, props: ApplicationProps) -> None:
         )
         _validate_environment(problems, where, environment, index == len(environments) - 1)
         _validate_placement(problems, where, environment)
+        _validate_gates(problems, where, environment)
     _validate_places(problems, environments)
 
 
@@ -563,8 +654,9 @@ def _reserved_suffix(problems: Problems, where: str, name: Any) -> None:
 def _validate_states(problems: Problems, props: ApplicationProps) -> None:
     """The environments' state names (Deploy<Env>, WaitForApproval<Env>, ...) are distinct."""
     stages = [(e.name, e.approval_timeout_seconds) for e in props.environment_list()]
+    bake = {e.name: e.bake_minutes * 60 for e in props.environment_list()}
     try:
-        asl.compose(stages)
+        asl.compose(stages, bake)
     except asl.DuplicateState as duplicate:
         problems.add(
             f"environments {', '.join(repr(name) for name, _ in stages)} would give the state "

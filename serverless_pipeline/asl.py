@@ -26,6 +26,10 @@ from . import defaults, naming
 DEPLOYMENT_TEMPLATE = "deployment.asl.json"
 ENVIRONMENT_TEMPLATE = "environment.asl.json"
 TESTS_TEMPLATE = "environment-tests.asl.json"
+# Before every environment: its alarms, the line and its deployment window.
+GATES_TEMPLATE = "environment-gates.asl.json"
+# After an environment's deployment, where it bakes.
+BAKE_TEMPLATE = "environment-bake.asl.json"
 APPROVAL_TEMPLATE = "approval.asl.json"
 # The gate before the last environment: always present, and open unless approval is required.
 APPROVAL_CHOICE_TEMPLATE = "approval-choice.asl.json"
@@ -82,9 +86,10 @@ class DuplicateState(ValueError):
         self.state = state
 
 
-def compose(environments: Sequence[Stage]) -> Any:
+def compose(environments: Sequence[Stage], bake: Mapping[str, int] | None = None) -> Any:
     """The deployment definition for these environments, in order, with the pipeline's ARNs
-    and settings still placeholders (see `definition_values`)."""
+    and settings still placeholders (see `definition_values`); `bake`: environment -> seconds
+    a release bakes there after its deployment (none where absent)."""
     titles = [naming.state_title(name) for name, _ in environments]
     last = len(environments) - 1
     entries = [
@@ -92,7 +97,7 @@ def compose(environments: Sequence[Stage]) -> Any:
         if index == last
         else f"WaitForApproval{title}"
         if approval is not None
-        else f"Deploy{title}"
+        else f"Start{title}Gates"
         for index, ((_, approval), title) in enumerate(zip(environments, titles, strict=True))
     ]
     states: dict[str, Any] = {}
@@ -111,7 +116,13 @@ def compose(environments: Sequence[Stage]) -> Any:
                 "ApprovalTimeout": f"${{ApprovalTimeoutSeconds{title}}}",
             }
             _merge(states, _states(APPROVAL_TEMPLATE, values | gate))
+        _merge(states, _states(GATES_TEMPLATE, values))
         after = "NotifyPromoted" if index == last else f"RunTestsIn{title}"
+        seconds = (bake or {}).get(name, 0)
+        if seconds:
+            baking = values | {"BakeSeconds": seconds, "AfterBake": after}
+            _merge(states, _states(BAKE_TEMPLATE, baking))
+            after = f"Bake{title}"
         _merge(states, _states(ENVIRONMENT_TEMPLATE, values | {"AfterDeployed": after}))
         if index != last:
             _merge(states, _states(TESTS_TEMPLATE, values | {"NextState": entries[index + 1]}))
@@ -146,10 +157,12 @@ def _merge(states: dict[str, Any], more: dict[str, Any]) -> None:
     states.update(more)
 
 
-def render(values: Mapping[str, Any], environments: Sequence[Stage]) -> str:
+def render(
+    values: Mapping[str, Any], environments: Sequence[Stage], bake: Mapping[str, int] | None = None
+) -> str:
     """The definition for these environments, filled, as the compact JSON string Step
     Functions takes."""
-    document = fill(compose(environments), values)
+    document = fill(compose(environments, bake), values)
     return json.dumps(document, indent=None, separators=(",", ":"))
 
 
@@ -174,21 +187,42 @@ _NOTIFY_SECONDS = 600
 _CLAIM_WAIT_SECONDS = 30 + 60 + 120 + 240 + 300 + 300
 
 
+def gate_seconds(
+    bake_seconds: Sequence[int],
+    window_wait_seconds: Sequence[int],
+    line_wait_seconds: int,
+    task_timeout_seconds: int,
+) -> int:
+    """The longest a release may spend at the gates: each environment's bake and the longest
+    wait for its deployment window, the wait for a stopped line before the first, and a task
+    for every look at the line."""
+    looks = line_wait_seconds // defaults.LINE_POLL_SECONDS + 1
+    return (
+        sum(bake_seconds)
+        + sum(window_wait_seconds)
+        + line_wait_seconds
+        + looks * task_timeout_seconds
+    )
+
+
 def execution_timeout_seconds(
     environments: Sequence[Stage],
     *,
     deployment_timeout_seconds: int,
     poll_interval_seconds: int,
     task_timeout_seconds: int,
+    gate_seconds: int = 0,
 ) -> int:
     """The longest a release may take, the execution's own TimeoutSeconds: every approval's
-    wait, and per environment its deployment's deadline, one more poll and three tasks (start,
-    the last check, the environment's tests); beyond it the execution times out, and the
-    cleanup rule rolls back what it touched."""
+    wait, the gates' waits and bakes (`gate_seconds`), and per environment its deployment's
+    deadline, one more poll and five tasks (the gate's last check, start, the last check, the
+    bake's check, the environment's tests); beyond it the execution times out, and the cleanup
+    rule rolls back what it touched."""
     approvals = sum(seconds or 0 for _, seconds in environments)
-    per_environment = deployment_timeout_seconds + poll_interval_seconds + 3 * task_timeout_seconds
+    per_environment = deployment_timeout_seconds + poll_interval_seconds + 5 * task_timeout_seconds
     return (
         approvals
+        + gate_seconds
         + len(environments) * per_environment
         + _TASKS_OUTSIDE_ENVIRONMENTS * task_timeout_seconds
         + _ROLLBACK_ATTEMPTS * task_timeout_seconds
@@ -211,6 +245,7 @@ def definition_values(
     task_timeout_seconds: int,
     deployment_timeout_seconds: int,
     environments: Sequence[Stage],
+    gate_seconds: int = 0,
 ) -> dict[str, object]:
     """The placeholder values of the composed definition; the rehearsal fills the same ones."""
     *earlier, (_, approval_timeout_seconds) = environments
@@ -234,6 +269,7 @@ def definition_values(
             deployment_timeout_seconds=deployment_timeout_seconds,
             poll_interval_seconds=poll_interval_seconds,
             task_timeout_seconds=task_timeout_seconds,
+            gate_seconds=gate_seconds,
         ),
         "ApprovalRequired": approval_timeout_seconds is not None,
         # The state exists either way; unused without approval, it still needs a valid value.

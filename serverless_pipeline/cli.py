@@ -14,6 +14,7 @@ from .config import PipelineConfig
 from .diagram import mermaid
 from .example import EXAMPLES
 from .layout import pipeline_layout
+from .rehearsal.conditions import Conditions, condition_problems
 from .validation import ConfigurationError
 
 if TYPE_CHECKING:
@@ -64,6 +65,28 @@ def main(argv: list[str] | None = None) -> int:
         help="which example to rehearse without --config: orders (one account, the default) or "
         "multi-account (staging in its own account, production in another account and region)",
     )
+    rehearse.add_argument(
+        "--alarm-firing",
+        metavar="ENV",
+        action="append",
+        default=[],
+        help="ENV's alarms are in ALARM from the start (a dependency is down): a release "
+        "stops before deploying there (AlarmBlocked); repeatable",
+    )
+    rehearse.add_argument(
+        "--outside-window",
+        metavar="ENV",
+        action="append",
+        default=[],
+        help="ENV's deployment window stays closed (a change freeze on its Change Calendar): a "
+        "release waits for it, then fails (OutsideDeploymentWindow); repeatable",
+    )
+    rehearse.add_argument(
+        "--line-stopped",
+        action="store_true",
+        help="the line is stopped: a release waits before its first environment, then fails "
+        "(LineStopped)",
+    )
     commands.add_parser("diagram", help="print the deployment state machine as a Mermaid flowchart")
     arguments = parser.parse_args(argv)
     if arguments.command == "diagram":
@@ -76,6 +99,11 @@ def main(argv: list[str] | None = None) -> int:
         app=arguments.app,
         config=arguments.config,
         example=arguments.example,
+        conditions=Conditions(
+            alarm_firing=tuple(arguments.alarm_firing),
+            outside_window=tuple(arguments.outside_window),
+            line_stopped=arguments.line_stopped,
+        ),
     )
 
 
@@ -120,6 +148,7 @@ def run_rehearsal(
     app: str | None = None,
     config: str | None = None,
     example: str = "orders",
+    conditions: Conditions | None = None,
 ) -> int:
     try:
         from .rehearsal import runner, sample_app, user_app
@@ -138,7 +167,9 @@ def run_rehearsal(
         if app is not None:
             layout = pipeline_layout(pipeline).application
             source = user_app.open_app(app, layout, pipeline.test_manifest)
+        conditions = conditions or Conditions()
         problems = runner.kind_problems(source, kinds)
+        problems += condition_problems(pipeline, kinds, conditions)
         if problems:
             raise UsageError("; ".join(problems))
     except (UsageError, user_app.AppError) as error:
@@ -146,7 +177,7 @@ def run_rehearsal(
         return EXIT_USAGE
     printer = None if as_json else ProgressPrinter(out)
     try:
-        rehearsal = runner.rehearse(pipeline, kinds, printer, source=source)
+        rehearsal = runner.rehearse(pipeline, kinds, printer, source=source, conditions=conditions)
     except Exception as error:  # the rehearsal itself broke: say so, with the cause
         print(
             f"serverless-pipeline: the rehearsal broke: {type(error).__name__}: {error}",

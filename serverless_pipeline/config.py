@@ -9,7 +9,7 @@ from . import asl, defaults
 from .application_settings import ApplicationProps, Environment, shift_minutes
 from .build_settings import BuildSettings, ConnectionSource, S3Source
 from .subscribers import Subscriber
-from .validation import REGION, REGION_ACCEPTED, Problems
+from .validation import AWS_REGIONS, REGION, REGION_ACCEPTED, Problems, partition_of
 
 
 @dataclass(frozen=True)
@@ -105,20 +105,51 @@ class PipelineConfig:
     subscribers: Sequence[Subscriber] = field(default_factory=tuple)
     """Who hears about every release outcome and approval request (email, https, sqs, lambda);
     omitted: nobody yet (the topic exists either way)."""
+    line_wait_minutes: int = defaults.LINE_WAIT_MINUTES
+    """While the line is stopped (the stop-the-line switch, an SSM parameter), how long a
+    release waits before its first environment before it fails with LineStopped, 1-4320;
+    omitted: 60."""
     handler_reserved_concurrency: int | None = defaults.HANDLER_RESERVED_CONCURRENCY
     """Concurrency reserved for each pipeline handler (HandlerFunctionsProps.
     reserved_concurrency); omitted: none, which applies on every account. Lambda refuses a
     reservation that leaves fewer than 100 unreserved executions in the account."""
 
     def application_props(self) -> ApplicationProps:
-        """The application with this pipeline's environments."""
+        """The application with this pipeline's environments; an environment in another
+        account that names no region is in the pipeline's (where its provider creates it, and
+        where the handlers look for it)."""
         if self.environments is None:
             return self.application
-        return replace(self.application, environments=tuple(self.environments))
+        return replace(
+            self.application,
+            environments=tuple(
+                replace(e, region=self.region)
+                if isinstance(e, Environment) and e.account_id is not None and e.region is None
+                else e
+                for e in self.environments
+            ),
+        )
 
     def _validate_environments(self, problems: Problems) -> None:
         if self.environments is None:
             return
+        home = partition_of(self.region) if self.region in AWS_REGIONS else None
+        for environment in self.environments:
+            if not isinstance(environment, Environment):
+                continue
+            where = f"environments[{environment.name!r}]"
+            if environment.account_id is None and environment.region == self.region:
+                problems.add(
+                    f"{where}.region is the pipeline's own region {self.region} and it names no "
+                    "account: it is the pipeline's account and region; omit region"
+                )
+            region = environment.region or self.region
+            if home and region in AWS_REGIONS and partition_of(region) != home:
+                problems.add(
+                    f"{where}.region {region} is in partition {partition_of(region)} but the "
+                    f"pipeline's region {self.region} is in {home}: roles cannot be assumed "
+                    "across partitions; run a pipeline in that partition"
+                )
         if self.application.environments is not None:
             problems.add("environments is set both here and on application; give them in one place")
         if self.approval_timeout_seconds is not None:
@@ -139,8 +170,17 @@ class PipelineConfig:
         ):
             return  # the constructs name out-of-range values
         environments = self.application_props().environment_list(self.approval_timeout_seconds)
-        if not all(isinstance(e, Environment) for e in environments):
-            return  # the application names them
+        windows = [e.deployment_window for e in environments if isinstance(e, Environment)]
+        numbers = [
+            self.line_wait_minutes,
+            *(e.bake_minutes for e in environments if isinstance(e, Environment)),
+            *(w.max_wait_minutes for w in windows if w is not None),
+        ]
+        if not all(isinstance(e, Environment) for e in environments) or not all(
+            isinstance(n, int) and not isinstance(n, bool) for n in numbers
+        ):
+            return  # the application (or validate_pipeline) names them
+        waits = [w.max_wait_minutes * 60 for w in windows if w is not None]
         for index, environment in enumerate(environments):
             shift = environment.shift(index == len(environments) - 1)
             minutes = shift_minutes(shift)
@@ -167,24 +207,32 @@ class PipelineConfig:
                 f"{HISTORY_EVENTS}-event execution history holds; give at least {fewest}"
             )
         approval = sum(e.approval_timeout_seconds or 0 for e in environments)
+        task = defaults.HANDLER_TIMEOUT_SECONDS + defaults.TASK_MARGIN_SECONDS
+        gates = asl.gate_seconds(
+            [e.bake_minutes * 60 for e in environments], waits, self.line_wait_minutes * 60, task
+        )
         longest = asl.execution_timeout_seconds(
             [(e.name, e.approval_timeout_seconds) for e in environments],
             deployment_timeout_seconds=timeout,
             poll_interval_seconds=poll,
-            task_timeout_seconds=defaults.HANDLER_TIMEOUT_SECONDS + defaults.TASK_MARGIN_SECONDS,
+            task_timeout_seconds=task,
+            gate_seconds=gates,
         )
         if longest > ACTION_TIMEOUT_SECONDS:
             problems.add(
                 f"a release may take up to {longest} s (approval timeouts of {approval} s in "
-                f"all, {count} deployments of up to {timeout} s, its tasks and its rollback), "
-                f"more than CodePipeline's 7-day action timeout ({ACTION_TIMEOUT_SECONDS} s); "
-                "shorten the approval timeouts or deployment_timeout_seconds"
+                f"all, waits and bakes at the gates of {gates} s, {count} deployments of up "
+                f"to {timeout} s, its tasks and its rollback), more than CodePipeline's 7-day "
+                f"action timeout ({ACTION_TIMEOUT_SECONDS} s); shorten the approval timeouts, "
+                "the windows' max_wait_minutes, bake_minutes, line_wait_minutes or "
+                "deployment_timeout_seconds"
             )
 
     def validate_pipeline(self) -> None:
         """Checks across the pipeline's constructs (each construct checks its own props):
         what `ServerlessPipeline` uses."""
         problems = Problems("PipelineConfig")
+        problems.within("line_wait_minutes", self.line_wait_minutes, 1, 4320, "minutes")
         self._validate_environments(problems)
         self._validate_timing(problems)
         problems.raise_if_any()

@@ -29,16 +29,25 @@ def _condition(choice: dict[str, Any]) -> str:
     return "condition"
 
 
+def _waits(state: dict[str, Any]) -> str:
+    """How long a Wait state waits, in words."""
+    if "SecondsPath" in state:
+        return "until the gate opens"
+    seconds = state["Seconds"]
+    return "poll interval" if isinstance(seconds, str) else f"{seconds // 60} min"
+
+
 def mermaid(definition: dict[str, Any] | None = None) -> str:
     """The flowchart of `definition` (by default the example pipeline's: staging, production)."""
     if definition is None:
-        definition = asl.compose(pipeline_layout(example_config()).application.stages())
+        application = pipeline_layout(example_config()).application
+        definition = asl.compose(application.stages(), application.bake())
     document = definition
     states: dict[str, Any] = document["States"]
     lines = ["flowchart TD", f"    start((start)) --> {document['StartAt']}"]
     for name, state in states.items():
         opening, closing = _SHAPES.get(state["Type"], ("[", "]"))
-        label = name if state["Type"] != "Wait" else f"{name}: poll interval"
+        label = name if state["Type"] != "Wait" else f"{name}: {_waits(state)}"
         lines.append(f'    {name}{opening}"{label}"{closing}')
     for name, state in states.items():
         for choice in state.get("Choices", []):

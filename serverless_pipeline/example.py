@@ -31,6 +31,8 @@ def example_config() -> PipelineConfig:
                 "production",
                 deployment_config="CodeDeployDefault.LambdaCanary10Percent5Minutes",
                 variables={"STAGE": "production"},
+                # Users stay on the release for 10 minutes under watch before it counts.
+                bake_minutes=10,
             ),
         ),
         backend=LocalBackend(path="terraform.tfstate"),

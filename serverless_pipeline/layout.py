@@ -13,15 +13,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import defaults, naming
-from .alarms import AlarmSpec, alarm_specs, watched_alarm_names
+from .alarms import OWN_ALARMS, AlarmSpec, alarm_specs, watched_alarm_names
 from .application_settings import (
     SMOKE_TESTS,
     ApplicationProps,
+    DeploymentWindow,
     FunctionSettings,
     TrafficShift,
 )
 from .application_settings import function_name as application_function_name
 from .asl import Stage
+from .asl import gate_seconds as asl_gate_seconds
 from .config import PipelineConfig
 from .validation import partition_of
 
@@ -96,6 +98,10 @@ class EnvironmentLayout:
     approval_timeout_seconds: int | None
     """Wait this long at most for a person's approval before deploying here; None: no gate."""
     functions: tuple[FunctionLayout, ...]
+    bake_seconds: int
+    """How long a release bakes here under watch after its deployment; 0: not at all."""
+    window: DeploymentWindow | None
+    """When the environment may be deployed; None: any time."""
     placement: Placement | None
     """Where it lives when not in the pipeline's account and region; None: with the pipeline."""
 
@@ -135,6 +141,18 @@ class ApplicationLayout:
     def largest_memory_mb(self) -> int:
         """The candidate function runs every function's cases: it starts with the most memory."""
         return max(f.memory_mb for f in self.functions.values())
+
+    def bake(self) -> dict[str, int]:
+        """Environment -> seconds a release bakes there (asl.compose's `bake`)."""
+        return {e.name: e.bake_seconds for e in self.environments}
+
+    def watched_alarms(self, environment: str) -> list[str]:
+        """Every alarm that watches the environment's functions (for its gates and bake)."""
+        return list(
+            dict.fromkeys(
+                a for f in self.environment(environment).functions for a in f.watched_alarms
+            )
+        )
 
     def stages(self, last_approval: int | None = None) -> list[Stage]:
         """(environment, approval timeout) in order, what asl.compose builds the state machine
@@ -248,6 +266,8 @@ def application_layout(
                 runs_library_hook=SMOKE_TESTS in hooks.values(),
                 approval_timeout_seconds=settings.approval_timeout_seconds,
                 functions=tuple(placed),
+                bake_seconds=settings.bake_minutes * 60,
+                window=settings.deployment_window,
                 placement=placement,
             )
         )
@@ -283,6 +303,10 @@ class HandlersLayout:
     test_case_timeout_seconds: int
     deployment_timeout_seconds: int
     test_manifest: str
+    line_switch: str
+    """The stop-the-line SSM parameter."""
+    line_wait_seconds: int
+    """How long a release waits for a stopped line before it fails."""
 
     @property
     def task_timeout_seconds(self) -> int:
@@ -328,10 +352,12 @@ class HandlersLayout:
                         "bucket": buckets[e.name],
                         "hooks": dict(e.hooks),
                         **_placement_settings(e.placement, pipeline_account, pipeline_partition),
+                        **_gate_settings(e),
                     }
                     for e in application.environments
                 ],
                 **records,
+                "line": {"parameter": self.line_switch, "wait": self.line_wait_seconds},
             },
             deployment_timeout_seconds=self.deployment_timeout_seconds,
             candidate_function=self.candidate_function,
@@ -371,6 +397,29 @@ def deployment_role_trust(role_arns: list[str]) -> dict[str, Any]:
     }
 
 
+def _gate_settings(environment: EnvironmentLayout) -> dict[str, Any]:
+    """What the gates need that the handlers cannot derive: alarms other than the pipeline's
+    own pair per function, and the deployment window (nothing for the defaults, so that 20
+    functions in 10 environments still fit Lambda's 4 KB)."""
+    gate: dict[str, Any] = {}
+    first = environment.functions[0]
+    own = [a.name.removeprefix(f"{first.function_name}-") for a in first.alarms]
+    extra = [a for a in first.watched_alarms if a not in {s.name for s in first.alarms}]
+    if own != list(OWN_ALARMS) or extra:
+        gate["alarms"] = {"own": own, "extra": extra}
+    window = environment.window
+    if window is not None:
+        gate["window"] = {
+            "days": list(window.days),
+            "start": window.start,
+            "end": window.end,
+            "zone": window.time_zone,
+            "calendar": window.change_calendar,
+            "wait": window.max_wait_minutes * 60,
+        }
+    return gate
+
+
 def _placement_settings(
     placement: Placement | None, pipeline_account: str, pipeline_partition: str
 ) -> dict[str, str]:
@@ -391,6 +440,7 @@ def handlers_layout(
     test_case_timeout_seconds: int = defaults.TEST_CASE_TIMEOUT_SECONDS,
     deployment_timeout_seconds: int = defaults.DEPLOYMENT_TIMEOUT_SECONDS,
     test_manifest: str = "release-tests.json",
+    line_wait_minutes: int = defaults.LINE_WAIT_MINUTES,
 ) -> HandlersLayout:
     hooked = [e for e in application.environment_list() if SMOKE_TESTS in e.chosen_hooks().values()]
     hook = ("traffic_hook",) if any(not e.placed for e in hooked) else ()
@@ -407,6 +457,8 @@ def handlers_layout(
         test_case_timeout_seconds=test_case_timeout_seconds,
         deployment_timeout_seconds=deployment_timeout_seconds,
         test_manifest=test_manifest,
+        line_switch=naming.line_switch(prefix),
+        line_wait_seconds=line_wait_minutes * 60,
     )
 
 
@@ -419,6 +471,18 @@ class PipelineLayout:
     state_machine: str
     notification_topic: str
     poll_interval_seconds: int
+    gate_seconds: int
+    """The longest a release may spend at the gates (asl.execution_timeout_seconds)."""
+
+
+def gate_seconds(application: ApplicationLayout, handlers: HandlersLayout) -> int:
+    """The longest a release may spend at the gates (asl.gate_seconds)."""
+    return asl_gate_seconds(
+        [e.bake_seconds for e in application.environments],
+        [e.window.max_wait_minutes * 60 for e in application.environments if e.window],
+        handlers.line_wait_seconds,
+        handlers.task_timeout_seconds,
+    )
 
 
 def pipeline_layout(config: PipelineConfig) -> PipelineLayout:
@@ -428,14 +492,17 @@ def pipeline_layout(config: PipelineConfig) -> PipelineLayout:
         application,
         deployment_timeout_seconds=config.deployment_timeout_seconds,
         test_manifest=config.test_manifest,
+        line_wait_minutes=config.line_wait_minutes,
     )
     hook = naming.handler_function(config.name, "traffic_hook")
+    app = application_layout(application, hook, config.approval_timeout_seconds)
     return PipelineLayout(
-        application=application_layout(application, hook, config.approval_timeout_seconds),
+        application=app,
         handlers=handlers,
         state_machine=naming.state_machine(config.name),
         notification_topic=naming.notification_topic(config.name),
         poll_interval_seconds=config.poll_interval_seconds,
+        gate_seconds=gate_seconds(app, handlers),
     )
 
 

@@ -68,6 +68,12 @@ def state_machine(prefix: str) -> str:
     return f"{prefix}-deployment"
 
 
+def line_switch(prefix: str) -> str:
+    """The SSM parameter that stops the line: "stopped" holds every release before its first
+    environment, anything else lets them go."""
+    return f"/{prefix}/release-line"
+
+
 def notification_topic(prefix: str) -> str:
     return f"{prefix}-releases"
 
@@ -95,4 +101,7 @@ def handler_environment(
         "DEPLOYMENT_TIMEOUT_SECONDS": str(deployment_timeout_seconds),
         "CANDIDATE_FUNCTION": candidate_function,
         "NOTIFICATION_TOPIC_ARN": notification_topic,
+        # Credentials from STS's regional endpoint, which every region accepts (the global
+        # one's are refused in regions that are not enabled by default).
+        "AWS_STS_REGIONAL_ENDPOINTS": "regional",
     }

@@ -41,8 +41,9 @@ def test_the_command_prints_it(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_a_diagram_follows_the_environments() -> None:
     chart = mermaid(asl.compose([("dev", None), ("staging", 3600), ("production", None)]))
-    assert "    RunTests --> DeployDev\n" in chart
+    assert "    RunTests --> StartDevGates\n" in chart
+    assert '    DevGatesOpen -- "gate_dev.open BooleanEquals True" --> DeployDev\n' in chart
     assert "    RunTestsInDev --> WaitForApprovalStaging\n" in chart
-    assert "    WaitForApprovalStaging --> DeployStaging\n" in chart
+    assert "    WaitForApprovalStaging --> StartStagingGates\n" in chart
     assert "    RunTestsInStaging --> ApprovalRequired\n" in chart
     assert "RunTestsInProduction" not in chart

@@ -456,6 +456,40 @@ class ServerlessApplication(Construct):
             )
         )
 
+    def grant_watch_alarms(self, environments: Sequence[str]) -> list[Statement]:
+        """Read the state and history of the alarms that watch `environments` (their gates
+        and bakes)."""
+        return _granted(
+            Statement(
+                "WatchEnvironmentAlarms",
+                ["cloudwatch:DescribeAlarmHistory", "cloudwatch:DescribeAlarms"],
+                [
+                    self.context_of(env).arn("cloudwatch", f"alarm:{name}")
+                    for env in environments
+                    for name in self.layout.watched_alarms(env)
+                ],
+            )
+        )
+
+    def grant_change_calendars(self, environments: Sequence[str]) -> list[Statement]:
+        """Read the state of the Change Calendars that open `environments`' windows."""
+        calendars = []
+        for env in environments:
+            window = self.layout.environment(env).window
+            if window is None or window.change_calendar is None:
+                continue
+            calendar = window.change_calendar
+            calendars.append(
+                calendar
+                if calendar.startswith("arn:")
+                else self.context_of(env).arn("ssm", f"document/{calendar}")
+            )
+        return _granted(
+            Statement(
+                "ReadChangeCalendars", ["ssm:GetCalendarState"], list(dict.fromkeys(calendars))
+            )
+        )
+
 
 def _granted(*statements: Statement) -> list[Statement]:
     """The statements that name any resource (an IAM statement needs one)."""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from cdktf import TerraformResourceLifecycle
+from cdktf_cdktf_provider_aws.ssm_parameter import SsmParameter
 from constructs import Construct
 
 from .. import defaults, naming
@@ -43,6 +45,8 @@ class HandlerFunctionsProps:
     timeout."""
     log_retention_days: int = defaults.LOG_RETENTION_DAYS
     """Retention of the handlers' log groups."""
+    line_wait_minutes: int = defaults.LINE_WAIT_MINUTES
+    """How long a release waits before its first environment while the line is stopped."""
     reserved_concurrency: int | None = defaults.HANDLER_RESERVED_CONCURRENCY
     """Concurrency reserved for (and capping) each handler; omitted: none reserved. Reserving
     guarantees the pipeline can run while the application uses the whole account's concurrency,
@@ -87,6 +91,7 @@ class HandlerFunctions(Construct):
         problems.within(
             "test_case_timeout_seconds", props.test_case_timeout_seconds, 1, 300, "seconds"
         )
+        problems.within("line_wait_minutes", props.line_wait_minutes, 1, 4320, "minutes")
         problems.one_of(
             "log_retention_days", props.log_retention_days, defaults.LOG_RETENTION_CHOICES
         )
@@ -113,6 +118,7 @@ class HandlerFunctions(Construct):
             test_case_timeout_seconds=props.test_case_timeout_seconds,
             deployment_timeout_seconds=props.deployment_timeout_seconds,
             test_manifest=props.test_manifest,
+            line_wait_minutes=props.line_wait_minutes,
         )
         """Function names, timeouts and environment: the values the rehearsal lays out too."""
         problems = Problems("HandlerFunctions")
@@ -171,6 +177,19 @@ class HandlerFunctions(Construct):
             pipeline_account=context.account_id,
             pipeline_partition=context.partition,
         )
+        # Stop the line: one switch per pipeline. Terraform creates it open and leaves its value
+        # to the people who stop and open the line.
+        switch = self.layout.line_switch
+        self.line_switch = SsmParameter(
+            self,
+            "line-switch",
+            name=switch,
+            type="String",
+            value="open",
+            description=f"Stop the {props.name_prefix} pipeline's line: 'stopped' holds every "
+            "release before its first environment; 'open' lets them go",
+            lifecycle=TerraformResourceLifecycle(ignore_changes=["value"]),
+        )
         local = application.local_environments
         claims_elsewhere = app.claims_environment is None
         read = buckets.grant_read_releases()
@@ -223,7 +242,16 @@ class HandlerFunctions(Construct):
                 *records,
                 _write_with_key(key),
                 *application.grant_promote(local),
+                *application.grant_watch_alarms(local),
+                *application.grant_change_calendars(local),
+                Statement(
+                    "ReadLineSwitch",
+                    ["ssm:GetParameter"],
+                    [context.arn("ssm", f"parameter{switch}")],
+                ),
                 *assume("promote"),
+                # Subscribers hear when a release starts waiting at a gate.
+                *notifications.grant_publish(),
             ],
             # The state machine grants what its executions need (DeploymentStateMachine's
             # grant_read_execution_history and grant_task_response): it owns those ARNs.
@@ -326,6 +354,8 @@ class HandlerFunctions(Construct):
                             [home.key.arn],
                         ),
                         *application.grant_promote([env]),
+                        *application.grant_watch_alarms([env]),
+                        *application.grant_change_calendars([env]),
                         *application.grant_rollback([env]),
                         *application.grant_test_environments([env]),
                     ],

@@ -88,6 +88,7 @@ class ServerlessPipeline(Construct):
             test_case_timeout_seconds=handlers.test_case_timeout_seconds,
             log_retention_days=config.log_retention_days,
             reserved_concurrency=config.handler_reserved_concurrency,
+            line_wait_minutes=config.line_wait_minutes,
         )
         self.handlers = HandlerFunctions(
             self,

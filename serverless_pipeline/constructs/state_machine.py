@@ -26,7 +26,7 @@ from constructs import Construct
 
 from .. import asl, defaults, naming
 from ..asl import definition_values
-from ..layout import cleanup_rule_name, cleanup_rule_pattern
+from ..layout import cleanup_rule_name, cleanup_rule_pattern, gate_seconds
 from ..validation import NAME_PREFIX, NAME_PREFIX_ACCEPTED, Problems
 from .aws_context import AwsContext
 from .encryption import LOG_DELIVERY_CONTEXT, PipelineKey, encrypted_log_group
@@ -159,8 +159,10 @@ class DeploymentStateMachine(Construct):
                 task_timeout_seconds=handlers.layout.task_timeout_seconds,
                 deployment_timeout_seconds=handlers.layout.deployment_timeout_seconds,
                 environments=environments,
+                gate_seconds=gate_seconds(handlers.application_layout, handlers.layout),
             ),
             environments,
+            handlers.application_layout.bake(),
         )
         self.state_machine = SfnStateMachine(
             self,

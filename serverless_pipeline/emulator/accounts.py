@@ -13,6 +13,7 @@ function that asks; otherwise STS refuses with AccessDenied.
 from __future__ import annotations
 
 import json
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -122,7 +123,11 @@ def trusted_roles_only() -> Iterator[None]:
                 )
         return original(backend, **kwargs)
 
-    with mock.patch.object(STSBackend, "assume_role", assume_role):
+    # moto lets any account's keys reach any bucket unless told otherwise; S3 refuses them.
+    with (
+        mock.patch.object(STSBackend, "assume_role", assume_role),
+        mock.patch.dict(os.environ, {"MOTO_S3_ALLOW_CROSSACCOUNT_ACCESS": "false"}),
+    ):
         try:
             yield
         finally:

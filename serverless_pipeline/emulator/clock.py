@@ -25,6 +25,8 @@ from moto.stepfunctions.parser.asl.eval.callback.callback import CallbackEndpoin
 
 # How often a waiter looks at the clock again; an event that is set wakes it at once.
 _TICK_SECONDS = 0.01
+# The machine's clock, which the virtual one runs on (function code reads the virtual one).
+_real_time = time.time
 
 
 class VirtualClock:
@@ -37,7 +39,7 @@ class VirtualClock:
 
     def time(self) -> float:
         """Seconds since the epoch, on this clock."""
-        return time.time() + self._offset
+        return _real_time() + self._offset
 
     def now(self) -> datetime.datetime:
         return datetime.datetime.fromtimestamp(self.time(), datetime.UTC)
@@ -51,7 +53,7 @@ class VirtualClock:
         """Move to the second after the next whole one and return it: CloudWatch keeps metric
         timestamps to the second, so nothing stamped before this instant falls in or after it."""
         with self._lock:
-            now = time.time() + self._offset
+            now = _real_time() + self._offset
             start = float(int(now) + 2)
             self._offset += start - now
         return datetime.datetime.fromtimestamp(start, datetime.UTC)
@@ -75,7 +77,7 @@ class VirtualClock:
         with self._lock:
             if not self._deadlines:
                 return False
-            self._offset += max(min(self._deadlines) - (time.time() + self._offset), 0.0)
+            self._offset += max(min(self._deadlines) - (_real_time() + self._offset), 0.0)
             return True
 
 

@@ -35,6 +35,7 @@ from moto.awslambda.responses import LambdaResponse
 from moto.awslambda_simple.models import LambdaSimpleBackend
 
 from .accounts import CALLER, acting_in
+from .clock import CLOCK
 from .cloudwatch import record_invocation
 
 
@@ -176,6 +177,9 @@ class InProcessRuntime:
             self._environment(key, directory),
             mock.patch.dict(os.environ, variables),
             acting_in(function.account_id),
+            # Function code reads the emulator's clock, as metrics, alarms and waits do: a
+            # deadline or a bake window it computes is on the same time line.
+            mock.patch("time.time", CLOCK.time),
         ):
             # The function's own timeout, as Lambda enforces it: a handler that hangs fails the
             # invocation instead of the rehearsal.

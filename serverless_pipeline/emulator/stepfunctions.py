@@ -13,7 +13,7 @@ is polled as often as in AWS.
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 from unittest import mock
@@ -43,13 +43,19 @@ def repeatable_executions() -> Iterator[None]:
         yield
 
 
-def _waited(function: WaitFunction, env: Any, wait_seconds: int) -> None:
-    """A Wait state's time passes at once, on the emulator's clock."""
-    CLOCK.advance(wait_seconds)
+# (Wait state's name, its seconds) -> None: what happens while a Wait state's time passes.
+Meanwhile = Callable[[str, int], None]
 
 
 @contextmanager
-def virtual_waits() -> Iterator[None]:
-    """Within this block Wait states take no real time: they advance the emulator's clock."""
-    with mock.patch.object(WaitFunction, "_wait_interval", _waited):
+def virtual_waits(meanwhile: Meanwhile | None = None) -> Iterator[None]:
+    """Within this block Wait states take no real time: they advance the emulator's clock,
+    after `meanwhile` was told which state waits (users go on using the application)."""
+
+    def waited(function: WaitFunction, env: Any, wait_seconds: int) -> None:
+        if meanwhile is not None:
+            meanwhile(env.states.context_object.context_object_data["State"]["Name"], wait_seconds)
+        CLOCK.advance(wait_seconds)
+
+    with mock.patch.object(WaitFunction, "_wait_interval", waited):
         yield

@@ -87,3 +87,19 @@ class RecordConflict(PipelineError):
 class ExecutionInProgress(PipelineError):
     """Another execution holds the pipeline (it runs, or its cleanup has not finished): this one
     refuses before it changes anything."""
+
+
+class AlarmBlocked(PipelineError):
+    """An alarm of the environment about to be deployed is in ALARM: it was not touched."""
+
+
+class BakeAlarm(PipelineError):
+    """An alarm of the environment went into ALARM while the release baked there."""
+
+
+class OutsideDeploymentWindow(PipelineError):
+    """The environment's deployment window did not open within the release's wait for it."""
+
+
+class LineStopped(PipelineError):
+    """The line stayed stopped for longer than a release waits for it."""

@@ -1,5 +1,6 @@
 """DeployStaging, DeployProduction, Deploy<Env>: move every function of one environment to the
-release through CodeDeploy, together.
+release through CodeDeploy, together (and, through handlers/gates.py, Check<Env>Gates before
+and Check<Env>Bake after).
 
 Action "start" records what each function serves, stores the release in the environment's
 bucket, updates each function's code, publishes a version described with the release id and
@@ -16,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import asdict
 from typing import Any
 
-from . import artifacts, deployments, records, settings
+from . import artifacts, deployments, gates, records, settings
 from .clients import client, in_environment
 from .errors import DeploymentFailed, DeploymentInProgress, DeploymentTimedOut, InvalidEvent
 from .events import (
@@ -31,7 +32,7 @@ from .events import (
 )
 from .lambda_versions import alias_version, describe, release_of
 
-ACTIONS = ("claim", "start", "status")
+ACTIONS = ("claim", "gate", "start", "status", "bake")
 LOGGER = logging.getLogger(__name__)
 Records = dict[str, records.DeploymentRecord]
 
@@ -45,6 +46,16 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
     environment = config.environment(require_one_of(event, "environment", config.environment_names))
     release = parse_release(event)
     execution = parse_execution(event)
+    if action == "gate":
+        since = event.get("since", 0)
+        if isinstance(since, bool) or not isinstance(since, int) or since < 0:
+            raise InvalidEvent(f"since is {since!r:.80}; expected epoch seconds, or 0")
+        return gates.gate(config, environment, release, execution, since)
+    if action == "bake":
+        seconds = event.get("bake_seconds")
+        if isinstance(seconds, bool) or not isinstance(seconds, int) or seconds <= 0:
+            raise InvalidEvent(f"bake_seconds is {seconds!r:.80}; expected a positive number")
+        return gates.bake(environment, release, execution, seconds)
     if action == "start":
         report = start(config, environment, release, execution)
     else:

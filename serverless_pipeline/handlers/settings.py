@@ -46,6 +46,23 @@ class Target:
     records written before several functions existed are kept per environment."""
 
 
+OWN_ALARMS = ("errors", "throttles")
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+@dataclass(frozen=True)
+class Window:
+    """When an environment may be deployed (the constructs' DeploymentWindow)."""
+
+    days: tuple[str, ...]
+    start: str
+    end: str
+    zone: str
+    calendar: str | None
+    wait: int
+    """Seconds a release waits for the window before it fails."""
+
+
 @dataclass(frozen=True)
 class Environment:
     """One environment: its release bucket and every function's target in it."""
@@ -58,6 +75,17 @@ class Environment:
     account or region; None: the environment is the pipeline's own account and region."""
     region: str | None = None
     """Its region, when not the pipeline's."""
+    own_alarms: tuple[str, ...] = OWN_ALARMS
+    """The pipeline's alarms of each function, by how their names end (<function>-errors)."""
+    extra_alarms: tuple[str, ...] = ()
+    """The user's own alarms that watch the environment."""
+    window: Window | None = None
+
+    @property
+    def alarm_names(self) -> list[str]:
+        """Every alarm that watches the environment's functions."""
+        own = [f"{t.function_name}-{suffix}" for t in self.targets for suffix in self.own_alarms]
+        return list(dict.fromkeys([*own, *self.extra_alarms]))
 
     def target(self, function: str) -> Target:
         return next(t for t in self.targets if t.function == function)
@@ -80,6 +108,10 @@ class Settings:
     """The bucket of the pipeline's claim; empty: the first environment's."""
     approvals: str = ""
     """The bucket of pending approvals; empty: the last environment's."""
+    line_switch: str = ""
+    """The stop-the-line SSM parameter; empty: no line to check."""
+    line_wait: int = 3600
+    """Seconds a release waits for a stopped line before it fails."""
 
     def topic(self) -> str:
         """The notification topic, for the handlers that publish to it."""
@@ -171,7 +203,35 @@ def _placement(values: Mapping[str, Any]) -> tuple[str | None, str | None]:
     return role, region
 
 
-def _application(raw: str) -> tuple[tuple[Function, ...], tuple[Environment, ...], dict[str, str]]:
+def _gates(values: Mapping[str, Any]) -> tuple[tuple[str, ...], tuple[str, ...], Window | None]:
+    """(own alarm suffixes, extra alarms, window) of an environment's gates."""
+    name = values["name"]
+    alarms = values.get("alarms", {"own": list(OWN_ALARMS), "extra": []})
+    lists = [alarms.get(key) for key in ("own", "extra")] if isinstance(alarms, dict) else [None]
+    if not all(isinstance(x, list) and all(isinstance(a, str) for a in x) for x in lists):
+        raise ConfigurationError(f"APPLICATION environment {name} alarms must list own and extra")
+    raw = values.get("window")
+    if raw is None:
+        return tuple(alarms["own"]), tuple(alarms["extra"]), None
+    try:
+        window = Window(
+            days=tuple(raw["days"]),
+            start=str(raw["start"]),
+            end=str(raw["end"]),
+            zone=str(raw["zone"]),
+            calendar=raw.get("calendar"),
+            wait=int(raw["wait"]),
+        )
+    except (KeyError, TypeError, ValueError) as error:
+        raise ConfigurationError(
+            f"APPLICATION environment {name} window is malformed: {error!r}"
+        ) from error
+    if not set(window.days) <= set(WEEKDAYS) or window.wait <= 0:
+        raise ConfigurationError(f"APPLICATION environment {name} window is {raw!r}")
+    return tuple(alarms["own"]), tuple(alarms["extra"]), window
+
+
+def _application(raw: str) -> tuple[tuple[Function, ...], tuple[Environment, ...], dict[str, Any]]:
     try:
         parsed = json.loads(raw)
     except json.JSONDecodeError as error:
@@ -223,13 +283,24 @@ def _application(raw: str) -> tuple[tuple[Function, ...], tuple[Environment, ...
                 )
             )
         role, region = _placement(values)
+        own, extra, window = _gates(values)
         environments.append(
-            Environment(values["name"], values["bucket"], tuple(targets), role, region)
+            Environment(
+                values["name"], values["bucket"], tuple(targets), role, region, own, extra, window
+            )
         )
     records = {key: parsed.get(key, "") for key in ("claims", "approvals")}
     if any(not isinstance(bucket, str) for bucket in records.values()):
         raise ConfigurationError("APPLICATION claims and approvals must be bucket names")
-    return tuple(functions), tuple(environments), records
+    line = parsed.get("line", {})
+    if (
+        not isinstance(line, dict)
+        or not isinstance(line.get("parameter", ""), str)
+        or not (isinstance(line.get("wait", 3600), int) and line.get("wait", 3600) > 0)
+    ):
+        raise ConfigurationError("APPLICATION line must name its parameter and a positive wait")
+    records["line_switch"] = line.get("parameter", "")
+    return tuple(functions), tuple(environments), {**records, "line_wait": line.get("wait", 3600)}
 
 
 def load(env: Mapping[str, str] | None = None) -> Settings:
@@ -246,4 +317,6 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         notification_topic=env.get("NOTIFICATION_TOPIC_ARN", ""),
         claims=records["claims"],
         approvals=records["approvals"],
+        line_switch=records["line_switch"],
+        line_wait=records["line_wait"],
     )

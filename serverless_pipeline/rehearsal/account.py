@@ -21,6 +21,7 @@ from ..asl import definition_values
 from ..assets import handlers_package
 from ..config import PipelineConfig
 from ..emulator.accounts import account_client, forget_operators
+from ..emulator.cloudwatch import breached
 from ..handlers.events import release_key
 from ..handlers.lambda_versions import describe, release_of
 from ..layout import (
@@ -38,6 +39,8 @@ from .source import ReleaseSource
 ACCOUNT_ID = "123456789012"
 FIRST_RELEASE = "r1"
 TRAFFIC_REQUESTS = 5
+# While a release bakes, its users keep coming: twice the canary's requests per function.
+BAKE_REQUESTS = 2 * TRAFFIC_REQUESTS
 
 
 @dataclass
@@ -117,6 +120,23 @@ class EmulatedAccount:
                 Payload=json.dumps(events[index % len(events)]).encode(),
             )
 
+    def users_while_baking(self, environment: str) -> list[str]:
+        """The application's users while a release bakes in `environment`: requests through
+        every function's alias, after which CloudWatch evaluates the environment's alarms on
+        them; the names of the alarms that went off."""
+        account, region = self.home(environment)
+        layout = self.application.environment(environment)
+        lam = account_client("lambda", account, region)
+        for function in layout.functions:
+            events = self.source.traffic_events(function.key)
+            for index in range(BAKE_REQUESTS if events else 0):
+                lam.invoke(
+                    FunctionName=function.function_name,
+                    Qualifier=layout.alias,
+                    Payload=json.dumps(events[index % len(events)]).encode(),
+                )
+        return breached(account, region, self.application.watched_alarms(environment))
+
     def functions_live(self, environment: str) -> dict[str, str | None]:
         """Function -> the release its live alias serves in the environment, read back from
         Lambda."""
@@ -172,8 +192,10 @@ def deployment_definition(config: PipelineConfig) -> str:
             task_timeout_seconds=layout.handlers.task_timeout_seconds,
             deployment_timeout_seconds=layout.handlers.deployment_timeout_seconds,
             environments=environments,
+            gate_seconds=layout.gate_seconds,
         ),
         environments,
+        layout.application.bake(),
     )
 
 
@@ -220,6 +242,10 @@ def create(config: PipelineConfig, source: ReleaseSource | None = None) -> Emula
             Bucket=bucket, VersioningConfiguration={"Status": "Enabled"}
         )
     inbox = _notifications(config, layout)
+    # The stop-the-line switch, open, as HandlerFunctions creates it.
+    boto3.client("ssm", region_name=region).put_parameter(
+        Name=layout.handlers.line_switch, Value="open", Type="String"
+    )
     first = source.release_zip("ok", FIRST_RELEASE)
     _application(config, application, first, roles)
     variables = layout.handlers.environment(

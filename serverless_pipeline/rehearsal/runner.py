@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import logging
 import time
@@ -11,20 +12,25 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import boto3
 from moto import mock_aws
 from moto.core.config import DefaultConfig
 
+from ..application_settings import DeploymentWindow
 from ..config import PipelineConfig
 from ..emulator.accounts import trusted_roles_only
 from ..emulator.clock import CLOCK, virtual_timeouts
+from ..emulator.cloudwatch import alarm_history, hold_in_alarm
 from ..emulator.codedeploy import DeploymentEmulator, lambda_deployments, nobody_watches
 from ..emulator.eventbridge import deliver, status_change
 from ..emulator.lambda_runtime import in_process_lambda
+from ..emulator.ssm import change_calendars, set_calendar
 from ..emulator.stepfunctions import repeatable_executions, virtual_waits
 from ..handlers.rollback import FAILURE_EVENTS
-from ..layout import CLEANUP_STATUSES
+from ..layout import CLEANUP_STATUSES, pipeline_layout
 from . import account as emulated
 from . import sample_app
+from .conditions import Conditions, condition_problems
 from .source import ABORTS, ReleaseSource
 
 # (release, state name, "entered" | "succeeded" | "failed") as the execution moves.
@@ -109,6 +115,49 @@ def kind_problems(source: ReleaseSource, kinds: list[str]) -> list[str]:
     return [reason for kind in dict.fromkeys(kinds) if (reason := source.refusal(kind))]
 
 
+# The Change Calendar of a closed window (--outside-window).
+FREEZE_CALENDAR = "rehearsal-change-freeze"
+# Each release reaches the state machine after its build, which the emulator does not run:
+# time passes as it would in CodeBuild.
+BUILD_SECONDS = 300
+
+
+def closed_windows(config: PipelineConfig, environments: tuple[str, ...]) -> PipelineConfig:
+    """The config with these environments' deployment windows closed by a change freeze that
+    has no end (their waits and everything else as configured)."""
+    if not environments:
+        return config
+
+    def frozen(settings: Any) -> Any:
+        window = settings.deployment_window or DeploymentWindow()
+        return dataclasses.replace(
+            settings, deployment_window=dataclasses.replace(window, change_calendar=FREEZE_CALENDAR)
+        )
+
+    if config.environments is not None:
+        return dataclasses.replace(
+            config,
+            environments=tuple(
+                frozen(e) if e.name in environments else e for e in config.environments
+            ),
+        )
+    application = config.application
+    if application.environments is not None:
+        changed = tuple(
+            frozen(e) if e.name in environments else e for e in application.environments
+        )
+        return dataclasses.replace(
+            config, application=dataclasses.replace(application, environments=changed)
+        )
+    pair = {
+        name: frozen(getattr(application, name))
+        if name in environments
+        else getattr(application, name)
+        for name in ("staging", "production")
+    }
+    return dataclasses.replace(config, application=dataclasses.replace(application, **pair))
+
+
 def rehearse(
     config: PipelineConfig,
     kinds: list[str],
@@ -116,12 +165,18 @@ def rehearse(
     approver: Approver | None = None,
     source: ReleaseSource | None = None,
     inspect: Callable[[emulated.EmulatedAccount], None] | None = None,
+    conditions: Conditions | None = None,
 ) -> Rehearsal:
     """Release each kind of `source` (by default the sample app) in order (r2, r3, ...) after
-    its r1 is live everywhere. When the config requires approval, `approver` answers for each
-    release (by default: approve). `inspect` sees the emulated account at the end, before the
-    emulator closes."""
+    its r1 is live everywhere, in `conditions`. When the config requires approval, `approver`
+    answers for each release (by default: approve). `inspect` sees the emulated account at the
+    end, before the emulator closes."""
     source = source or sample_app.SampleApp()
+    conditions = conditions or Conditions()
+    problems = condition_problems(config, kinds, conditions)
+    if problems:
+        raise ValueError("; ".join(problems))
+    config = closed_windows(config, conditions.outside_window)
     unknown = [kind for kind in kinds if kind not in source.kinds]
     if unknown:
         raise ValueError(
@@ -131,16 +186,22 @@ def rehearse(
     if refused:
         raise ValueError("; ".join(refused))
     report = progress or (lambda release, state, event: None)
+    # The account once laid out: whose users keep using the application while it bakes.
+    users: list[emulated.EmulatedAccount] = []
     with (
         quiet(),
         mock_aws(config=EMULATOR_CONFIG),
         in_process_lambda(),
         repeatable_executions(),
-        virtual_waits(),
+        virtual_waits(lambda state, seconds: _meanwhile(users, state)),
         virtual_timeouts(),
         trusted_roles_only(),
+        alarm_history(),
+        change_calendars(),
     ):
         account = emulated.create(config, source)
+        users.append(account)
+        _set_conditions(account, conditions)
         with lambda_deployments(account.user_traffic) as deployments:
             rehearsal = Rehearsal()
             for number, kind in enumerate(kinds, start=2):
@@ -163,6 +224,31 @@ def rehearse(
             return rehearsal
 
 
+def _meanwhile(users: list[emulated.EmulatedAccount], state: str) -> None:
+    """While a release bakes in an environment, its users go on using it."""
+    for account in users:
+        for environment in account.application.environments:
+            if state == f"Bake{environment.title}":
+                account.users_while_baking(environment.name)
+
+
+def _set_conditions(account: emulated.EmulatedAccount, conditions: Conditions) -> None:
+    """Alarms firing, windows closed and the line stopped, before the first release."""
+    for name in conditions.alarm_firing:
+        hold_in_alarm(
+            *account.home(name),
+            account.application.watched_alarms(name),
+            "a dependency of the application is down",
+        )
+    for name in conditions.outside_window:
+        set_calendar(*account.home(name), FREEZE_CALENDAR, "CLOSED")
+    if conditions.line_stopped:
+        layout = pipeline_layout(account.config)
+        boto3.client("ssm", region_name=account.config.region).put_parameter(
+            Name=layout.handlers.line_switch, Value="stopped", Type="String", Overwrite=True
+        )
+
+
 def _release(
     account: emulated.EmulatedAccount,
     release: str,
@@ -172,6 +258,7 @@ def _release(
     watched: bool,
     deployments: DeploymentEmulator,
 ) -> ReleaseOutcome:
+    CLOCK.advance(BUILD_SECONDS)
     location = account.upload(release, account.source.release_zip(kind, release))
     execution = account.sfn.start_execution(
         stateMachineArn=account.state_machine_arn,

@@ -31,6 +31,7 @@ import os
 
 from pricing import total
 
+{pool}
 RELEASE = {release!r}
 # Currency per stage; "local" is what the code sees outside Lambda (the candidate tests).
 CURRENCIES = {currencies!r}
@@ -40,11 +41,25 @@ DEPENDENCIES = {dependencies!r}
 
 def handler(event, context):
     stage = os.environ.get("STAGE", "local")
-    if event.get("healthcheck"):
+    {connect}if event.get("healthcheck"):
         if stage not in DEPENDENCIES:
             raise RuntimeError(f"no downstream dependency configured for {{stage}}")
         return {{"healthy": True}}
     return {{"total": total(event["items"], CURRENCIES[stage])}}
+"""
+
+# production-bake: every request takes a connection from a pool of 5 and never gives it back.
+# The canary's few requests pass; once an execution environment has served 5, every request
+# fails: found only while the release serves production for a while (its bake).
+LEAKY_POOL = """
+POOL_SIZE = 5
+_CONNECTIONS = []
+
+
+def connect(stage):
+    if len(_CONNECTIONS) >= POOL_SIZE:
+        raise RuntimeError(f"connection pool to {{stage}} exhausted ({{POOL_SIZE}} in use)")
+    _CONNECTIONS.append(stage)  # the bug: never returned to the pool
 """
 
 WORKER = """
@@ -127,7 +142,14 @@ def source(kind: str, release: str) -> dict[str, str]:
     elif kind == "worker-production-deploy":
         # The worker fails on production's traffic: its alarm goes off during the canary.
         del worker_dependencies["production"]
-    app = APP.format(release=release, currencies=currencies, dependencies=dependencies)
+    leaky = kind == "production-bake"
+    app = APP.format(
+        release=release,
+        currencies=currencies,
+        dependencies=dependencies,
+        pool=LEAKY_POOL.format() if leaky else "",
+        connect="connect(stage)\n    " if leaky else "",
+    )
     worker = WORKER.format(release=release, queues=queues, dependencies=worker_dependencies)
     if kind == "validate":
         app = app.replace("def handler(event, context):", "def handler(event, context)")

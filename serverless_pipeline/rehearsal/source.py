@@ -13,9 +13,12 @@ KINDS = (
     "production-deploy",
     "worker-staging-tests",
     "worker-production-deploy",
+    "production-bake",
     "abort-staging",
     "abort-production",
 )
+# Kinds that fail only while the release bakes in the last environment (bake_minutes there).
+BAKES = ("production-bake",)
 # An operator stops the execution while that environment deploys (the first or the last): the
 # release's code is sound.
 ABORTS = {"abort-staging": "first", "abort-production": "last"}

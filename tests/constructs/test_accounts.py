@@ -26,7 +26,7 @@ from tests.conftest import (
     synth_config,
 )
 
-STAGING = f"aws.orders-{STAGING_ACCOUNT}"
+STAGING = f"aws.orders-{STAGING_ACCOUNT}-eu-west-1"
 PRODUCTION = f"aws.orders-{PRODUCTION_ACCOUNT}-eu-central-1"
 # The types of every resource an environment has, all of which live where it lives.
 ENVIRONMENT_TYPES = {
@@ -138,8 +138,7 @@ def test_the_deployment_role_trusts_exactly_the_handlers_that_act_there(
 def test_handlers_assume_only_the_deployment_roles_and_act_nowhere_else_directly(
     stack: dict[str, Any],
 ) -> None:
-    partition = "${data.aws_partition.pipeline_context_partition_9CE3A440.partition}"
-    staging_role = f"arn:{partition}:iam::{STAGING_ACCOUNT}:role/orders-staging-deployment"
+    staging_role = f"arn:aws:iam::{STAGING_ACCOUNT}:role/orders-staging-deployment"
     production_role = f"arn:aws:iam::{PRODUCTION_ACCOUNT}:role/orders-production-deployment"
     for handler, roles in (
         ("promote", [staging_role, production_role]),
@@ -167,6 +166,8 @@ def test_the_deployment_role_may_do_exactly_its_handlers_jobs_there(stack: dict[
         "DeployReleases",
         "RegisterRevisions",
         "ReadDeploymentConfigs",
+        # Its gates and its bake.
+        "WatchEnvironmentAlarms",
         "RestoreAliases",
         "StopDeployments",
     ]
@@ -211,7 +212,6 @@ def test_the_handlers_know_each_role_and_keep_the_pipelines_records_at_home(
     application = json.loads(promote["environment"]["variables"]["APPLICATION"])
     staging, production = application["environments"]
     assert staging["role"].endswith(f":iam::{STAGING_ACCOUNT}:role/orders-staging-deployment")
-    assert "region" not in staging
     assert production["region"] == "eu-central-1"
     # The claim and the approvals stay in the pipeline's account: the artifact bucket.
     artifacts = "${aws_s3_bucket.pipeline_buckets_artifacts_227D9540.bucket}"
@@ -263,7 +263,7 @@ def test_the_dashboard_reads_each_environments_metrics_and_alarms_where_they_liv
     assert options["production api Errors"]["accountId"] == PRODUCTION_ACCOUNT
     assert options["production api Errors"]["region"] == "eu-central-1"
     assert options["staging worker Errors"]["accountId"] == STAGING_ACCOUNT
-    assert "region" not in options["staging worker Errors"]
+    assert options["staging worker Errors"]["region"] == "eu-west-1"
     (alarms,) = [w for w in widgets if w["type"] == "alarm"]
     assert (
         f"arn:aws:cloudwatch:eu-central-1:{PRODUCTION_ACCOUNT}:alarm:orders-api-production-errors"
@@ -296,13 +296,44 @@ def test_an_environment_elsewhere_runs_the_librarys_hook_in_its_own_account() ->
         "orders-traffic-hook-production": PRODUCTION,
     }
     statements = policy_statements(document, "traffic-hook-production_role")
-    assert all(
-        f":eu-central-1:{PRODUCTION_ACCOUNT}:" in r or "production" in r
-        for s in statements
-        if s["sid"] in ("ReportHookStatus", "InvokeNewVersions", "ReadDeployedReleases")
-        for r in s["resources"]
-    )
+    for sid in ("ReportHookStatus", "InvokeNewVersions"):
+        for resource in statement(statements, sid)["resources"]:
+            assert f":eu-central-1:{PRODUCTION_ACCOUNT}:" in resource, resource
+    # Releases from production's own bucket, in production's account.
+    (releases,) = statement(statements, "ReadDeployedReleases")["resources"]
+    assert releases.startswith("${aws_s3_bucket.pipeline_buckets_production_")
     deployer = policy_statements(document, "production-api-deployer_policy")
     assert statement(deployer, "InvokeLibraryTrafficHook")["resources"] == [
         f"arn:aws:lambda:eu-central-1:{PRODUCTION_ACCOUNT}:function:orders-traffic-hook-production"
     ]
+
+
+def test_an_environment_in_the_pipelines_own_place_or_partition_is_refused() -> None:
+    config = example_config()
+    staging, production = config.environments or ()
+    same_place = replace(config, environments=(replace(staging, region="eu-west-1"), production))
+    with pytest.raises(ConfigurationError, match="pipeline's own region eu-west-1"):
+        synth_config(same_place)
+    china = replace(
+        config,
+        environments=(
+            staging,
+            replace(
+                production,
+                account_id=PRODUCTION_ACCOUNT,
+                region="cn-north-1",
+                terraform_role_arn=f"arn:aws-cn:iam::{PRODUCTION_ACCOUNT}:role/terraform",
+            ),
+        ),
+    )
+    with pytest.raises(ConfigurationError, match="across partitions"):
+        synth_config(china)
+
+
+def test_an_account_without_a_region_is_in_the_pipelines_region(stack: dict[str, Any]) -> None:
+    # Terraform creates it there, and the handlers are told so: they look in the same place
+    # even inside a stack whose own provider is in another region.
+    functions = resources(stack, "aws_lambda_function")
+    (promote,) = [f for i, f in functions.items() if "pipeline_handlers_promote" in i]
+    staging = json.loads(promote["environment"]["variables"]["APPLICATION"])["environments"][0]
+    assert staging["region"] == "eu-west-1"

@@ -119,8 +119,11 @@ def test_the_state_machine_generalizes_the_original_states(grid: dict[str, Any])
         "WaitForApproval",
         "DeployProduction",
     ]
-    assert states["RunTests"]["Next"] == "DeployDev"
+    # Each environment is entered through its gates (Start<Env>Gates ... Deploy<Env>).
+    assert states["RunTests"]["Next"] == "StartDevGates"
+    assert states["DevGatesOpen"]["Choices"][0]["Next"] == "DeployDev"
     assert states["RunTestsInDev"]["Next"] == "WaitForApprovalStaging"
+    assert states["WaitForApprovalStaging"]["Next"] == "StartStagingGates"
     assert states["WaitForApprovalStaging"]["TimeoutSeconds"] == 3600
     assert states["WaitForApprovalStaging"]["Parameters"]["Payload"]["environment"] == "staging"
     assert states["WaitForApproval"]["TimeoutSeconds"] == 4 * 3600
@@ -322,11 +325,11 @@ def test_handler_variables_that_outgrow_lambdas_4_kb_are_refused() -> None:
 
 def test_names_that_would_spell_one_state_or_one_construct_twice_are_refused() -> None:
     config = grid_config()
-    # "a2b" and "a-2b" are both A2b in state names (DeployA2b).
+    # "a2b" and "a-2b" are both A2b in state names (StartA2bGates, DeployA2b).
     problems = refused(environments=(Environment("a2b"), Environment("a-2b")))
     assert problems == [
-        "environments 'a2b', 'a-2b' would give the state machine two states named DeployA2b; "
-        "rename one of them"
+        "environments 'a2b', 'a-2b' would give the state machine two states named "
+        "StartA2bGates; rename one of them"
     ]
     assert refused(environments=(Environment("prod-"), Environment("prod"))) == [
         "environments[0].name is 'prod-'; expected 1-15 lowercase letters or digits, starting "

@@ -70,7 +70,8 @@ def test_the_public_state_names_exist(single: dict[str, Any]) -> None:
 def test_every_deciding_task_routes_every_error_to_rollback(single: dict[str, Any]) -> None:
     states = definition(single)["States"]
     tasks = {name: s for name, s in states.items() if s["Type"] == "Task"}
-    assert len(tasks) == 13
+    # ... and Check<Env>Gates before each environment.
+    assert len(tasks) == 15
     for name, state in tasks.items():
         assert isinstance(state["TimeoutSeconds"], int)
         for retry in state["Retry"]:
@@ -135,7 +136,7 @@ def test_approval_is_off_unless_asked_for() -> None:
     assert task["TimeoutSeconds"] == 3600
     assert task["Parameters"]["Payload"]["token.$"] == "$$.Task.Token"
     assert waiting["ApprovalRequired"]["Choices"][0]["Next"] == "WaitForApproval"
-    assert waiting["ApprovalRequired"]["Default"] == "DeployProduction"
+    assert waiting["ApprovalRequired"]["Default"] == "StartProductionGates"
 
 
 def test_outcomes_are_published_with_the_failed_state_and_cause() -> None:
@@ -156,7 +157,13 @@ def test_outcomes_are_published_with_the_failed_state_and_cause() -> None:
 def test_wait_loops_use_the_poll_interval() -> None:
     states = filled_template(poll=45)["States"]
     waits = [s for s in states.values() if s["Type"] == "Wait"]
-    assert [w["Seconds"] for w in waits] == [45, 45]
+    # The deployments' loops poll; the gates' waits last as long as the gate says.
+    assert [w.get("Seconds", w.get("SecondsPath")) for w in waits] == [
+        "$.gate_staging.wait_seconds",
+        45,
+        "$.gate_production.wait_seconds",
+        45,
+    ]
 
 
 def test_definition_is_the_template_with_terraform_references(single: dict[str, Any]) -> None:
@@ -274,20 +281,25 @@ def test_the_execution_has_a_time_limit_derived_from_the_configuration(
     # Without a limit a stuck release holds the QUEUED pipeline forever. Past it, the execution
     # times out, and the cleanup rule rolls back what it touched.
     limit = definition(single)["TimeoutSeconds"]
-    deployments = 2 * (3600 + 30 + 3 * 360)  # each deadline, one more poll, three tasks
+    # Each deadline, one more poll, five tasks (gate, start, last check, bake, tests).
+    deployments = 2 * (3600 + 30 + 5 * 360)
     claim_wait = 30 + 60 + 120 + 240 + 300 + 300  # ClaimPipeline waiting for a cleanup
-    assert limit == deployments + 3 * 360 + 6 * 360 + 155 + 600 + claim_wait
+    # A stopped line is waited for an hour, looking again every 5 minutes (13 looks).
+    gates = 3600 + 13 * 360
+    assert limit == deployments + 3 * 360 + 6 * 360 + 155 + 600 + claim_wait + gates
     assert limit == asl.execution_timeout_seconds(
         [("staging", None), ("production", None)],
         deployment_timeout_seconds=3600,
         poll_interval_seconds=30,
         task_timeout_seconds=360,
+        gate_seconds=gates,
     )
     waiting = asl.execution_timeout_seconds(
         [("staging", None), ("production", 4 * 3600)],
         deployment_timeout_seconds=3600,
         poll_interval_seconds=30,
         task_timeout_seconds=360,
+        gate_seconds=gates,
     )
     assert waiting == limit + 4 * 3600
 

@@ -97,6 +97,12 @@ def test_handlers_reach_other_accounts_only_through_the_deployment_role() -> Non
                 FunctionName="orders-api-production", Name="live"
             )
         seen["without_role"] = refused.value.response["Error"]["Code"]
+        # Nor does S3 let the pipeline's own keys into production's bucket.
+        with pytest.raises(ClientError) as bucket:
+            client("s3", "eu-central-1").get_object(
+                Bucket="orders-production-rehearsal", Key="releases/r2.zip"
+            )
+        seen["bucket_without_role"] = bucket.value.response["Error"]["Code"]
         # A function whose role the trust policy does not name is refused by STS.
         CALLER.role = f"arn:aws:iam::{ACCOUNT_ID}:role/orders-validate-fn"
         try:
@@ -118,6 +124,7 @@ def test_handlers_reach_other_accounts_only_through_the_deployment_role() -> Non
     # The emulator's own operator session (laying the account out) is the only other one.
     assert {name for arn, name in seen["sessions"] if arn == operator} == {"emulator"}
     assert seen["without_role"] == "ResourceNotFoundException"
+    assert seen["bucket_without_role"] == "AccessDenied"
     assert seen["untrusted"] == "AccessDenied"
     # Staging's account sees its own deployment role (and the emulator's operator) only.
     assert seen["staging"] == {

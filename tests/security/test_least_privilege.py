@@ -56,6 +56,11 @@ EXPECTED_ACTIONS = {
     "orders-promote-fn": FUNCTION_BASE
     | RECORDS
     | {
+        # The gates: the environments' alarms, the line switch, telling who waits.
+        "cloudwatch:DescribeAlarmHistory",
+        "cloudwatch:DescribeAlarms",
+        "ssm:GetParameter",
+        "sns:Publish",
         "lambda:GetAlias",
         "lambda:GetFunction",
         "lambda:GetFunctionConfiguration",

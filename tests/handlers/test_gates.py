@@ -1,0 +1,248 @@
+"""Check<Env>Gates and Check<Env>Bake against moto: alarms, the line, deployment windows."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+from unittest import mock
+
+import boto3
+import pytest
+
+from serverless_pipeline.emulator.clock import CLOCK
+from serverless_pipeline.emulator.cloudwatch import alarm_history, hold_in_alarm
+from serverless_pipeline.emulator.ssm import change_calendars, set_calendar
+from serverless_pipeline.handlers import gates, promote, settings
+from serverless_pipeline.handlers.errors import (
+    AlarmBlocked,
+    BakeAlarm,
+    InvalidEvent,
+    LineStopped,
+    OutsideDeploymentWindow,
+)
+from serverless_pipeline.handlers.settings import Window
+from tests.handlers.conftest import REGION, Account, application
+
+LINE = "/app/release-line"
+RELEASE = {
+    "id": "r2",
+    "bucket": "pipeline-artifacts",
+    "key": "releases/r2/app.zip",
+    "sha256": "0" * 64,
+}
+BERLIN_WEEKDAYS = Window(
+    days=("Mon", "Tue", "Wed", "Thu", "Fri"),
+    start="09:00",
+    end="16:00",
+    zone="Europe/Berlin",
+    calendar=None,
+    wait=3 * 86400,
+)
+
+
+def at(text: str) -> int:
+    return int(datetime.datetime.fromisoformat(text).timestamp())
+
+
+@pytest.mark.parametrize(
+    ("now", "opens"),
+    [
+        # Wednesday 10:00 in Berlin (CET, UTC+1): open.
+        ("2026-11-25T09:00:00+00:00", None),
+        # Wednesday 07:59 UTC is 08:59 in Berlin: opens at 09:00 Berlin, 08:00 UTC.
+        ("2026-11-25T07:59:00+00:00", "2026-11-25T08:00:00+00:00"),
+        # Friday 16:00 Berlin has closed: Monday 09:00 Berlin.
+        ("2026-11-27T15:00:00+00:00", "2026-11-30T08:00:00+00:00"),
+        # Summer time (CEST, UTC+2): Monday 09:00 Berlin is 07:00 UTC.
+        ("2026-06-28T12:00:00+00:00", "2026-06-29T07:00:00+00:00"),
+    ],
+)
+def test_the_weekly_window_opens_on_its_days_and_hours_in_its_zone(
+    now: str, opens: str | None
+) -> None:
+    assert gates.window_opens(BERLIN_WEEKDAYS, at(now), None) == (opens and at(opens))
+
+
+def test_a_closed_calendar_holds_the_window_until_it_opens_and_the_hours_allow() -> None:
+    wednesday = at("2026-11-25T09:00:00+00:00")
+    # The freeze ends Friday 20:00 UTC, after Friday's hours: Monday 09:00 Berlin.
+    ends = at("2026-11-27T20:00:00+00:00")
+    assert gates.window_opens(BERLIN_WEEKDAYS, wednesday, (False, ends)) == at(
+        "2026-11-30T08:00:00+00:00"
+    )
+    assert gates.window_opens(BERLIN_WEEKDAYS, wednesday, (False, None)) == gates.UNKNOWN
+    assert gates.window_opens(BERLIN_WEEKDAYS, wednesday, (True, ends)) is None
+
+
+@pytest.fixture
+def gated(account: Account, monkeypatch: pytest.MonkeyPatch) -> Iterator[Account]:
+    """The account with its alarms, the line switch open and a topic that records."""
+    cloudwatch = boto3.client("cloudwatch", region_name=REGION)
+    for environment in ("staging", "production"):
+        for suffix in settings.OWN_ALARMS:
+            cloudwatch.put_metric_alarm(
+                AlarmName=f"{account.function_name(environment)}-{suffix}",
+                Namespace="AWS/Lambda",
+                MetricName=suffix.capitalize(),
+                Statistic="Sum",
+                Period=60,
+                EvaluationPeriods=1,
+                Threshold=1,
+                ComparisonOperator="GreaterThanOrEqualToThreshold",
+            )
+    boto3.client("ssm", region_name=REGION).put_parameter(Name=LINE, Value="open", Type="String")
+    sns, sqs = boto3.client("sns", region_name=REGION), boto3.client("sqs", region_name=REGION)
+    topic = sns.create_topic(Name="releases")["TopicArn"]
+    queue = sqs.create_queue(QueueName="inbox")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]
+    sns.subscribe(
+        TopicArn=topic,
+        Protocol="sqs",
+        Endpoint=arn["QueueArn"],
+        Attributes={"RawMessageDelivery": "true"},
+    )
+    monkeypatch.setenv("NOTIFICATION_TOPIC_ARN", topic)
+    monkeypatch.setenv("APPLICATION", application(line={"parameter": LINE, "wait": 3600}))
+    account.inbox = queue  # type: ignore[attr-defined]
+    with alarm_history(), change_calendars():
+        yield account
+
+
+def check(environment: str, since: int = 0) -> dict[str, Any]:
+    event = {
+        "action": "gate",
+        "environment": environment,
+        "release": RELEASE,
+        "execution": "release-r2",
+        "since": since,
+    }
+    result: dict[str, Any] = promote.handler(event, None)
+    return result
+
+
+def heard(account: Account) -> list[Any]:
+    sqs = boto3.client("sqs", region_name=REGION)
+    messages = sqs.receive_message(QueueUrl=account.inbox, MaxNumberOfMessages=10)  # type: ignore[attr-defined]
+    return [json.loads(m["Body"]) for m in messages.get("Messages", [])]
+
+
+def test_open_gates_let_the_release_go(gated: Account) -> None:
+    outcome = check("staging")
+    assert outcome["open"] is True and outcome["wait_seconds"] == 0
+    assert heard(gated) == []
+
+
+def test_an_alarm_in_alarm_blocks_the_environment_and_names_the_alarm(gated: Account) -> None:
+    name = f"{gated.function_name('production')}-errors"
+    # Held in ALARM, as by errors that go on: CloudWatch would otherwise evaluate it back to OK
+    # on the function's quiet metrics.
+    hold_in_alarm("123456789012", REGION, [name], "a dependency is down")
+    with pytest.raises(AlarmBlocked, match=name):
+        check("production")
+    # Another environment's alarms are none of its business.
+    assert check("staging")["open"] is True
+
+
+def test_a_stopped_line_holds_the_first_environment_then_fails(gated: Account) -> None:
+    boto3.client("ssm", region_name=REGION).put_parameter(
+        Name=LINE, Value="stopped", Type="String", Overwrite=True
+    )
+    first = check("staging")
+    assert first["open"] is False and first["wait_seconds"] == gates.LINE_POLL_SECONDS
+    (message,) = heard(gated)
+    assert (message["outcome"], message["reason"]) == ("waiting", "the line is stopped")
+    # Told once, not on every look.
+    assert check("staging", since=first["since"])["open"] is False
+    assert heard(gated) == []
+    # A release already past the first environment finishes.
+    assert check("production")["open"] is True
+    with pytest.raises(LineStopped, match="stayed stopped"):
+        check("staging", since=first["since"] - 3600)
+
+
+def test_a_closed_window_is_waited_for_then_fails_if_it_would_open_too_late(
+    gated: Account, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    window = {
+        "days": ["Mon", "Tue", "Wed", "Thu", "Fri"],
+        "start": "09:00",
+        "end": "16:00",
+        "zone": "Europe/Berlin",
+        "calendar": None,
+        "wait": 86400,
+    }
+    document = json.loads(application(line={"parameter": LINE, "wait": 3600}))
+    document["environments"][1]["window"] = window
+    monkeypatch.setenv("APPLICATION", json.dumps(document))
+    thursday_evening = at("2026-11-26T18:00:00+00:00")
+    with mock.patch.object(gates.time, "time", return_value=thursday_evening):
+        waiting = check("production")
+    # Friday 09:00 Berlin is 08:00 UTC: 14 hours on.
+    assert waiting == {"open": False, "since": thursday_evening, "wait_seconds": 14 * 3600}
+    (message,) = heard(gated)
+    assert message["resumes_at"] == "2026-11-27T08:00:00+00:00"
+    friday_evening = at("2026-11-27T18:00:00+00:00")
+    with (
+        mock.patch.object(gates.time, "time", return_value=friday_evening),
+        pytest.raises(OutsideDeploymentWindow, match="opens at 2026-11-30T08:00:00"),
+    ):
+        check("production")
+
+
+def test_a_change_freeze_is_read_from_the_calendar(
+    gated: Account, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    window = {"days": list(settings.WEEKDAYS), "start": "00:00", "end": "24:00", "zone": "UTC"}
+    document = json.loads(application(line={"parameter": LINE, "wait": 3600}))
+    document["environments"][1]["window"] = {**window, "calendar": "freeze", "wait": 7200}
+    monkeypatch.setenv("APPLICATION", json.dumps(document))
+    set_calendar("123456789012", REGION, "freeze", "CLOSED")
+    first = check("production")
+    assert first["open"] is False and first["wait_seconds"] == gates.CALENDAR_POLL_SECONDS
+    with pytest.raises(OutsideDeploymentWindow, match="freeze stayed closed"):
+        check("production", since=int(time.time()) - 7200)
+    set_calendar("123456789012", REGION, "freeze", "OPEN")
+    assert check("production", since=first["since"])["open"] is True
+
+
+def bake(seconds: int = 600) -> dict[str, Any]:
+    event = {
+        "action": "bake",
+        "environment": "production",
+        "release": RELEASE,
+        "execution": "release-r2",
+        "bake_seconds": seconds,
+    }
+    result: dict[str, Any] = promote.handler(event, None)
+    return result
+
+
+def test_a_quiet_bake_passes(gated: Account) -> None:
+    assert bake() == {"alarms": 2}
+
+
+def test_an_alarm_that_went_off_and_recovered_during_the_bake_fails_it(gated: Account) -> None:
+    cloudwatch = boto3.client("cloudwatch", region_name=REGION)
+    name = f"{gated.function_name('production')}-errors"
+    cloudwatch.set_alarm_state(AlarmName=name, StateValue="ALARM", StateReason="errors")
+    cloudwatch.set_alarm_state(AlarmName=name, StateValue="OK", StateReason="quiet again")
+    # Function code reads the emulator's clock, as in the rehearsal's Lambda runtime.
+    with mock.patch("time.time", CLOCK.time), pytest.raises(BakeAlarm, match=name):
+        bake()
+
+
+def test_gate_and_bake_events_are_checked(gated: Account) -> None:
+    with pytest.raises(InvalidEvent, match="since is -1"):
+        promote.handler(
+            {
+                "action": "gate",
+                "environment": "staging",
+                "release": RELEASE,
+                "execution": "x",
+                "since": -1,
+            },
+            None,
+        )
