@@ -155,7 +155,10 @@ def test_a_tampered_artifact_changes_nothing(account: Account) -> None:
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ({"action": "deploy"}, "action is 'deploy'; expected one of claim, gate, start, status, bake"),
+        (
+            {"action": "deploy"},
+            "action is 'deploy'; expected one of claim, gate, start, status, bake",
+        ),
         ({"environment": "qa"}, "environment is 'qa'; expected one of staging, production"),
         ({"execution": "has spaces"}, "execution is 'has spaces'"),
         ({"release": "r2"}, "release must be a JSON object"),
