@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from .application_settings import (
         SMOKE_TESTS,
         ApplicationProps,
+        DeploymentWindow,
         Environment,
         EnvironmentSettings,
         FunctionSettings,
@@ -60,6 +61,7 @@ _EXPORTS = {
     "DeployPipelineProps": ".constructs.pipeline",
     "DeploymentStateMachine": ".constructs.state_machine",
     "DeploymentStateMachineProps": ".constructs.state_machine",
+    "DeploymentWindow": ".application_settings",
     "Environment": ".application_settings",
     "EnvironmentSettings": ".application_settings",
     "FunctionSettings": ".application_settings",
@@ -110,6 +112,7 @@ __all__ = [
     "DeployPipelineProps",
     "DeploymentStateMachine",
     "DeploymentStateMachineProps",
+    "DeploymentWindow",
     "Environment",
     "EnvironmentSettings",
     "FunctionSettings",
