@@ -458,16 +458,29 @@ class ServerlessApplication(Construct):
 
     def grant_watch_alarms(self, environments: Sequence[str]) -> list[Statement]:
         """Read the state and history of the alarms that watch `environments` (their gates
-        and bakes)."""
+        and bakes). With several functions the pipeline's own alarms are named by one pattern
+        per environment and alarm (<application>-*-<environment>-errors): 20 functions in 10
+        environments would otherwise name 400 alarms, more than IAM's policy sizes hold, and
+        the pattern grants reading at most another alarm's state."""
+        resources: list[str] = []
+        for env in environments:
+            context = self.context_of(env)
+            layout = self.layout.environment(env)
+            own = {spec.name for f in layout.functions for spec in f.alarms}
+            names = [n for n in self.layout.watched_alarms(env) if n not in own]
+            if self.props.single_function:
+                names = [*sorted(own), *names]
+            else:
+                names = [
+                    *sorted({f"{self.props.name}-*-{env}-{n.rsplit('-', 1)[1]}" for n in own}),
+                    *names,
+                ]
+            resources += [context.arn("cloudwatch", f"alarm:{name}") for name in names]
         return _granted(
             Statement(
                 "WatchEnvironmentAlarms",
                 ["cloudwatch:DescribeAlarmHistory", "cloudwatch:DescribeAlarms"],
-                [
-                    self.context_of(env).arn("cloudwatch", f"alarm:{name}")
-                    for env in environments
-                    for name in self.layout.watched_alarms(env)
-                ],
+                resources,
             )
         )
 

@@ -123,15 +123,30 @@ def test_promote_reads_exactly_the_environments_alarms(example: dict[str, Any]) 
     promote = policy_statements(example, "pipeline_handlers_promote_role")
     watch = statement(promote, "WatchEnvironmentAlarms")
     assert watch["actions"] == ["cloudwatch:DescribeAlarmHistory", "cloudwatch:DescribeAlarms"]
-    names = sorted(r.split(":alarm:")[1] for r in watch["resources"])
-    assert names == sorted(
-        f"orders-{function}-{environment}-{metric}"
-        for function in ("api", "worker")
-        for environment in ("staging", "production")
-        for metric in ("errors", "throttles")
-    )
+    names = [r.split(":alarm:")[1] for r in watch["resources"]]
+    # One pattern per environment and alarm covers every function's (400 alarms at 20
+    # functions in 10 environments would outgrow IAM's policy sizes).
+    assert names == [
+        "orders-*-staging-errors",
+        "orders-*-staging-throttles",
+        "orders-*-production-errors",
+        "orders-*-production-throttles",
+    ]
     # Subscribers hear when a release starts waiting at a gate.
     assert "sns:Publish" in {a for s in promote for a in s["actions"]}
+
+
+def test_one_function_names_its_alarms_exactly(single: dict[str, Any]) -> None:
+    promote = policy_statements(single, "pipeline_handlers_promote_role")
+    names = [
+        r.split(":alarm:")[1] for r in statement(promote, "WatchEnvironmentAlarms")["resources"]
+    ]
+    assert names == [
+        "orders-api-staging-errors",
+        "orders-api-staging-throttles",
+        "orders-api-production-errors",
+        "orders-api-production-throttles",
+    ]
 
 
 def test_a_change_calendar_is_read_by_name_and_nothing_else(windowed: dict[str, Any]) -> None:

@@ -246,3 +246,12 @@ def test_gate_and_bake_events_are_checked(gated: Account) -> None:
             },
             None,
         )
+
+
+def test_the_handlers_name_alarms_and_days_as_the_constructs_do() -> None:
+    # The handlers import nothing of the package: their copies must agree with it.
+    from serverless_pipeline.alarms import OWN_ALARMS
+    from serverless_pipeline.application_settings import WEEKDAYS
+
+    assert settings.OWN_ALARMS == OWN_ALARMS
+    assert settings.WEEKDAYS == WEEKDAYS

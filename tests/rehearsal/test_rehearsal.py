@@ -51,6 +51,10 @@ PROMOTED_PATH = [
     "ClaimPipeline",
     "ValidateCode",
     "RunTests",
+    # Staging's gates: its alarms are quiet, the line is open, no window.
+    "StartStagingGates",
+    "CheckStagingGates",
+    "StagingGatesOpen",
     "DeployStaging",
     "StagingDeployed",
     "WaitForStagingDeployment",
@@ -58,11 +62,17 @@ PROMOTED_PATH = [
     "StagingDeployed",
     "RunTestsInStaging",
     "ApprovalRequired",
+    "StartProductionGates",
+    "CheckProductionGates",
+    "ProductionGatesOpen",
     "DeployProduction",
     "ProductionDeployed",
     # Production's canary (10% for 5 minutes) is polled every 30 s, as in AWS: the first check
     # starts the shift, ten more find it done after its 300 s on the emulator's clock.
     *["WaitForProductionDeployment", "CheckProductionDeployment", "ProductionDeployed"] * 11,
+    # Then it bakes there for its 10 minutes under watch.
+    "BakeProduction",
+    "CheckProductionBake",
     "NotifyPromoted",
     "Success",
 ]
@@ -191,7 +201,7 @@ def test_the_rehearsed_definition_is_the_synthesized_one_but_for_filled_values(
 ) -> None:
     synthesized = json.loads(one(example, "aws_sfn_state_machine", "state-machine")["definition"])
     rehearsed = json.loads(account.deployment_definition(example_config()))
-    template = asl.compose([("staging", None), ("production", None)])
+    template = asl.compose([("staging", None), ("production", None)], {"production": 600})
     changed = differences(synthesized, rehearsed)
     assert changed, "the ARNs at least must differ"
     for where, _, _ in changed:
