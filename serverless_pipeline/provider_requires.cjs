@@ -157,4 +157,4 @@ Module._extensions[".js"] = function loadProviderIndexLazily(module, filename) {
   loadJavaScript.call(this, module, filename);
 };
 
-module.exports = { lazyExports };
+module.exports = { lazyExports, IMPORT_STAR_HELPERS };
