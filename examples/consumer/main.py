@@ -1,4 +1,5 @@
-"""A separate cdktf app that uses the installed library: two applications in one stack.
+"""A separate app that uses the installed library: two applications in one stack, on the engine
+the library chooses (cdktf, or CDK Terrain where its extra is installed).
 
 It composes the building blocks itself (one key and one account context shared by both
 pipelines) instead of using ServerlessPipelineStack, with its own names, region, bucket names and
