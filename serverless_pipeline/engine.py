@@ -67,11 +67,13 @@ def _installed(package: str) -> bool:
 NAME = choose(os.environ, sys.modules, _installed)
 PROVIDER = PROVIDERS[NAME]
 
-# What the seam offers: the engine's name, the provider bindings and the core names the library,
-# its examples and its tests use.
+# What the seam offers: the rule and its outcome, the provider bindings and the core names the
+# library, its examples and its tests use.
 __all__ = [
     "NAME",
     "PROVIDER",
+    "PROVIDERS",
+    "VARIABLE",
     "App",
     "AssetType",
     "CloudBackend",
@@ -86,6 +88,7 @@ __all__ = [
     "Testing",
     "Token",
     "aws",
+    "choose",
 ]
 
 if TYPE_CHECKING:
