@@ -4,6 +4,10 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+# The engine `make synth` builds on: cdktf, the library's default, unless named
+# (`make synth SERVERLESS_PIPELINE_ENGINE=cdktn` for CDK Terrain; .venv has both).
+SERVERLESS_PIPELINE_ENGINE ?= cdktf
+export SERVERLESS_PIPELINE_ENGINE
 
 .PHONY: synth test test-fast lint clean
 
@@ -37,14 +41,19 @@ lint: $(VENV)/.installed
 # rehearsal, a wheel) are built once. Three workers on two cores: the rehearsal's wait for whole
 # seconds (metric timestamps) and moto's polling leave a core idle otherwise.
 PYTEST_WORKERS := -n 3 --dist loadfile
+# One engine per process: the whole suite on cdktf, then again on CDK Terrain what builds on the
+# engine (the constructs, checkov and the IAM walker, the lazy provider loading). The rehearsal,
+# the handlers and the emulator use no engine; tests/test_engines.py runs both itself.
+ON_BOTH_ENGINES := tests/constructs tests/security tests/test_provider_imports.py
 
 test: lint node_modules/.installed $(CHECKOV)
-	$(PY) -m pytest $(PYTEST_WORKERS)
-	@echo "(the pytest line above gives the suite's wall time)"
+	SERVERLESS_PIPELINE_ENGINE=cdktf $(PY) -m pytest $(PYTEST_WORKERS)
+	SERVERLESS_PIPELINE_ENGINE=cdktn $(PY) -m pytest $(PYTEST_WORKERS) $(ON_BOTH_ENGINES)
+	@echo "(the pytest lines above give each pass's wall time)"
 
 # The edit loop: pure, handler and synth tests; no rehearsal, checkov, wheel or fresh processes.
 test-fast: lint node_modules/.installed
-	$(PY) -m pytest $(PYTEST_WORKERS) -m "not slow"
+	SERVERLESS_PIPELINE_ENGINE=cdktf $(PY) -m pytest $(PYTEST_WORKERS) -m "not slow"
 
 clean:
 	rm -rf $(VENV) .tools node_modules cdktf.out .pytest_cache .mypy_cache .ruff_cache

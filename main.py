@@ -1,10 +1,9 @@
-"""The cdktf app: synthesizes the example pipeline stack (`cdktf synth` or `python main.py`)."""
+"""The app: synthesizes the example pipeline stack (`cdktf synth` or `python main.py`), on the
+engine serverless_pipeline.engine chooses (cdktf, or CDK Terrain where it is installed)."""
 
-# ruff: noqa: I001 -- serverless_pipeline is imported before cdktf on purpose: it configures the
-# jsii runtime (lazy provider bindings, no Node.js end-of-life banner) before cdktf starts it.
 from serverless_pipeline import ServerlessPipelineStack
+from serverless_pipeline.engine import App
 from serverless_pipeline.example import example_config
-from cdktf import App
 
 
 def main() -> None:

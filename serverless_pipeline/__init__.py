@@ -1,10 +1,10 @@
 """cdktf-serverless-pipeline: a secure continuous-deployment pipeline for AWS Lambda
-applications, as CDK for Terraform constructs plus the Lambda handlers it runs.
+applications, as CDK for Terraform (or CDK Terrain) constructs plus the Lambda handlers it runs.
 
 Importing this package makes the AWS provider bindings load lazily (see provider_imports), so a
 synth pays only for the provider resources it uses. The public names below load on first use
 (PEP 562): importing the package, or its handlers and emulator, starts no jsii kernel and needs
-neither cdktf nor the provider bindings installed.
+no engine (engine.py) nor provider bindings installed.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 The synthesized stack and the rehearsal's emulated account are two renderings of this one model:
 every name, deployment config, alarm, rollback event, timeout and handler setting a release
 meets is decided here, so the account a rehearsal runs in is the account `cdktf deploy` builds.
-Plain values only: no cdktf, no boto3.
+Plain values only: no engine, no boto3.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 A construct collects each bad prop with the value it got and what it accepts, then raises one
 `ConfigurationError` listing them all, so a user fixes a config in one round, not one per synth.
-Values that are unresolved cdktf tokens (known only at apply time) are never judged.
+Values that are unresolved tokens (known only at apply time) are never judged.
 """
 
 from __future__ import annotations
@@ -24,10 +24,11 @@ class ConfigurationError(ValueError):
 
 
 def is_token(value: Any) -> bool:
-    """Whether value is an unresolved cdktf token. Without cdktf loaded no token can exist, so
-    plain configuration checks (the rehearsal's) need neither cdktf nor its Node.js kernel."""
-    cdktf = sys.modules.get("cdktf")
-    return cdktf is not None and isinstance(value, str) and bool(cdktf.Token.is_unresolved(value))
+    """Whether value is an unresolved token of the engine the constructs build on. Until
+    `serverless_pipeline.engine` is imported no construct exists, and so no token of ours: plain
+    configuration checks (the rehearsal's) need no engine and no Node.js kernel."""
+    engine = sys.modules.get("serverless_pipeline.engine")
+    return engine is not None and isinstance(value, str) and bool(engine.Token.is_unresolved(value))
 
 
 class Problems:

@@ -1,7 +1,8 @@
-"""Shared synth helpers. One jsii kernel serves the whole session: cdktf starts it once per
-process, and the example stack is synthesized once and shared read-only."""
+"""Shared synth helpers. One jsii kernel serves the whole session: the engine starts it once per
+process, and the example stack is synthesized once and shared read-only. The engine is the one
+serverless_pipeline.engine chooses (`make test` names it with SERVERLESS_PIPELINE_ENGINE)."""
 
-# ruff: noqa: I001 -- serverless_pipeline first: it configures jsii before cdktf starts it.
+# ruff: noqa: I001 -- serverless_pipeline first: it configures jsii before the engine starts it.
 from __future__ import annotations
 
 import serverless_pipeline  # noqa: F401
@@ -16,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cdktf import Testing, TerraformStack
 
-from serverless_pipeline import PipelineConfig, ServerlessPipelineStack
+from serverless_pipeline import PipelineConfig, ServerlessPipelineStack, engine
+from serverless_pipeline.engine import TerraformStack, Testing
 from serverless_pipeline.example import example_config
 from tests.single_function_config import single_function_config
 
@@ -26,22 +27,34 @@ Synth = Callable[[PipelineConfig], dict[str, Any]]
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def run_main(outdir: Path, *, eager: bool = False) -> str:
-    """Synthesize main.py into outdir in a fresh interpreter, as `python main.py` does; eager
-    imports the whole provider package first. Returns how many provider modules were loaded."""
-    prelude = "import cdktf_cdktf_provider_aws; " if eager else ""
+def run_main(
+    outdir: Path, *, eager: bool = False, engine_name: str = engine.NAME, app: Path = ROOT
+) -> str:
+    """Synthesize app's main.py (the example's by default) into outdir in a fresh interpreter on
+    an engine (this session's by default), as `python main.py` does; eager imports every module
+    of the provider package first, before serverless_pipeline can make them lazy. Returns how
+    many provider modules loaded."""
+    package = engine.PROVIDERS[engine_name]
+    prelude = (
+        f"import importlib, pkgutil; provider = importlib.import_module({package!r}); "
+        f"[importlib.import_module(f'{package}.{{m.name}}') "
+        "for m in pkgutil.iter_modules(provider.__path__) if not m.name.startswith('_')]; "
+        if eager
+        else ""
+    )
     code = (
         f"{prelude}import runpy, sys; runpy.run_path('main.py', run_name='__main__'); "
-        "print(sum(m.startswith('cdktf_cdktf_provider_aws.') for m in sys.modules))"
+        f"print(sum(m.startswith({package + '.'!r}) for m in sys.modules))"
     )
     env = {
         **os.environ,
         "CDKTF_OUTDIR": str(outdir),
         "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
+        engine.VARIABLE: engine_name,
     }
     done = subprocess.run(
         [sys.executable, "-c", code],
-        cwd=ROOT,
+        cwd=app,
         env=env,
         capture_output=True,
         text=True,

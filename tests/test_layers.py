@@ -1,5 +1,6 @@
 """Which way imports point: the handlers and the emulator run where only boto3 is installed
-(inside Lambda, in a light test environment), without cdktf, jsii or a Node.js kernel."""
+(inside Lambda, in a light test environment), without an engine (cdktf or CDK Terrain), jsii or
+a Node.js kernel; and only serverless_pipeline/engine.py names the engine."""
 
 from __future__ import annotations
 
@@ -36,11 +37,12 @@ def test_handlers_import_with_boto3_alone(tmp_path: Path) -> None:
     code = (
         f"import sys; sys.path[:0] = [{str(boto3_only(tmp_path))!r}, {str(ROOT)!r}]\n"
         "import importlib.util\n"
-        "assert importlib.util.find_spec('cdktf') is None\n"
+        "assert not [e for e in ('cdktf', 'cdktn') if importlib.util.find_spec(e)]\n"
         "import serverless_pipeline.handlers.promote, serverless_pipeline.handlers.run_tests\n"
         "import serverless_pipeline.handlers.rollback, serverless_pipeline.handlers.approval\n"
         "import serverless_pipeline.handlers.validate, serverless_pipeline.handlers.traffic_hook\n"
-        "assert not {'jsii', 'constructs', 'cdktf'} & set(sys.modules), sorted(sys.modules)\n"
+        "engine = {'jsii', 'constructs', 'cdktf', 'cdktn'}\n"
+        "assert not engine & set(sys.modules), sorted(sys.modules)\n"
     )
     # -S: no site-packages, so nothing but the standard library and the two paths above.
     done = subprocess.run(
@@ -66,24 +68,40 @@ def test_importing_the_package_starts_no_kernel() -> None:
     assert done.returncode == 0, done.stderr
 
 
-def test_only_the_constructs_import_cdktf() -> None:
+def _imports(path: Path) -> list[str]:
+    """The absolute module names path imports."""
+    names: list[str] = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0:
+            names.append(node.module or "")
+    return names
+
+
+def test_only_the_seam_names_the_engine() -> None:
+    # The constructs, the apps and the tests take the engine from serverless_pipeline.engine, so
+    # that one choice holds for all of them; in the package, only the constructs use jsii.
+    engines = {"cdktf", "cdktn", "cdktf_cdktf_provider_aws", "cdktn_provider_aws"}
     package = ROOT / "serverless_pipeline"
-    engine = {"cdktf", "constructs", "cdktf_cdktf_provider_aws", "jsii"}
+    sources = [
+        *sorted(package.rglob("*.py")),
+        ROOT / "main.py",
+        *sorted((ROOT / "examples").rglob("*.py")),
+        *sorted((ROOT / "tests").rglob("*.py")),
+    ]
     offenders = []
-    for path in sorted(package.rglob("*.py")):
-        if path.parent.name == "constructs":
+    for path in sources:
+        if path == package / "engine.py":
             continue
-        for node in ast.walk(ast.parse(path.read_text(), str(path))):
-            names = (
-                [alias.name for alias in node.names]
-                if isinstance(node, ast.Import)
-                else [node.module or ""]
-                if isinstance(node, ast.ImportFrom) and node.level == 0
-                else []
-            )
-            offenders += [
-                f"{path.relative_to(ROOT)}: {n}" for n in names if n.split(".")[0] in engine
-            ]
+        forbidden = set(engines)
+        if path.is_relative_to(package) and path.parent.name != "constructs":
+            forbidden |= {"constructs", "jsii"}
+        offenders += [
+            f"{path.relative_to(ROOT)}: {name}"
+            for name in _imports(path)
+            if name.split(".")[0] in forbidden
+        ]
     assert offenders == []
 
 

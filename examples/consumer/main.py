@@ -1,4 +1,5 @@
-"""A separate cdktf app that uses the installed library: two applications in one stack.
+"""A separate app that uses the installed library: two applications in one stack, on the engine
+the library chooses (cdktf, or CDK Terrain where its extra is installed).
 
 It composes the building blocks itself (one key and one account context shared by both
 pipelines) instead of using ServerlessPipelineStack, with its own names, region, bucket names and
@@ -7,7 +8,7 @@ ledger is two functions (an API and a reconciler) released together through sand
 production; refunds is the single-function form through staging and production.
 """
 
-# ruff: noqa: I001 -- serverless_pipeline first: it configures jsii before cdktf starts it.
+# ruff: noqa: I001 -- serverless_pipeline first: it configures jsii before the engine starts it.
 from serverless_pipeline import (
     ApplicationProps,
     ArtifactBuckets,
@@ -31,8 +32,7 @@ from serverless_pipeline import (
     ServerlessApplication,
     Subscriber,
 )
-from cdktf import App, S3Backend, TerraformStack
-from cdktf_cdktf_provider_aws.provider import AwsProvider
+from serverless_pipeline.engine import App, S3Backend, TerraformStack, aws
 from constructs import Construct
 
 ACCOUNT_SUFFIX = "7f3a"
@@ -41,7 +41,7 @@ ACCOUNT_SUFFIX = "7f3a"
 class PaymentsPlatform(TerraformStack):
     def __init__(self, scope: Construct, id: str) -> None:
         super().__init__(scope, id)
-        AwsProvider(self, "aws", region="ap-southeast-2")
+        aws.provider.AwsProvider(self, "aws", region="ap-southeast-2")
         S3Backend(
             self,
             bucket="acme-tf-state",

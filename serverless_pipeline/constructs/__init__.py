@@ -1,4 +1,5 @@
-"""The cdktf constructs: the only modules that import cdktf and the AWS provider bindings.
+"""The constructs: the only modules that build on the engine (cdktf or CDK Terrain), which they
+take from `serverless_pipeline.engine` alone, core classes and AWS provider bindings alike.
 
 Each module holds one construct and its props type. What a user configures (application,
 build and subscriber settings) lives in plain modules beside this package, and so does the

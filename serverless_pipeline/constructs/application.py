@@ -7,22 +7,6 @@ from collections.abc import Mapping, Sequence
 from contextlib import nullcontext
 from typing import Any
 
-from cdktf import TerraformResourceLifecycle
-from cdktf_cdktf_provider_aws.cloudwatch_metric_alarm import CloudwatchMetricAlarm
-from cdktf_cdktf_provider_aws.codedeploy_app import CodedeployApp
-from cdktf_cdktf_provider_aws.codedeploy_deployment_config import (
-    CodedeployDeploymentConfig,
-    CodedeployDeploymentConfigTrafficRoutingConfig,
-    CodedeployDeploymentConfigTrafficRoutingConfigTimeBasedCanary,
-    CodedeployDeploymentConfigTrafficRoutingConfigTimeBasedLinear,
-)
-from cdktf_cdktf_provider_aws.codedeploy_deployment_group import (
-    CodedeployDeploymentGroup,
-    CodedeployDeploymentGroupAlarmConfiguration,
-    CodedeployDeploymentGroupAutoRollbackConfiguration,
-    CodedeployDeploymentGroupDeploymentStyle,
-)
-from cdktf_cdktf_provider_aws.lambda_alias import LambdaAlias
 from constructs import Construct
 
 from ..application_settings import (
@@ -32,6 +16,7 @@ from ..application_settings import (
     runs_library_hook,
     validate_props,
 )
+from ..engine import TerraformResourceLifecycle, aws
 from ..layout import EnvironmentLayout, FunctionLayout, application_layout
 from ..validation import ConfigurationError
 from .artifact_buckets import ArtifactBuckets
@@ -91,21 +76,23 @@ class ServerlessApplication(Construct):
             )
         # One CodeDeploy application in each account and region (the original id stays with
         # the pipeline's own).
-        self.codedeploy_apps: dict[str, CodedeployApp] = {}
+        self.codedeploy_apps: dict[str, aws.codedeploy_app.CodedeployApp] = {}
         for environment in self.layout.environments:
             place = environment.placement
             app_id = f"codedeploy-{place.provider_alias}" if place else "codedeploy"
             if app_id not in self.codedeploy_apps:
                 with self._placing(environment.name):
-                    self.codedeploy_apps[app_id] = CodedeployApp(
+                    self.codedeploy_apps[app_id] = aws.codedeploy_app.CodedeployApp(
                         self, app_id, name=props.name, compute_platform="Lambda"
                     )
         # Keyed by each function's construct id: the environment in the single form
         # ("staging"), <environment>-<function> with `functions=` ("staging-api").
         self.functions: dict[str, PythonFunction] = {}
-        self.aliases: dict[str, LambdaAlias] = {}
+        self.aliases: dict[str, aws.lambda_alias.LambdaAlias] = {}
         self.deployers: dict[str, ServiceRole] = {}
-        self.deployment_groups: dict[str, CodedeployDeploymentGroup] = {}
+        self.deployment_groups: dict[
+            str, aws.codedeploy_deployment_group.CodedeployDeploymentGroup
+        ] = {}
         # environment -> names of the alarms that stop its functions' deployments
         self.alarm_names: dict[str, list[str]] = {}
         for environment in self.layout.environments:
@@ -132,7 +119,7 @@ class ServerlessApplication(Construct):
         placed = self.placements.get(environment)
         return placed.key if placed else self._key
 
-    def codedeploy_app(self, environment: str) -> CodedeployApp:
+    def codedeploy_app(self, environment: str) -> aws.codedeploy_app.CodedeployApp:
         place = self.layout.environment(environment).placement
         return self.codedeploy_apps[f"codedeploy-{place.provider_alias}" if place else "codedeploy"]
 
@@ -159,7 +146,7 @@ class ServerlessApplication(Construct):
             ignore_code_changes=True,
             reserved_concurrency=function.reserved_concurrency,
         )
-        self.aliases[function.construct_id] = LambdaAlias(
+        self.aliases[function.construct_id] = aws.lambda_alias.LambdaAlias(
             self,
             f"{function.construct_id}-alias",
             name=environment.alias,
@@ -174,7 +161,7 @@ class ServerlessApplication(Construct):
     def _alarms(self, environment: EnvironmentLayout, function: FunctionLayout) -> None:
         self.alarm_names[environment.name] += function.watched_alarms
         for spec in function.alarms:
-            CloudwatchMetricAlarm(
+            aws.cloudwatch_metric_alarm.CloudwatchMetricAlarm(
                 self,
                 f"{function.construct_id}-{spec.metric_name.lower()}-alarm",
                 alarm_name=spec.name,
@@ -230,24 +217,26 @@ class ServerlessApplication(Construct):
             description=f"CodeDeploy shifts {function.function_name}'s alias",
             statements=statements,
         )
-        self.deployment_groups[function.construct_id] = CodedeployDeploymentGroup(
-            self,
-            f"{function.construct_id}-deployment-group",
-            app_name=self.codedeploy_app(environment.name).name,
-            deployment_group_name=function.deployment_group,
-            service_role_arn=deployer.arn,
-            deployment_config_name=config_name,
-            deployment_style=CodedeployDeploymentGroupDeploymentStyle(
-                deployment_type="BLUE_GREEN", deployment_option="WITH_TRAFFIC_CONTROL"
-            ),
-            alarm_configuration=CodedeployDeploymentGroupAlarmConfiguration(
-                alarms=watched, enabled=True
+        self.deployment_groups[function.construct_id] = (
+            aws.codedeploy_deployment_group.CodedeployDeploymentGroup(
+                self,
+                f"{function.construct_id}-deployment-group",
+                app_name=self.codedeploy_app(environment.name).name,
+                deployment_group_name=function.deployment_group,
+                service_role_arn=deployer.arn,
+                deployment_config_name=config_name,
+                deployment_style=aws.codedeploy_deployment_group.CodedeployDeploymentGroupDeploymentStyle(
+                    deployment_type="BLUE_GREEN", deployment_option="WITH_TRAFFIC_CONTROL"
+                ),
+                alarm_configuration=aws.codedeploy_deployment_group.CodedeployDeploymentGroupAlarmConfiguration(
+                    alarms=watched, enabled=True
+                )
+                if watched
+                else None,
+                auto_rollback_configuration=aws.codedeploy_deployment_group.CodedeployDeploymentGroupAutoRollbackConfiguration(
+                    enabled=True, events=list(function.rollback_events)
+                ),
             )
-            if watched
-            else None,
-            auto_rollback_configuration=CodedeployDeploymentGroupAutoRollbackConfiguration(
-                enabled=True, events=list(function.rollback_events)
-            ),
         )
 
     def _deployment_config(self, environment: EnvironmentLayout) -> str:
@@ -258,19 +247,19 @@ class ServerlessApplication(Construct):
         if shift is None:
             return environment.deployment_config
         step = {"interval": shift.interval_minutes, "percentage": shift.percentage}
-        config = CodedeployDeploymentConfig(
+        config = aws.codedeploy_deployment_config.CodedeployDeploymentConfig(
             self,
             f"{environment.name}-deployment-config",
             deployment_config_name=environment.deployment_config,
             compute_platform="Lambda",
-            traffic_routing_config=CodedeployDeploymentConfigTrafficRoutingConfig(
+            traffic_routing_config=aws.codedeploy_deployment_config.CodedeployDeploymentConfigTrafficRoutingConfig(
                 type="TimeBasedCanary" if shift.kind == "canary" else "TimeBasedLinear",
-                time_based_canary=CodedeployDeploymentConfigTrafficRoutingConfigTimeBasedCanary(
+                time_based_canary=aws.codedeploy_deployment_config.CodedeployDeploymentConfigTrafficRoutingConfigTimeBasedCanary(
                     **step
                 )
                 if shift.kind == "canary"
                 else None,
-                time_based_linear=CodedeployDeploymentConfigTrafficRoutingConfigTimeBasedLinear(
+                time_based_linear=aws.codedeploy_deployment_config.CodedeployDeploymentConfigTrafficRoutingConfigTimeBasedLinear(
                     **step
                 )
                 if shift.kind == "linear"

@@ -5,33 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from cdktf_cdktf_provider_aws.data_aws_iam_policy_document import DataAwsIamPolicyDocument
-from cdktf_cdktf_provider_aws.s3_bucket import S3Bucket
-from cdktf_cdktf_provider_aws.s3_bucket_lifecycle_configuration import (
-    S3BucketLifecycleConfiguration,
-    S3BucketLifecycleConfigurationRule,
-    S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload,
-    S3BucketLifecycleConfigurationRuleExpiration,
-    S3BucketLifecycleConfigurationRuleFilter,
-    S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration,
-)
-from cdktf_cdktf_provider_aws.s3_bucket_logging import S3BucketLoggingA
-from cdktf_cdktf_provider_aws.s3_bucket_notification import S3BucketNotification
-from cdktf_cdktf_provider_aws.s3_bucket_ownership_controls import (
-    S3BucketOwnershipControls,
-    S3BucketOwnershipControlsRule,
-)
-from cdktf_cdktf_provider_aws.s3_bucket_policy import S3BucketPolicy
-from cdktf_cdktf_provider_aws.s3_bucket_public_access_block import S3BucketPublicAccessBlock
-from cdktf_cdktf_provider_aws.s3_bucket_server_side_encryption_configuration import (
-    S3BucketServerSideEncryptionConfigurationA,
-    S3BucketServerSideEncryptionConfigurationRuleA,
-    S3BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultA,
-)
-from cdktf_cdktf_provider_aws.s3_bucket_versioning import (
-    S3BucketVersioningA,
-    S3BucketVersioningVersioningConfiguration,
-)
 from constructs import Construct
 
 from .. import defaults
@@ -40,6 +13,7 @@ from ..application_settings import (
     ENVIRONMENT_NAME_ACCEPTED,
     RESERVED_ENVIRONMENT_NAMES,
 )
+from ..engine import aws
 from ..naming import ENVIRONMENTS
 from ..validation import (
     BUCKET_NAME,
@@ -165,7 +139,7 @@ class ArtifactBuckets(Construct):
             **props.bucket_names,
         }
         self.placements = dict(placements or {})
-        self.environment_buckets: dict[str, S3Bucket] = {}
+        self.environment_buckets: dict[str, aws.s3_bucket.S3Bucket] = {}
         """Environment -> its release bucket, in the environments' order."""
         for environment in environments:
             placed = self.placements.get(environment)
@@ -195,14 +169,14 @@ class ArtifactBuckets(Construct):
                 )
 
     @property
-    def staging_bucket(self) -> S3Bucket:
+    def staging_bucket(self) -> aws.s3_bucket.S3Bucket:
         return self.bucket_for("staging")
 
     @property
-    def production_bucket(self) -> S3Bucket:
+    def production_bucket(self) -> aws.s3_bucket.S3Bucket:
         return self.bucket_for("production")
 
-    def bucket_for(self, environment: str) -> S3Bucket:
+    def bucket_for(self, environment: str) -> aws.s3_bucket.S3Bucket:
         """The release bucket of `environment`."""
         if environment not in self.environment_buckets:
             raise ValueError(
@@ -268,47 +242,48 @@ class ArtifactBuckets(Construct):
         name: str | None,
         *,
         key: PipelineKey | None,
-        log_bucket: S3Bucket | None,
+        log_bucket: aws.s3_bucket.S3Bucket | None,
         context: AwsContext | None = None,
         name_role: str | None = None,
-    ) -> S3Bucket:
+    ) -> aws.s3_bucket.S3Bucket:
         """One bucket with every default; `role` is its construct id, `name_role` (default:
         `role`) its generated name's middle, `context` the account it is in."""
         props = self._props
-        bucket = S3Bucket(
+        encryption = aws.s3_bucket_server_side_encryption_configuration
+        lifecycle = aws.s3_bucket_lifecycle_configuration
+        versioning = aws.s3_bucket_versioning
+        bucket = aws.s3_bucket.S3Bucket(
             self,
             role,
             bucket=name,
             bucket_prefix=None if name else f"{props.name_prefix}-{name_role or role}-",
             force_destroy=props.force_destroy,
         )
-        S3BucketVersioningA(
+        versioning.S3BucketVersioningA(
             self,
             f"{role}-versioning",
             bucket=bucket.id,
-            versioning_configuration=S3BucketVersioningVersioningConfiguration(status="Enabled"),
+            versioning_configuration=versioning.S3BucketVersioningVersioningConfiguration(
+                status="Enabled"
+            ),
         )
-        by_default = (
-            S3BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultA(
-                sse_algorithm="aws:kms", kms_master_key_id=key.arn
-            )
-            if key
-            else S3BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultA(
-                sse_algorithm="AES256"
-            )
-        )
-        S3BucketServerSideEncryptionConfigurationA(
+        encryption.S3BucketServerSideEncryptionConfigurationA(
             self,
             f"{role}-encryption",
             bucket=bucket.id,
             rule=[
-                S3BucketServerSideEncryptionConfigurationRuleA(
-                    apply_server_side_encryption_by_default=by_default,
+                encryption.S3BucketServerSideEncryptionConfigurationRuleA(
+                    apply_server_side_encryption_by_default=(
+                        encryption.S3BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultA(
+                            sse_algorithm="aws:kms" if key else "AES256",
+                            kms_master_key_id=key.arn if key else None,
+                        )
+                    ),
                     bucket_key_enabled=key is not None,
                 )
             ],
         )
-        S3BucketPublicAccessBlock(
+        aws.s3_bucket_public_access_block.S3BucketPublicAccessBlock(
             self,
             f"{role}-public-access",
             bucket=bucket.id,
@@ -317,13 +292,15 @@ class ArtifactBuckets(Construct):
             ignore_public_acls=True,
             restrict_public_buckets=True,
         )
-        S3BucketOwnershipControls(
+        aws.s3_bucket_ownership_controls.S3BucketOwnershipControls(
             self,
             f"{role}-ownership",
             bucket=bucket.id,
-            rule=S3BucketOwnershipControlsRule(object_ownership="BucketOwnerEnforced"),
+            rule=aws.s3_bucket_ownership_controls.S3BucketOwnershipControlsRule(
+                object_ownership="BucketOwnerEnforced"
+            ),
         )
-        S3BucketPolicy(
+        aws.s3_bucket_policy.S3BucketPolicy(
             self,
             f"{role}-policy",
             bucket=bucket.id,
@@ -331,19 +308,21 @@ class ArtifactBuckets(Construct):
         )
         # Object events go to EventBridge: an S3 source upload starts the pipeline without
         # polling, and teams can react to releases landing in an environment bucket.
-        S3BucketNotification(self, f"{role}-events", bucket=bucket.id, eventbridge=True)
+        aws.s3_bucket_notification.S3BucketNotification(
+            self, f"{role}-events", bucket=bucket.id, eventbridge=True
+        )
         rules = [
-            S3BucketLifecycleConfigurationRule(
+            lifecycle.S3BucketLifecycleConfigurationRule(
                 id="expire-noncurrent-versions",
                 status="Enabled",
-                filter=[S3BucketLifecycleConfigurationRuleFilter(prefix="")],
+                filter=[lifecycle.S3BucketLifecycleConfigurationRuleFilter(prefix="")],
                 noncurrent_version_expiration=[
-                    S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration(
+                    lifecycle.S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration(
                         noncurrent_days=props.noncurrent_version_expiration_days
                     )
                 ],
                 abort_incomplete_multipart_upload=[
-                    S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload(
+                    lifecycle.S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload(
                         days_after_initiation=defaults.ABORT_INCOMPLETE_UPLOAD_DAYS
                     )
                 ],
@@ -351,20 +330,22 @@ class ArtifactBuckets(Construct):
         ]
         if log_bucket is None:  # an access-log bucket
             rules.append(
-                S3BucketLifecycleConfigurationRule(
+                lifecycle.S3BucketLifecycleConfigurationRule(
                     id="expire-access-logs",
                     status="Enabled",
-                    filter=[S3BucketLifecycleConfigurationRuleFilter(prefix="")],
+                    filter=[lifecycle.S3BucketLifecycleConfigurationRuleFilter(prefix="")],
                     expiration=[
-                        S3BucketLifecycleConfigurationRuleExpiration(
+                        lifecycle.S3BucketLifecycleConfigurationRuleExpiration(
                             days=props.access_log_expiration_days
                         )
                     ],
                 )
             )
-        S3BucketLifecycleConfiguration(self, f"{role}-lifecycle", bucket=bucket.id, rule=rules)
+        lifecycle.S3BucketLifecycleConfiguration(
+            self, f"{role}-lifecycle", bucket=bucket.id, rule=rules
+        )
         if log_bucket is not None:
-            S3BucketLoggingA(
+            aws.s3_bucket_logging.S3BucketLoggingA(
                 self,
                 f"{role}-logging",
                 bucket=bucket.id,
@@ -373,7 +354,9 @@ class ArtifactBuckets(Construct):
             )
         return bucket
 
-    def _policy(self, role: str, bucket: S3Bucket, context: AwsContext, logs: bool) -> str:
+    def _policy(
+        self, role: str, bucket: aws.s3_bucket.S3Bucket, context: AwsContext, logs: bool
+    ) -> str:
         objects = [bucket.arn, f"{bucket.arn}/*"]
         statements = [
             deny_insecure_transport(["s3:*"], objects),
@@ -399,4 +382,6 @@ class ArtifactBuckets(Construct):
                     context.account_id,
                 )
             )
-        return DataAwsIamPolicyDocument(self, f"{role}-policy-document", statement=statements).json
+        return aws.data_aws_iam_policy_document.DataAwsIamPolicyDocument(
+            self, f"{role}-policy-document", statement=statements
+        ).json

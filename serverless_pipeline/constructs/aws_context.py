@@ -6,10 +6,9 @@ that would otherwise form, for example between a function and the policy that na
 
 from __future__ import annotations
 
-from cdktf_cdktf_provider_aws.data_aws_caller_identity import DataAwsCallerIdentity
-from cdktf_cdktf_provider_aws.data_aws_partition import DataAwsPartition
-from cdktf_cdktf_provider_aws.data_aws_region import DataAwsRegion
 from constructs import Construct
+
+from ..engine import aws
 
 
 class AwsContext(Construct):
@@ -26,9 +25,14 @@ class AwsContext(Construct):
         partition: str | None = None,
     ) -> None:
         super().__init__(scope, id)
-        self._account_id = account_id or DataAwsCallerIdentity(self, "identity").account_id
-        self._region = region or DataAwsRegion(self, "region").region
-        self._partition = partition or DataAwsPartition(self, "partition").partition
+        self._account_id = (
+            account_id
+            or aws.data_aws_caller_identity.DataAwsCallerIdentity(self, "identity").account_id
+        )
+        self._region = region or aws.data_aws_region.DataAwsRegion(self, "region").region
+        self._partition = (
+            partition or aws.data_aws_partition.DataAwsPartition(self, "partition").partition
+        )
 
     @property
     def account_id(self) -> str:

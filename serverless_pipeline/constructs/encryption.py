@@ -4,13 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
-from cdktf_cdktf_provider_aws.data_aws_iam_policy_document import DataAwsIamPolicyDocument
-from cdktf_cdktf_provider_aws.kms_alias import KmsAlias
-from cdktf_cdktf_provider_aws.kms_key import KmsKey
 from constructs import Construct
 
 from .. import defaults
+from ..engine import aws
 from ..validation import NAME_PREFIX, NAME_PREFIX_ACCEPTED, Problems
 from .aws_context import AwsContext
 from .iam import Condition, Statement, from_account_service, resource_statement
@@ -70,7 +67,7 @@ class PipelineKey(Construct):
                 account,
             ),
         ]
-        policy = DataAwsIamPolicyDocument(
+        policy = aws.data_aws_iam_policy_document.DataAwsIamPolicyDocument(
             self,
             "policy",
             statement=[
@@ -103,7 +100,7 @@ class PipelineKey(Construct):
             if props.environment
             else f"the {props.name_prefix} deployment pipeline"
         )
-        self.key = KmsKey(
+        self.key = aws.kms_key.KmsKey(
             self,
             "key",
             description=f"Encrypts {purpose}'s data and logs",
@@ -111,7 +108,7 @@ class PipelineKey(Construct):
             deletion_window_in_days=props.deletion_window_days,
             policy=policy.json,
         )
-        self.alias = KmsAlias(
+        self.alias = aws.kms_alias.KmsAlias(
             self,
             "alias",
             name=f"alias/{props.name_prefix}-{props.environment or 'pipeline'}",
@@ -125,8 +122,8 @@ class PipelineKey(Construct):
 
 def encrypted_log_group(
     scope: Construct, id: str, *, name: str, key: PipelineKey, retention_days: int
-) -> CloudwatchLogGroup:
+) -> aws.cloudwatch_log_group.CloudwatchLogGroup:
     """A log group encrypted with the pipeline key, with a finite retention."""
-    return CloudwatchLogGroup(
+    return aws.cloudwatch_log_group.CloudwatchLogGroup(
         scope, id, name=name, retention_in_days=retention_days, kms_key_id=key.arn
     )

@@ -6,16 +6,10 @@ import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from cdktf import AssetType, TerraformAsset, TerraformResourceLifecycle
-from cdktf_cdktf_provider_aws.lambda_function import (
-    LambdaFunction,
-    LambdaFunctionEnvironment,
-    LambdaFunctionLoggingConfig,
-    LambdaFunctionTracingConfig,
-)
 from constructs import Construct
 
 from ..assets import lambda_hash, write_once
+from ..engine import AssetType, TerraformAsset, TerraformResourceLifecycle, aws
 from .encryption import PipelineKey, encrypted_log_group
 from .iam import XRAY_WRITE, ServiceRole, Statement, use_key, write_logs
 
@@ -85,7 +79,7 @@ class PythonFunction(Construct):
         if sandboxed:
             ignored.append("environment")
         lifecycle = TerraformResourceLifecycle(ignore_changes=ignored) if ignored else None
-        self.function = LambdaFunction(
+        self.function = aws.lambda_function.LambdaFunction(
             self,
             "function",
             function_name=function_name,
@@ -103,13 +97,13 @@ class PythonFunction(Construct):
             # the release's own manifest, under Lambda's own key, so that run_tests needs no
             # kms:CreateGrant on the pipeline key.
             kms_key_arn=None if sandboxed else key.arn,
-            environment=LambdaFunctionEnvironment(variables=dict(environment))
+            environment=aws.lambda_function.LambdaFunctionEnvironment(variables=dict(environment))
             if environment
             else None,
-            tracing_config=LambdaFunctionTracingConfig(
+            tracing_config=aws.lambda_function.LambdaFunctionTracingConfig(
                 mode="PassThrough" if sandboxed else "Active"
             ),
-            logging_config=LambdaFunctionLoggingConfig(
+            logging_config=aws.lambda_function.LambdaFunctionLoggingConfig(
                 log_format="JSON",
                 log_group=self.log_group.name,
                 application_log_level="INFO",

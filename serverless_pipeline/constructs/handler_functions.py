@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cdktf import TerraformResourceLifecycle
-from cdktf_cdktf_provider_aws.ssm_parameter import SsmParameter
 from constructs import Construct
 
 from .. import defaults, naming
 from ..assets import handlers_package
+from ..engine import TerraformResourceLifecycle, aws
 from ..layout import handlers_layout
 from ..naming import HANDLER_NAMES
 from ..validation import NAME_PREFIX, NAME_PREFIX_ACCEPTED, ConfigurationError, Problems
@@ -180,7 +179,7 @@ class HandlerFunctions(Construct):
         # Stop the line: one switch per pipeline. Terraform creates it open and leaves its value
         # to the people who stop and open the line.
         switch = self.layout.line_switch
-        self.line_switch = SsmParameter(
+        self.line_switch = aws.ssm_parameter.SsmParameter(
             self,
             "line-switch",
             name=switch,

@@ -20,16 +20,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from cdktf_cdktf_provider_aws.data_aws_iam_policy_document import (
-    DataAwsIamPolicyDocument,
-    DataAwsIamPolicyDocumentStatement,
-    DataAwsIamPolicyDocumentStatementCondition,
-    DataAwsIamPolicyDocumentStatementPrincipals,
-)
-from cdktf_cdktf_provider_aws.iam_role import IamRole
-from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
 from constructs import Construct
 
+from ..engine import aws
 from ..layout import deployment_role_trust
 
 # IAM quotas: all inline policies of a role together, and one managed policy, in characters
@@ -154,7 +147,7 @@ class ServiceRole(Construct):
         trusted_roles: Sequence[str] = (),
     ) -> None:
         super().__init__(scope, id)
-        self.role = IamRole(
+        self.role = aws.iam_role.IamRole(
             self,
             "role",
             name=name,
@@ -173,10 +166,10 @@ class ServiceRole(Construct):
                 "functions or environments, or use shorter names"
             )
         self.statements = inline
-        self.document = DataAwsIamPolicyDocument(
+        self.document = aws.data_aws_iam_policy_document.DataAwsIamPolicyDocument(
             self, "policy-document", statement=_rendered(self.statements)
         )
-        self.policy = IamRolePolicy(
+        self.policy = aws.iam_role_policy.IamRolePolicy(
             self, "policy", name=name, role=self.role.id, policy=self.document.json
         )
         self.managed_policies: list[Any] = []
@@ -186,23 +179,20 @@ class ServiceRole(Construct):
             self._attach(name, managed)
 
     def _attach(self, name: str, managed: list[list[Statement]]) -> None:
-        # Imported here: only the largest applications need them, and a synth loads only the
-        # provider bindings it uses (provider_imports).
-        from cdktf_cdktf_provider_aws.iam_policy import IamPolicy
-        from cdktf_cdktf_provider_aws.iam_role_policy_attachment import IamRolePolicyAttachment
-
+        # Only the largest applications reach these provider modules, and a synth loads only
+        # the ones it reaches (provider_imports).
         for number, part in enumerate(managed, start=1):
-            document = DataAwsIamPolicyDocument(
+            document = aws.data_aws_iam_policy_document.DataAwsIamPolicyDocument(
                 self, f"managed-{number}-document", statement=_rendered(part)
             )
-            policy = IamPolicy(
+            policy = aws.iam_policy.IamPolicy(
                 self,
                 f"managed-{number}",
                 name=f"{name}-{number}",
                 description=f"Part {number} of the permissions of {name}",
                 policy=document.json,
             )
-            IamRolePolicyAttachment(
+            aws.iam_role_policy_attachment.IamRolePolicyAttachment(
                 self, f"managed-{number}-attachment", role=self.role.name, policy_arn=policy.arn
             )
             self.managed_policies.append(policy)
@@ -228,9 +218,11 @@ class ServiceRole(Construct):
         return self.role.arn
 
 
-def _rendered(statements: Sequence[Statement]) -> list[DataAwsIamPolicyDocumentStatement]:
+def _rendered(
+    statements: Sequence[Statement],
+) -> list[aws.data_aws_iam_policy_document.DataAwsIamPolicyDocumentStatement]:
     return [
-        DataAwsIamPolicyDocumentStatement(
+        aws.data_aws_iam_policy_document.DataAwsIamPolicyDocumentStatement(
             sid=statement.sid,
             effect="Allow",
             actions=sorted(statement.actions),
@@ -271,9 +263,9 @@ def use_key(key_arn: str, *, decrypt_only: bool = False) -> Statement:
 
 def _conditions(
     conditions: Sequence[Condition],
-) -> list[DataAwsIamPolicyDocumentStatementCondition] | None:
+) -> list[aws.data_aws_iam_policy_document.DataAwsIamPolicyDocumentStatementCondition] | None:
     return [
-        DataAwsIamPolicyDocumentStatementCondition(
+        aws.data_aws_iam_policy_document.DataAwsIamPolicyDocumentStatementCondition(
             test=c.test, variable=c.variable, values=list(c.values)
         )
         for c in conditions
@@ -282,16 +274,16 @@ def _conditions(
 
 def resource_statement(
     statement: Statement, *, principal_type: str, principals: Sequence[str], effect: str = "Allow"
-) -> DataAwsIamPolicyDocumentStatement:
+) -> aws.data_aws_iam_policy_document.DataAwsIamPolicyDocumentStatement:
     """A statement of a resource policy (bucket, key, topic): `statement` granted to (or, with
     effect Deny, refused to) the principals."""
-    return DataAwsIamPolicyDocumentStatement(
+    return aws.data_aws_iam_policy_document.DataAwsIamPolicyDocumentStatement(
         sid=statement.sid,
         effect=effect,
         actions=list(statement.actions),
         resources=list(statement.resources),
         principals=[
-            DataAwsIamPolicyDocumentStatementPrincipals(
+            aws.data_aws_iam_policy_document.DataAwsIamPolicyDocumentStatementPrincipals(
                 type=principal_type, identifiers=list(principals)
             )
         ],
@@ -301,7 +293,7 @@ def resource_statement(
 
 def deny_insecure_transport(
     actions: Sequence[str], resources: Sequence[str]
-) -> DataAwsIamPolicyDocumentStatement:
+) -> aws.data_aws_iam_policy_document.DataAwsIamPolicyDocumentStatement:
     """Refuse every request that does not use TLS."""
     return resource_statement(
         Statement(
@@ -318,7 +310,7 @@ def deny_insecure_transport(
 
 def from_account_service(
     sid: str, actions: Sequence[str], resources: Sequence[str], service: str, account_id: str
-) -> DataAwsIamPolicyDocumentStatement:
+) -> aws.data_aws_iam_policy_document.DataAwsIamPolicyDocumentStatement:
     """Allow an AWS service to act, but only on behalf of this account."""
     return resource_statement(
         Statement(

@@ -5,10 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from cdktf_cdktf_provider_aws.cloudwatch_dashboard import CloudwatchDashboard
-from cdktf_cdktf_provider_aws.cloudwatch_metric_alarm import CloudwatchMetricAlarm
 from constructs import Construct
 
+from ..engine import aws
 from ..layout import EnvironmentLayout
 from .application import ServerlessApplication
 from .aws_context import AwsContext
@@ -47,7 +46,7 @@ class PipelineMonitoring(Construct):
         super().__init__(scope, id)
         machine_arn = state_machine.arn_from_name(context)
         self.alarms = [
-            CloudwatchMetricAlarm(
+            aws.cloudwatch_metric_alarm.CloudwatchMetricAlarm(
                 self,
                 f"{metric.lower()}-alarm",
                 alarm_name=f"{state_machine.name}-{metric.removeprefix('Executions').lower()}",
@@ -147,7 +146,7 @@ class PipelineMonitoring(Construct):
                 for title, part in _parts("Alarms", alarm_arns, ALARMS_PER_WIDGET)
             ),
         ]
-        self.dashboard = CloudwatchDashboard(
+        self.dashboard = aws.cloudwatch_dashboard.CloudwatchDashboard(
             self,
             "dashboard",
             dashboard_name=self.name,

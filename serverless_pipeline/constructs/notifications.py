@@ -5,14 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from cdktf_cdktf_provider_aws.data_aws_iam_policy_document import DataAwsIamPolicyDocument
-from cdktf_cdktf_provider_aws.lambda_permission import LambdaPermission
-from cdktf_cdktf_provider_aws.sns_topic import SnsTopic
-from cdktf_cdktf_provider_aws.sns_topic_policy import SnsTopicPolicy
-from cdktf_cdktf_provider_aws.sns_topic_subscription import SnsTopicSubscription
 from constructs import Construct
 
 from .. import naming
+from ..engine import aws
 from ..subscribers import ENDPOINTS, Subscriber
 from ..validation import NAME_PREFIX, NAME_PREFIX_ACCEPTED, Problems
 from .aws_context import AwsContext
@@ -63,10 +59,14 @@ class Notifications(Construct):
         self._key = key
         self._context = context
         self.name = naming.notification_topic(props.name_prefix)
-        self.topic = SnsTopic(self, "topic", name=self.name, kms_master_key_id=key.arn)
-        SnsTopicPolicy(self, "policy", arn=self.topic.arn, policy=self._policy())
+        self.topic = aws.sns_topic.SnsTopic(
+            self, "topic", name=self.name, kms_master_key_id=key.arn
+        )
+        aws.sns_topic_policy.SnsTopicPolicy(
+            self, "policy", arn=self.topic.arn, policy=self._policy()
+        )
         self.subscriptions = [
-            SnsTopicSubscription(
+            aws.sns_topic_subscription.SnsTopicSubscription(
                 self,
                 f"subscriber-{index}",
                 topic_arn=self.topic.arn,
@@ -79,7 +79,7 @@ class Notifications(Construct):
         # guide, "Fanout to Lambda functions"). An SQS queue's policy belongs to the queue's
         # owner: the README says what it must allow.
         self.invoke_permissions = [
-            LambdaPermission(
+            aws.lambda_permission.LambdaPermission(
                 self,
                 f"subscriber-{index}-invoke",
                 action="lambda:InvokeFunction",
@@ -116,7 +116,7 @@ class Notifications(Construct):
     def _policy(self) -> str:
         topic = [self.topic.arn]
         account = self._context.account_id
-        return DataAwsIamPolicyDocument(
+        return aws.data_aws_iam_policy_document.DataAwsIamPolicyDocument(
             self,
             "policy-document",
             statement=[

@@ -6,30 +6,6 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-from cdktf_cdktf_provider_aws.cloudwatch_event_rule import CloudwatchEventRule
-from cdktf_cdktf_provider_aws.cloudwatch_event_target import CloudwatchEventTarget
-from cdktf_cdktf_provider_aws.codebuild_project import (
-    CodebuildProject,
-    CodebuildProjectArtifacts,
-    CodebuildProjectEnvironment,
-    CodebuildProjectEnvironmentEnvironmentVariable,
-    CodebuildProjectLogsConfig,
-    CodebuildProjectLogsConfigCloudwatchLogs,
-    CodebuildProjectLogsConfigS3Logs,
-    CodebuildProjectSource,
-)
-from cdktf_cdktf_provider_aws.codepipeline import (
-    Codepipeline,
-    CodepipelineArtifactStore,
-    CodepipelineArtifactStoreEncryptionKey,
-    CodepipelineStage,
-    CodepipelineStageAction,
-    CodepipelineTrigger,
-    CodepipelineTriggerGitConfiguration,
-    CodepipelineTriggerGitConfigurationPush,
-    CodepipelineTriggerGitConfigurationPushBranches,
-    CodepipelineTriggerGitConfigurationPushFilePaths,
-)
 from constructs import Construct
 
 from .. import defaults
@@ -42,6 +18,7 @@ from ..build_settings import (
     buildspec,
     runtime_python,
 )
+from ..engine import aws
 from ..validation import NAME_PREFIX, NAME_PREFIX_ACCEPTED, Problems
 from .artifact_buckets import ArtifactBuckets
 from .aws_context import AwsContext
@@ -200,7 +177,7 @@ class DeployPipeline(Construct):
                 use_key(key.arn),
             ],
         )
-        self.build_project = CodebuildProject(
+        self.build_project = aws.codebuild_project.CodebuildProject(
             self,
             "build",
             name=self.build_project_name,
@@ -208,18 +185,20 @@ class DeployPipeline(Construct):
             service_role=self.build_role.arn,
             build_timeout=props.build.timeout_minutes,
             encryption_key=key.arn,
-            artifacts=CodebuildProjectArtifacts(type="CODEPIPELINE"),
-            source=CodebuildProjectSource(
+            artifacts=aws.codebuild_project.CodebuildProjectArtifacts(type="CODEPIPELINE"),
+            source=aws.codebuild_project.CodebuildProjectSource(
                 type="CODEPIPELINE", buildspec=buildspec(props.build, props.runtime)
             ),
-            environment=CodebuildProjectEnvironment(
+            environment=aws.codebuild_project.CodebuildProjectEnvironment(
                 compute_type=props.build.compute_type,
                 image=props.build.image,
                 type="LINUX_CONTAINER",
                 privileged_mode=False,
                 image_pull_credentials_type="CODEBUILD",
                 environment_variable=[
-                    CodebuildProjectEnvironmentEnvironmentVariable(name=name, value=value)
+                    aws.codebuild_project.CodebuildProjectEnvironmentEnvironmentVariable(
+                        name=name, value=value
+                    )
                     for name, value in (
                         ("ARTIFACT_BUCKET", bucket.bucket),
                         ("SOURCE_DIR", props.build.source_dir),
@@ -227,11 +206,11 @@ class DeployPipeline(Construct):
                     )
                 ],
             ),
-            logs_config=CodebuildProjectLogsConfig(
-                cloudwatch_logs=CodebuildProjectLogsConfigCloudwatchLogs(
+            logs_config=aws.codebuild_project.CodebuildProjectLogsConfig(
+                cloudwatch_logs=aws.codebuild_project.CodebuildProjectLogsConfigCloudwatchLogs(
                     group_name=self.build_log_group.name, status="ENABLED"
                 ),
-                s3_logs=CodebuildProjectLogsConfigS3Logs(status="DISABLED"),
+                s3_logs=aws.codebuild_project.CodebuildProjectLogsConfigS3Logs(status="DISABLED"),
             ),
             depends_on=[self.build_role.policy],
         )
@@ -262,7 +241,7 @@ class DeployPipeline(Construct):
             ],
         )
         state_machine.grant_start_execution(self.role)
-        self.pipeline = Codepipeline(
+        self.pipeline = aws.codepipeline.Codepipeline(
             self,
             "pipeline",
             name=self.name,
@@ -270,19 +249,21 @@ class DeployPipeline(Construct):
             pipeline_type="V2",
             execution_mode="QUEUED",
             artifact_store=[
-                CodepipelineArtifactStore(
+                aws.codepipeline.CodepipelineArtifactStore(
                     location=bucket.bucket,
                     type="S3",
-                    encryption_key=CodepipelineArtifactStoreEncryptionKey(id=key.arn, type="KMS"),
+                    encryption_key=aws.codepipeline.CodepipelineArtifactStoreEncryptionKey(
+                        id=key.arn, type="KMS"
+                    ),
                 )
             ],
             stage=[
-                CodepipelineStage(name="Source", action=[source_action]),
-                CodepipelineStage(name="Build", action=[self._build_action()]),
-                CodepipelineStage(
+                aws.codepipeline.CodepipelineStage(name="Source", action=[source_action]),
+                aws.codepipeline.CodepipelineStage(name="Build", action=[self._build_action()]),
+                aws.codepipeline.CodepipelineStage(
                     name="Deploy",
                     action=[
-                        CodepipelineStageAction(
+                        aws.codepipeline.CodepipelineStageAction(
                             name="DeploymentStateMachine",
                             category="Invoke",
                             owner="AWS",
@@ -304,14 +285,14 @@ class DeployPipeline(Construct):
             depends_on=[self.role.policy, self.build_project],
         )
 
-    def _build_action(self) -> CodepipelineStageAction:
+    def _build_action(self) -> aws.codepipeline.CodepipelineStageAction:
         """CodeBuild with the pipeline execution's id as the release id."""
         release_id = {
             "name": "RELEASE_ID",
             "value": "#{codepipeline.PipelineExecutionId}",
             "type": "PLAINTEXT",
         }
-        return CodepipelineStageAction(
+        return aws.codepipeline.CodepipelineStageAction(
             name="Build",
             category="Build",
             owner="AWS",
@@ -327,7 +308,7 @@ class DeployPipeline(Construct):
 
     def _source(
         self, source: S3Source | ConnectionSource, bucket_name: str, bucket_arn: str
-    ) -> tuple[list[Statement], CodepipelineStageAction]:
+    ) -> tuple[list[Statement], aws.codepipeline.CodepipelineStageAction]:
         if isinstance(source, ConnectionSource):
             return (
                 [
@@ -337,7 +318,7 @@ class DeployPipeline(Construct):
                         [source.connection_arn],
                     )
                 ],
-                CodepipelineStageAction(
+                aws.codepipeline.CodepipelineStageAction(
                     name="Source",
                     category="Source",
                     owner="AWS",
@@ -373,7 +354,7 @@ class DeployPipeline(Construct):
                     [bucket_arn],
                 ),
             ],
-            CodepipelineStageAction(
+            aws.codepipeline.CodepipelineStageAction(
                 name="Source",
                 category="Source",
                 owner="AWS",
@@ -389,24 +370,26 @@ class DeployPipeline(Construct):
         )
 
     @staticmethod
-    def _trigger(source: S3Source | ConnectionSource) -> list[CodepipelineTrigger] | None:
+    def _trigger(
+        source: S3Source | ConnectionSource,
+    ) -> list[aws.codepipeline.CodepipelineTrigger] | None:
         """A V2 trigger: pushes to the branch, filtered by file paths, start a release."""
         if not isinstance(source, ConnectionSource):
             return None
         paths = None
         if source.file_paths or source.excluded_file_paths:
-            paths = CodepipelineTriggerGitConfigurationPushFilePaths(
+            paths = aws.codepipeline.CodepipelineTriggerGitConfigurationPushFilePaths(
                 includes=list(source.file_paths) or None,
                 excludes=list(source.excluded_file_paths) or None,
             )
         return [
-            CodepipelineTrigger(
+            aws.codepipeline.CodepipelineTrigger(
                 provider_type="CodeStarSourceConnection",
-                git_configuration=CodepipelineTriggerGitConfiguration(
+                git_configuration=aws.codepipeline.CodepipelineTriggerGitConfiguration(
                     source_action_name="Source",
                     push=[
-                        CodepipelineTriggerGitConfigurationPush(
-                            branches=CodepipelineTriggerGitConfigurationPushBranches(
+                        aws.codepipeline.CodepipelineTriggerGitConfigurationPush(
+                            branches=aws.codepipeline.CodepipelineTriggerGitConfigurationPushBranches(
                                 includes=[source.branch]
                             ),
                             file_paths=paths,
@@ -433,14 +416,14 @@ class DeployPipeline(Construct):
             "detail-type": ["Object Created"],
             "detail": {"bucket": {"name": [bucket_name]}, "object": {"key": [source.object_key]}},
         }
-        rule = CloudwatchEventRule(
+        rule = aws.cloudwatch_event_rule.CloudwatchEventRule(
             self,
             "trigger",
             name=f"{self.name}-source",
             description=f"Starts {self.name} when s3://.../{source.object_key} is uploaded",
             event_pattern=json.dumps(pattern, sort_keys=True),
         )
-        CloudwatchEventTarget(
+        aws.cloudwatch_event_target.CloudwatchEventTarget(
             self,
             "trigger-target",
             rule=rule.name,

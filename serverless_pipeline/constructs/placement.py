@@ -10,14 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
-from cdktf import TerraformDataSource, TerraformResource
-from cdktf_cdktf_provider_aws.provider import (
-    AwsProvider,
-    AwsProviderAssumeRole,
-    AwsProviderDefaultTags,
-)
 from constructs import Construct, IConstruct
 
+from ..engine import TerraformDataSource, TerraformResource, aws
 from ..layout import ApplicationLayout, Placement
 from ..validation import partition_of
 from .aws_context import AwsContext
@@ -36,7 +31,7 @@ class EnvironmentPlacement(Construct):
         *,
         environment: str,
         placement: Placement,
-        provider: AwsProvider,
+        provider: aws.provider.AwsProvider,
         name_prefix: str,
     ) -> None:
         super().__init__(scope, id)
@@ -88,7 +83,7 @@ def environment_placements(
     per (account, region), with the pipeline's default tags. An environment that names no
     region is in `pipeline_region`; Terraform refuses to apply with credentials of any account
     but the one named."""
-    providers: dict[str, AwsProvider] = {}
+    providers: dict[str, aws.provider.AwsProvider] = {}
     placements: dict[str, EnvironmentPlacement] = {}
     for environment in application.placed:
         placement = environment.placement
@@ -96,18 +91,22 @@ def environment_placements(
         alias = placement.provider_alias
         if alias not in providers:
             role = placement.terraform_role_arn
-            providers[alias] = AwsProvider(
+            providers[alias] = aws.provider.AwsProvider(
                 scope,
                 f"provider-{alias}",
                 alias=alias,
                 region=placement.region or pipeline_region,
                 allowed_account_ids=[placement.account_id] if placement.account_id else None,
                 assume_role=[
-                    AwsProviderAssumeRole(role_arn=role, session_name=f"{name_prefix}-terraform")
+                    aws.provider.AwsProviderAssumeRole(
+                        role_arn=role, session_name=f"{name_prefix}-terraform"
+                    )
                 ]
                 if role
                 else None,
-                default_tags=[AwsProviderDefaultTags(tags=dict(tags))] if tags else None,
+                default_tags=[aws.provider.AwsProviderDefaultTags(tags=dict(tags))]
+                if tags
+                else None,
             )
         placements[environment.name] = EnvironmentPlacement(
             scope,

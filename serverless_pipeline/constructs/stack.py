@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from cdktf import CloudBackend as TfCloudBackend
-from cdktf import LocalBackend as TfLocalBackend
-from cdktf import NamedCloudWorkspace, TerraformStack
-from cdktf import S3Backend as TfS3Backend
-from cdktf_cdktf_provider_aws.provider import AwsProvider, AwsProviderDefaultTags
 from constructs import Construct
 
 from ..application_settings import validate_props
 from ..config import CloudBackend, LocalBackend, PipelineConfig, S3Backend
+from ..engine import CloudBackend as TfCloudBackend
+from ..engine import LocalBackend as TfLocalBackend
+from ..engine import NamedCloudWorkspace, TerraformStack, aws
+from ..engine import S3Backend as TfS3Backend
 from ..layout import pipeline_layout
 from .application import ServerlessApplication
 from .artifact_buckets import ArtifactBuckets, ArtifactBucketsProps
@@ -148,11 +147,13 @@ class ServerlessPipelineStack(TerraformStack):
     def __init__(self, scope: Construct, id: str, config: PipelineConfig) -> None:
         super().__init__(scope, id)
         config.validate()
-        AwsProvider(
+        aws.provider.AwsProvider(
             self,
             "aws",
             region=config.region,
-            default_tags=[AwsProviderDefaultTags(tags=dict(config.tags))] if config.tags else None,
+            default_tags=[aws.provider.AwsProviderDefaultTags(tags=dict(config.tags))]
+            if config.tags
+            else None,
         )
         backend = config.backend
         if isinstance(backend, S3Backend):
@@ -164,8 +165,10 @@ class ServerlessPipelineStack(TerraformStack):
                 encrypt=True,
                 kms_key_id=backend.kms_key_id,
             )
-            # S3-native state locking; cdktf 0.21's binding predates it. Terraform accepts it
-            # from 1.10 and made it generally available in 1.11: older versions fail at init.
+            # S3-native state locking; cdktf 0.21's binding predates it, and cdktn 0.24's refuses
+            # it unless the app declares Terraform >= 1.10 as its target, so an override serves
+            # both. Terraform accepts it from 1.10 and made it generally available in 1.11:
+            # older versions fail at init.
             self.add_override("terraform.backend.s3.use_lockfile", True)
             self.add_override("terraform.required_version", ">= 1.11")
         elif isinstance(backend, CloudBackend):

@@ -5,27 +5,11 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from cdktf_cdktf_provider_aws.cloudwatch_event_rule import CloudwatchEventRule
-from cdktf_cdktf_provider_aws.cloudwatch_event_target import (
-    CloudwatchEventTarget,
-    CloudwatchEventTargetRetryPolicy,
-)
-from cdktf_cdktf_provider_aws.lambda_function_event_invoke_config import (
-    LambdaFunctionEventInvokeConfig,
-    LambdaFunctionEventInvokeConfigDestinationConfig,
-    LambdaFunctionEventInvokeConfigDestinationConfigOnFailure,
-)
-from cdktf_cdktf_provider_aws.lambda_permission import LambdaPermission
-from cdktf_cdktf_provider_aws.sfn_state_machine import (
-    SfnStateMachine,
-    SfnStateMachineEncryptionConfiguration,
-    SfnStateMachineLoggingConfiguration,
-    SfnStateMachineTracingConfiguration,
-)
 from constructs import Construct
 
 from .. import asl, defaults, naming
 from ..asl import definition_values
+from ..engine import aws
 from ..layout import cleanup_rule_name, cleanup_rule_pattern, gate_seconds
 from ..validation import NAME_PREFIX, NAME_PREFIX_ACCEPTED, Problems
 from .aws_context import AwsContext
@@ -164,20 +148,22 @@ class DeploymentStateMachine(Construct):
             environments,
             handlers.application_layout.bake(),
         )
-        self.state_machine = SfnStateMachine(
+        self.state_machine = aws.sfn_state_machine.SfnStateMachine(
             self,
             "state-machine",
             name=self.name,
             role_arn=self.role.arn,
             type="STANDARD",
             definition=definition,
-            logging_configuration=SfnStateMachineLoggingConfiguration(
+            logging_configuration=aws.sfn_state_machine.SfnStateMachineLoggingConfiguration(
                 level="ALL",
                 include_execution_data=True,
                 log_destination=f"{self.log_group.arn}:*",
             ),
-            tracing_configuration=SfnStateMachineTracingConfiguration(enabled=True),
-            encryption_configuration=SfnStateMachineEncryptionConfiguration(
+            tracing_configuration=aws.sfn_state_machine.SfnStateMachineTracingConfiguration(
+                enabled=True
+            ),
+            encryption_configuration=aws.sfn_state_machine.SfnStateMachineEncryptionConfiguration(
                 type="CUSTOMER_MANAGED_KMS_KEY",
                 kms_key_id=key.arn,
                 kms_data_key_reuse_period_seconds=300,
@@ -195,7 +181,7 @@ class DeploymentStateMachine(Construct):
         execution's status change. It retries twice; if it still fails, Lambda sends the
         failed event to the release topic, where operators hear of it."""
         rollback = handlers.rollback
-        self.cleanup_rule = CloudwatchEventRule(
+        self.cleanup_rule = aws.cloudwatch_event_rule.CloudwatchEventRule(
             self,
             "cleanup",
             name=cleanup_rule_name(self.name),
@@ -205,7 +191,7 @@ class DeploymentStateMachine(Construct):
                 cleanup_rule_pattern(self.arn_from_name(self._context)), sort_keys=True
             ),
         )
-        permission = LambdaPermission(
+        permission = aws.lambda_permission.LambdaPermission(
             self,
             "cleanup-permission",
             statement_id="CleanupRule",
@@ -214,23 +200,23 @@ class DeploymentStateMachine(Construct):
             principal="events.amazonaws.com",
             source_arn=self.cleanup_rule.arn,
         )
-        CloudwatchEventTarget(
+        aws.cloudwatch_event_target.CloudwatchEventTarget(
             self,
             "cleanup-target",
             rule=self.cleanup_rule.name,
             arn=rollback.arn,
-            retry_policy=CloudwatchEventTargetRetryPolicy(
+            retry_policy=aws.cloudwatch_event_target.CloudwatchEventTargetRetryPolicy(
                 maximum_event_age_in_seconds=86400, maximum_retry_attempts=185
             ),
             depends_on=[permission],
         )
-        LambdaFunctionEventInvokeConfig(
+        aws.lambda_function_event_invoke_config.LambdaFunctionEventInvokeConfig(
             self,
             "cleanup-failures",
             function_name=rollback.name,
             maximum_retry_attempts=2,
-            destination_config=LambdaFunctionEventInvokeConfigDestinationConfig(
-                on_failure=LambdaFunctionEventInvokeConfigDestinationConfigOnFailure(
+            destination_config=aws.lambda_function_event_invoke_config.LambdaFunctionEventInvokeConfigDestinationConfig(
+                on_failure=aws.lambda_function_event_invoke_config.LambdaFunctionEventInvokeConfigDestinationConfigOnFailure(
                     destination=notifications.arn
                 )
             ),

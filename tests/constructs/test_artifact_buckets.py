@@ -3,7 +3,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from cdktf import TerraformStack, Testing
 
 from serverless_pipeline import (
     ArtifactBuckets,
@@ -13,6 +12,7 @@ from serverless_pipeline import (
     PipelineKey,
     PipelineKeyProps,
 )
+from serverless_pipeline.engine import TerraformStack, Testing
 from tests.conftest import referenced_statements, resources, synth_stack
 
 

@@ -6,9 +6,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from cdktf import TerraformStack, Testing
-from cdktf_cdktf_provider_aws.provider import AwsProvider
-
 from serverless_pipeline import (
     SMOKE_TESTS,
     ApplicationProps,
@@ -28,12 +25,13 @@ from serverless_pipeline import (
     PipelineKeyProps,
     ServerlessApplication,
 )
+from serverless_pipeline.engine import TerraformStack, Testing, aws
 from tests.conftest import one, policy_statements, statement, synth_stack
 
 
 def composed() -> dict[str, Any]:
     stack = TerraformStack(Testing.app(), "composed")
-    AwsProvider(stack, "aws", region="eu-west-1")
+    aws.provider.AwsProvider(stack, "aws", region="eu-west-1")
     context = AwsContext(stack, "context")
     key = PipelineKey(stack, "key", PipelineKeyProps(name_prefix="keys"), context)
     buckets = ArtifactBuckets(

@@ -6,7 +6,6 @@ import dataclasses
 from typing import Any
 
 import pytest
-from cdktf import TerraformStack, Testing
 
 from serverless_pipeline import (
     ApplicationProps,
@@ -23,6 +22,7 @@ from serverless_pipeline import (
     S3Source,
 )
 from serverless_pipeline.constructs.artifact_buckets import ArtifactBuckets
+from serverless_pipeline.engine import TerraformStack, Testing
 from tests.conftest import synth_config
 from tests.single_function_config import single_function_config
 

@@ -5,7 +5,6 @@ from collections import Counter
 from typing import Any
 
 import pytest
-from cdktf import TerraformStack, Testing
 
 from serverless_pipeline import (
     ApplicationProps,
@@ -15,7 +14,9 @@ from serverless_pipeline import (
     S3Backend,
     ServerlessPipeline,
     ServerlessPipelineStack,
+    engine,
 )
+from serverless_pipeline.engine import TerraformStack, Testing
 from serverless_pipeline.example import example_config
 from tests.conftest import resources, synth_config, synth_stack
 
@@ -40,7 +41,9 @@ def test_local_backend_path_is_relative_and_provider_from_config(example: dict[s
     (provider,) = example["provider"]["aws"]
     assert provider["region"] == "eu-west-1"
     assert provider["default_tags"] == [{"tags": {"managed-by": "terraform", "project": "orders"}}]
-    assert example["terraform"]["required_providers"]["aws"]["version"] == "6.25.0"
+    # The AWS provider version each engine's bindings were generated for.
+    expected = {"cdktf": "6.25.0", "cdktn": "6.69.1"}[engine.NAME]
+    assert example["terraform"]["required_providers"]["aws"]["version"] == expected
 
 
 def test_s3_backend_encrypts_and_locks() -> None:

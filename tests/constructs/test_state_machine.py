@@ -245,13 +245,12 @@ def test_the_role_may_invoke_only_the_five_handlers(single: dict[str, Any]) -> N
 
 
 def test_poll_interval_out_of_range_is_refused() -> None:
-    from cdktf import TerraformStack, Testing
-
     from serverless_pipeline import (
         ConfigurationError,
         DeploymentStateMachine,
         DeploymentStateMachineProps,
     )
+    from serverless_pipeline.engine import TerraformStack, Testing
 
     stack = TerraformStack(Testing.app(), "sm")
     with pytest.raises(ConfigurationError) as raised:
