@@ -193,16 +193,13 @@ def gate_seconds(
     line_wait_seconds: int,
     task_timeout_seconds: int,
 ) -> int:
-    """The longest a release may spend at the gates: each environment's bake and the longest
-    wait for its deployment window, the wait for a stopped line before the first, and a task
-    for every look at the line."""
-    looks = line_wait_seconds // defaults.LINE_POLL_SECONDS + 1
-    return (
-        sum(bake_seconds)
-        + sum(window_wait_seconds)
-        + line_wait_seconds
-        + looks * task_timeout_seconds
-    )
+    """The longest a release may spend at the gates: each environment's bake and its wait for
+    its deployment window (`window_wait_seconds`, one per environment, 0 without a window);
+    the first environment's gate bounds the line and its window by one wait, the longer of
+    the two. Each look's time falls inside its wait but the last, one task per gate."""
+    waits = list(window_wait_seconds)
+    first = max(line_wait_seconds, waits[0] if waits else 0)
+    return sum(bake_seconds) + first + sum(waits[1:]) + len(waits) * task_timeout_seconds
 
 
 def execution_timeout_seconds(

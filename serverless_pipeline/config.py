@@ -180,7 +180,7 @@ class PipelineConfig:
             isinstance(n, int) and not isinstance(n, bool) for n in numbers
         ):
             return  # the application (or validate_pipeline) names them
-        waits = [w.max_wait_minutes * 60 for w in windows if w is not None]
+        waits = [w.max_wait_minutes * 60 if w is not None else 0 for w in windows]
         for index, environment in enumerate(environments):
             shift = environment.shift(index == len(environments) - 1)
             minutes = shift_minutes(shift)

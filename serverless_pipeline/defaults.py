@@ -79,7 +79,5 @@ LAMBDA_DEPLOYMENT_CONFIGS = (
 STAGING_DEPLOYMENT_CONFIG = "CodeDeployDefault.LambdaAllAtOnce"
 PRODUCTION_DEPLOYMENT_CONFIG = "CodeDeployDefault.LambdaCanary10Percent5Minutes"
 
-# Stop the line: how long a release waits at the first environment while the line is stopped,
-# and how often it looks again (each look is one state-machine task).
+# Stop the line: how long a release waits at the first environment while the line is stopped.
 LINE_WAIT_MINUTES = 60
-LINE_POLL_SECONDS = 300

@@ -479,7 +479,7 @@ def gate_seconds(application: ApplicationLayout, handlers: HandlersLayout) -> in
     """The longest a release may spend at the gates (asl.gate_seconds)."""
     return asl_gate_seconds(
         [e.bake_seconds for e in application.environments],
-        [e.window.max_wait_minutes * 60 for e in application.environments if e.window],
+        [e.window.max_wait_minutes * 60 if e.window else 0 for e in application.environments],
         handlers.line_wait_seconds,
         handlers.task_timeout_seconds,
     )

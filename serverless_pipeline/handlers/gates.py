@@ -45,14 +45,22 @@ def gate(
     release: Release,
     execution: str,
     since: int,
+    reason: str = "",
 ) -> dict[str, Any]:
-    """{"open", "since", "wait_seconds"}: open, or how long to wait before looking again;
-    `since` (0 on the first look) is when this release started waiting here."""
+    """{"open", "since", "wait_seconds", "reason"}: open, or how long to wait before looking
+    again and why; `since` (0 on the first look) is when this release started waiting here,
+    `reason` why it waited at the last look. One wait bounds both the line and the window: a
+    release waits at a gate at most the longer of their limits."""
     now = int(time.time())
-    first_look = since == 0
     since = since or now
     cloudwatch = in_environment("cloudwatch", environment, execution)
-    firing = in_alarm(cloudwatch, environment.alarm_names)
+    firing, missing = in_alarm(cloudwatch, environment.alarm_names)
+    if missing:
+        raise AlarmBlocked(
+            f"release {release.id} was not deployed to {environment.name}: its alarm(s) "
+            f"{', '.join(missing)} are not metric alarms of its account and region, so "
+            "nothing tells whether it is healthy"
+        )
     if firing:
         raise AlarmBlocked(
             f"release {release.id} was not deployed to {environment.name}: its alarm(s) "
@@ -67,17 +75,9 @@ def gate(
                 f"{waited} s, longer than a release waits ({config.line_wait} s)"
             )
         wait = min(LINE_POLL_SECONDS, config.line_wait - waited)
-        if first_look:
-            _announce(
-                config,
-                release,
-                environment,
-                "the line is stopped",
-                None,
-                since,
-                config.line_wait,
-            )
-        return {"open": False, "since": since, "wait_seconds": wait}
+        return _waiting(
+            config, release, environment, LINE, reason, None, since, config.line_wait, wait
+        )
     window = environment.window
     if window is not None:
         opens = window_opens(window, now, calendar_state(environment, execution, window))
@@ -98,19 +98,11 @@ def gate(
                 )
             else:
                 wait = max(1, opens - now)
-            if first_look:
-                resumes = None if opens == UNKNOWN else opens
-                _announce(
-                    config,
-                    release,
-                    environment,
-                    "outside its deployment window",
-                    resumes,
-                    since,
-                    window.wait,
-                )
-            return {"open": False, "since": since, "wait_seconds": wait}
-    return {"open": True, "since": since, "wait_seconds": 0}
+            resumes = None if opens == UNKNOWN else opens
+            return _waiting(
+                config, release, environment, WINDOW, reason, resumes, since, window.wait, wait
+            )
+    return {"open": True, "since": since, "wait_seconds": 0, "reason": ""}
 
 
 def bake(
@@ -124,7 +116,13 @@ def bake(
     # The check starts a moment after the bake's Wait ends: look back a minute more (CloudWatch
     # evaluates alarms once a minute, so nothing that fired in the bake is missed).
     start = end - datetime.timedelta(seconds=bake_seconds + BAKE_MARGIN_SECONDS)
-    fired = set(in_alarm(cloudwatch, names))
+    firing, missing = in_alarm(cloudwatch, names)
+    if missing:
+        raise BakeAlarm(
+            f"release {release.id}: {environment.name}'s alarm(s) {', '.join(missing)} are not "
+            "metric alarms of its account and region, so nothing watched the bake"
+        )
+    fired = set(firing)
     for name in names:
         pages = cloudwatch.get_paginator("describe_alarm_history").paginate(
             AlarmName=name, HistoryItemType="StateUpdate", StartDate=start, EndDate=end
@@ -145,18 +143,24 @@ def bake(
     return {"alarms": len(names)}
 
 
-def in_alarm(cloudwatch: Any, names: list[str]) -> list[str]:
-    """The names among `names` of the alarms in ALARM now."""
+def in_alarm(cloudwatch: Any, names: list[str]) -> tuple[list[str], list[str]]:
+    """(the alarms among `names` in ALARM now, those that are no metric alarm at all). Metric
+    alarms only, as the deployment groups watch them: DescribeAlarms returns composite alarms
+    (and DescribeAlarmHistory their history) only to a caller allowed on every alarm, "*", and
+    DescribeAlarms leaves out names it does not know, which would otherwise pass for healthy."""
     firing: list[str] = []
+    found: set[str] = set()
     for start in range(0, len(names), ALARMS_PER_REQUEST):
         batch = names[start : start + ALARMS_PER_REQUEST]
         pages = cloudwatch.get_paginator("describe_alarms").paginate(
-            AlarmNames=batch, AlarmTypes=["MetricAlarm", "CompositeAlarm"]
+            AlarmNames=batch, AlarmTypes=["MetricAlarm"]
         )
         for page in pages:
-            for kind in ("MetricAlarms", "CompositeAlarms"):
-                firing += [a["AlarmName"] for a in page.get(kind, []) if a["StateValue"] == "ALARM"]
-    return sorted(firing)
+            for alarm in page.get("MetricAlarms", []):
+                found.add(alarm["AlarmName"])
+                if alarm["StateValue"] == "ALARM":
+                    firing.append(alarm["AlarmName"])
+    return sorted(firing), sorted(set(names) - found)
 
 
 def line_stopped(parameter: str) -> bool:
@@ -227,6 +231,28 @@ def _at(day: datetime.date, clock: str, zone: zoneinfo.ZoneInfo) -> datetime.dat
 
 def _iso(epoch: int) -> str:
     return datetime.datetime.fromtimestamp(epoch, datetime.UTC).isoformat()
+
+
+LINE = "the line is stopped"
+WINDOW = "outside its deployment window"
+
+
+def _waiting(
+    config: settings.Settings,
+    release: Release,
+    environment: settings.Environment,
+    why: str,
+    before: str,
+    resumes: int | None,
+    since: int,
+    limit: int,
+    wait: int,
+) -> dict[str, Any]:
+    """Wait `wait` seconds for `why`; subscribers hear when a release starts waiting for a
+    reason (once per reason: the line, then the window, each say so)."""
+    if why != before:
+        _announce(config, release, environment, why, resumes, since, limit)
+    return {"open": False, "since": since, "wait_seconds": wait, "reason": why}
 
 
 def _announce(

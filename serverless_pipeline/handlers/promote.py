@@ -50,7 +50,10 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
         since = event.get("since", 0)
         if isinstance(since, bool) or not isinstance(since, int) or since < 0:
             raise InvalidEvent(f"since is {since!r:.80}; expected epoch seconds, or 0")
-        return gates.gate(config, environment, release, execution, since)
+        reason = event.get("reason", "")
+        if not isinstance(reason, str):
+            raise InvalidEvent(f"reason is {reason!r:.80}; expected why the gate waited, or ''")
+        return gates.gate(config, environment, release, execution, since, reason)
     if action == "bake":
         seconds = event.get("bake_seconds")
         if isinstance(seconds, bool) or not isinstance(seconds, int) or seconds <= 0:

@@ -311,6 +311,27 @@ def _role(iam: Any, name: str, principal: dict[str, Any]) -> str:
     return str(created["Role"]["Arn"])
 
 
+def _own_alarms(config: PipelineConfig, application: ApplicationLayout, environment: str) -> None:
+    """The user's own alarms that watch an environment (extra_alarm_names) exist in its
+    account, quiet: the stack does not create them, the user's account has them."""
+    layout = application.environment(environment)
+    pipeline = {spec.name for f in layout.functions for spec in f.alarms}
+    cloudwatch = account_client("cloudwatch", *home_of(config, layout))
+    for name in application.watched_alarms(environment):
+        if name not in pipeline:
+            cloudwatch.put_metric_alarm(
+                AlarmName=name,
+                Namespace="Rehearsal/UserAlarms",
+                MetricName=name,
+                Statistic="Sum",
+                Period=60,
+                EvaluationPeriods=1,
+                Threshold=1,
+                ComparisonOperator="GreaterThanOrEqualToThreshold",
+                TreatMissingData="notBreaching",
+            )
+
+
 def _deployment_roles(
     config: PipelineConfig, application: ApplicationLayout, handler_roles: dict[str, str]
 ) -> None:
@@ -352,6 +373,8 @@ def _application(
     alarms and its deployment group, where the environment lives, as ServerlessApplication
     creates them."""
     applications: set[tuple[str, str]] = set()
+    for environment in application.environments:
+        _own_alarms(config, application, environment.name)
     for environment, function in application.targets():
         account, region = home_of(config, environment)
         lam = account_client("lambda", account, region)

@@ -221,8 +221,8 @@ def test_an_approval_that_outlasts_the_pipeline_action_is_refused() -> None:
     # 7-day timeout while the execution may go on, and the next release would start beside it.
     config = dataclasses.replace(single_function_config(), approval_timeout_seconds=7 * 24 * 3600)
     assert refused(config) == [
-        "a release may take up to 628985 s (approval timeouts of 604800 s in all, waits and "
-        "bakes at the gates of 8280 s, 2 deployments of up to 3600 s, its tasks and its "
+        "a release may take up to 625025 s (approval timeouts of 604800 s in all, waits and "
+        "bakes at the gates of 4320 s, 2 deployments of up to 3600 s, its tasks and its "
         "rollback), more than CodePipeline's 7-day action timeout (604800 s); shorten the "
         "approval timeouts, the windows' max_wait_minutes, bake_minutes, line_wait_minutes or "
         "deployment_timeout_seconds"

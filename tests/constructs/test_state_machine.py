@@ -283,8 +283,8 @@ def test_the_execution_has_a_time_limit_derived_from_the_configuration(
     # Each deadline, one more poll, five tasks (gate, start, last check, bake, tests).
     deployments = 2 * (3600 + 30 + 5 * 360)
     claim_wait = 30 + 60 + 120 + 240 + 300 + 300  # ClaimPipeline waiting for a cleanup
-    # A stopped line is waited for an hour, looking again every 5 minutes (13 looks).
-    gates = 3600 + 13 * 360
+    # A stopped line is waited for an hour before staging; the last look at each gate is a task.
+    gates = 3600 + 2 * 360
     assert limit == deployments + 3 * 360 + 6 * 360 + 155 + 600 + claim_wait + gates
     assert limit == asl.execution_timeout_seconds(
         [("staging", None), ("production", None)],

@@ -111,13 +111,14 @@ def gated(account: Account, monkeypatch: pytest.MonkeyPatch) -> Iterator[Account
         yield account
 
 
-def check(environment: str, since: int = 0) -> dict[str, Any]:
+def check(environment: str, since: int = 0, reason: str = "") -> dict[str, Any]:
     event = {
         "action": "gate",
         "environment": environment,
         "release": RELEASE,
         "execution": "release-r2",
         "since": since,
+        "reason": reason,
     }
     result: dict[str, Any] = promote.handler(event, None)
     return result
@@ -155,7 +156,7 @@ def test_a_stopped_line_holds_the_first_environment_then_fails(gated: Account) -
     (message,) = heard(gated)
     assert (message["outcome"], message["reason"]) == ("waiting", "the line is stopped")
     # Told once, not on every look.
-    assert check("staging", since=first["since"])["open"] is False
+    assert check("staging", since=first["since"], reason=first["reason"])["open"] is False
     assert heard(gated) == []
     # A release already past the first environment finishes.
     assert check("production")["open"] is True
@@ -181,7 +182,12 @@ def test_a_closed_window_is_waited_for_then_fails_if_it_would_open_too_late(
     with mock.patch.object(gates.time, "time", return_value=thursday_evening):
         waiting = check("production")
     # Friday 09:00 Berlin is 08:00 UTC: 14 hours on.
-    assert waiting == {"open": False, "since": thursday_evening, "wait_seconds": 14 * 3600}
+    assert waiting == {
+        "open": False,
+        "since": thursday_evening,
+        "wait_seconds": 14 * 3600,
+        "reason": gates.WINDOW,
+    }
     (message,) = heard(gated)
     assert message["resumes_at"] == "2026-11-27T08:00:00+00:00"
     friday_evening = at("2026-11-27T18:00:00+00:00")
@@ -255,3 +261,43 @@ def test_the_handlers_name_alarms_and_days_as_the_constructs_do() -> None:
 
     assert settings.OWN_ALARMS == OWN_ALARMS
     assert settings.WEEKDAYS == WEEKDAYS
+
+
+def test_an_alarm_that_does_not_exist_blocks_rather_than_passes(
+    gated: Account, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # DescribeAlarms leaves out names it does not know: a misspelled alarm must not read as a
+    # healthy environment.
+    document = json.loads(application(line={"parameter": LINE, "wait": 3600}))
+    document["environments"][1]["alarms"] = {"own": list(settings.OWN_ALARMS), "extra": ["typo"]}
+    monkeypatch.setenv("APPLICATION", json.dumps(document))
+    with pytest.raises(AlarmBlocked, match="typo are not metric alarms"):
+        check("production")
+    with pytest.raises(BakeAlarm, match="typo are not metric alarms"):
+        bake()
+
+
+def test_a_release_that_waits_for_the_line_then_the_window_is_told_both(
+    gated: Account, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    document = json.loads(application(line={"parameter": LINE, "wait": 3600}))
+    window = {"days": list(settings.WEEKDAYS), "start": "00:00", "end": "24:00", "zone": "UTC"}
+    document["environments"][0]["window"] = {**window, "calendar": "freeze", "wait": 7200}
+    monkeypatch.setenv("APPLICATION", json.dumps(document))
+    set_calendar("123456789012", REGION, "freeze", "CLOSED")
+    ssm = boto3.client("ssm", region_name=REGION)
+    ssm.put_parameter(Name=LINE, Value="stopped", Type="String", Overwrite=True)
+    line = check("staging")
+    assert line["reason"] == gates.LINE
+    ssm.put_parameter(Name=LINE, Value="open", Type="String", Overwrite=True)
+    event = {
+        "action": "gate",
+        "environment": "staging",
+        "release": RELEASE,
+        "execution": "release-r2",
+        "since": line["since"],
+        "reason": line["reason"],
+    }
+    freeze = promote.handler(event, None)
+    assert (freeze["open"], freeze["reason"]) == (False, gates.WINDOW)
+    assert [m["reason"] for m in heard(gated)] == [gates.LINE, gates.WINDOW]
