@@ -116,6 +116,13 @@ def one(document: dict[str, Any], kind: str, contains: str) -> dict[str, Any]:
     return next(iter(matches.values()))
 
 
+def definition(document: dict[str, Any]) -> dict[str, Any]:
+    """The deployment state machine's definition, parsed."""
+    machine = one(document, "aws_sfn_state_machine", "state-machine")
+    result: dict[str, Any] = json.loads(machine["definition"])
+    return result
+
+
 def policy_statements(document: dict[str, Any], role_contains: str) -> list[dict[str, Any]]:
     """The statements of the inline policy of the role whose logical id contains the text."""
     policy = one(document, "aws_iam_role_policy", role_contains)

@@ -12,7 +12,7 @@ import pytest
 from serverless_pipeline.application_settings import DeploymentWindow
 from serverless_pipeline.example import example_config, multi_account_config
 from serverless_pipeline.validation import ConfigurationError
-from tests.conftest import one, policy_statements, resources, statement, synth_config
+from tests.conftest import definition, one, policy_statements, resources, statement, synth_config
 
 CALENDAR = "orders-change-freeze"
 
@@ -36,12 +36,6 @@ def windowed_config() -> Any:
 @pytest.fixture(scope="module")
 def windowed() -> dict[str, Any]:
     return synth_config(windowed_config())
-
-
-def definition(document: dict[str, Any]) -> dict[str, Any]:
-    machine = one(document, "aws_sfn_state_machine", "state-machine")
-    result: dict[str, Any] = json.loads(machine["definition"])
-    return result
 
 
 def test_every_environment_passes_its_gates_before_it_is_touched(

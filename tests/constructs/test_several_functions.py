@@ -23,6 +23,7 @@ from serverless_pipeline import (
 )
 from serverless_pipeline.constructs.iam import Statement, policy_characters
 from tests.conftest import (
+    definition,
     one,
     policy_statements,
     referenced_statements,
@@ -41,12 +42,6 @@ ADDRESSES = Path(__file__).resolve().parents[1] / "data" / "single_function_addr
 @pytest.fixture(scope="module")
 def grid() -> dict[str, Any]:
     return synth_config(grid_config())
-
-
-def definition(document: dict[str, Any]) -> dict[str, Any]:
-    machine = one(document, "aws_sfn_state_machine", "state-machine")
-    result: dict[str, Any] = json.loads(machine["definition"])
-    return result
 
 
 def test_every_function_of_every_environment_has_its_function_alias_and_group(

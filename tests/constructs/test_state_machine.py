@@ -10,7 +10,7 @@ import pytest
 from serverless_pipeline import asl
 from serverless_pipeline.asl import definition_values
 from serverless_pipeline.constructs.state_machine import LOG_DELIVERY_ACTIONS
-from tests.conftest import one, policy_statements, statement
+from tests.conftest import definition, one, policy_statements, statement
 
 ROOT = Path(__file__).resolve().parents[2]
 ASL_VALIDATOR = ROOT / "node_modules" / ".bin" / "asl-validator"
@@ -23,12 +23,6 @@ PUBLIC_STATES = [
     "Success",
     "Rollback",
 ]
-
-
-def definition(single: dict[str, Any]) -> dict[str, Any]:
-    machine = one(single, "aws_sfn_state_machine", "state-machine")
-    result: dict[str, Any] = json.loads(machine["definition"])
-    return result
 
 
 def filled_template(poll: int = 30, approval: int | None = None) -> dict[str, Any]:

@@ -6,7 +6,7 @@ import hashlib
 import io
 import json
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -203,3 +203,23 @@ def account(monkeypatch: pytest.MonkeyPatch) -> Iterator[Account]:
 def two_functions(monkeypatch: pytest.MonkeyPatch) -> Iterator[Account]:
     with open_account(monkeypatch, TWO) as opened:
         yield opened
+
+
+def inbox(monkeypatch: pytest.MonkeyPatch) -> Callable[[], list[Any]]:
+    """The release topic with a subscribed queue, as the handlers' NOTIFICATION_TOPIC_ARN: a
+    function that returns what subscribers heard since it was last asked."""
+    sns, sqs = boto3.client("sns", region_name=REGION), boto3.client("sqs", region_name=REGION)
+    topic = sns.create_topic(Name="app-releases")["TopicArn"]
+    queue = sqs.create_queue(QueueName="inbox")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]
+    sns.subscribe(
+        TopicArn=topic,
+        Protocol="sqs",
+        Endpoint=arn["QueueArn"],
+        Attributes={"RawMessageDelivery": "true"},
+    )
+    monkeypatch.setenv("NOTIFICATION_TOPIC_ARN", topic)
+    return lambda: [
+        json.loads(m["Body"])
+        for m in sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", [])
+    ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 from unittest import mock
 
@@ -24,7 +24,7 @@ from serverless_pipeline.handlers.errors import (
     OutsideDeploymentWindow,
 )
 from serverless_pipeline.handlers.settings import Window
-from tests.handlers.conftest import REGION, Account, application
+from tests.handlers.conftest import REGION, Account, application, inbox
 
 LINE = "/app/release-line"
 RELEASE = {
@@ -78,7 +78,15 @@ def test_a_closed_calendar_holds_the_window_until_it_opens_and_the_hours_allow()
 
 
 @pytest.fixture
-def gated(account: Account, monkeypatch: pytest.MonkeyPatch) -> Iterator[Account]:
+def heard(account: Account, monkeypatch: pytest.MonkeyPatch) -> Callable[[], list[Any]]:
+    """What subscribers of the release topic heard."""
+    return inbox(monkeypatch)
+
+
+@pytest.fixture
+def gated(
+    account: Account, heard: Callable[[], list[Any]], monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Account]:
     """The account with its alarms, the line switch open and a topic that records."""
     cloudwatch = boto3.client("cloudwatch", region_name=REGION)
     for environment in ("staging", "production"):
@@ -94,19 +102,7 @@ def gated(account: Account, monkeypatch: pytest.MonkeyPatch) -> Iterator[Account
                 ComparisonOperator="GreaterThanOrEqualToThreshold",
             )
     boto3.client("ssm", region_name=REGION).put_parameter(Name=LINE, Value="open", Type="String")
-    sns, sqs = boto3.client("sns", region_name=REGION), boto3.client("sqs", region_name=REGION)
-    topic = sns.create_topic(Name="releases")["TopicArn"]
-    queue = sqs.create_queue(QueueName="inbox")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]
-    sns.subscribe(
-        TopicArn=topic,
-        Protocol="sqs",
-        Endpoint=arn["QueueArn"],
-        Attributes={"RawMessageDelivery": "true"},
-    )
-    monkeypatch.setenv("NOTIFICATION_TOPIC_ARN", topic)
     monkeypatch.setenv("APPLICATION", application(line={"parameter": LINE, "wait": 3600}))
-    account.inbox = queue  # type: ignore[attr-defined]
     with alarm_history(), change_calendars():
         yield account
 
@@ -124,16 +120,10 @@ def check(environment: str, since: int = 0, reason: str = "") -> dict[str, Any]:
     return result
 
 
-def heard(account: Account) -> list[Any]:
-    sqs = boto3.client("sqs", region_name=REGION)
-    messages = sqs.receive_message(QueueUrl=account.inbox, MaxNumberOfMessages=10)  # type: ignore[attr-defined]
-    return [json.loads(m["Body"]) for m in messages.get("Messages", [])]
-
-
-def test_open_gates_let_the_release_go(gated: Account) -> None:
+def test_open_gates_let_the_release_go(gated: Account, heard: Callable[[], list[Any]]) -> None:
     outcome = check("staging")
     assert outcome["open"] is True and outcome["wait_seconds"] == 0
-    assert heard(gated) == []
+    assert heard() == []
 
 
 def test_an_alarm_in_alarm_blocks_the_environment_and_names_the_alarm(gated: Account) -> None:
@@ -147,17 +137,19 @@ def test_an_alarm_in_alarm_blocks_the_environment_and_names_the_alarm(gated: Acc
     assert check("staging")["open"] is True
 
 
-def test_a_stopped_line_holds_the_first_environment_then_fails(gated: Account) -> None:
+def test_a_stopped_line_holds_the_first_environment_then_fails(
+    gated: Account, heard: Callable[[], list[Any]]
+) -> None:
     boto3.client("ssm", region_name=REGION).put_parameter(
         Name=LINE, Value="stopped", Type="String", Overwrite=True
     )
     first = check("staging")
     assert first["open"] is False and first["wait_seconds"] == gates.LINE_POLL_SECONDS
-    (message,) = heard(gated)
+    (message,) = heard()
     assert (message["outcome"], message["reason"]) == ("waiting", "the line is stopped")
     # Told once, not on every look.
     assert check("staging", since=first["since"], reason=first["reason"])["open"] is False
-    assert heard(gated) == []
+    assert heard() == []
     # A release already past the first environment finishes.
     assert check("production")["open"] is True
     with pytest.raises(LineStopped, match="stayed stopped"):
@@ -165,7 +157,7 @@ def test_a_stopped_line_holds_the_first_environment_then_fails(gated: Account) -
 
 
 def test_a_closed_window_is_waited_for_then_fails_if_it_would_open_too_late(
-    gated: Account, monkeypatch: pytest.MonkeyPatch
+    gated: Account, heard: Callable[[], list[Any]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     window = {
         "days": ["Mon", "Tue", "Wed", "Thu", "Fri"],
@@ -188,7 +180,7 @@ def test_a_closed_window_is_waited_for_then_fails_if_it_would_open_too_late(
         "wait_seconds": 14 * 3600,
         "reason": gates.WINDOW,
     }
-    (message,) = heard(gated)
+    (message,) = heard()
     assert message["resumes_at"] == "2026-11-27T08:00:00+00:00"
     friday_evening = at("2026-11-27T18:00:00+00:00")
     with (
@@ -278,7 +270,7 @@ def test_an_alarm_that_does_not_exist_blocks_rather_than_passes(
 
 
 def test_a_release_that_waits_for_the_line_then_the_window_is_told_both(
-    gated: Account, monkeypatch: pytest.MonkeyPatch
+    gated: Account, heard: Callable[[], list[Any]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     document = json.loads(application(line={"parameter": LINE, "wait": 3600}))
     window = {"days": list(settings.WEEKDAYS), "start": "00:00", "end": "24:00", "zone": "UTC"}
@@ -300,4 +292,4 @@ def test_a_release_that_waits_for_the_line_then_the_window_is_told_both(
     }
     freeze = promote.handler(event, None)
     assert (freeze["open"], freeze["reason"]) == (False, gates.WINDOW)
-    assert [m["reason"] for m in heard(gated)] == [gates.LINE, gates.WINDOW]
+    assert [m["reason"] for m in heard()] == [gates.LINE, gates.WINDOW]

@@ -3,12 +3,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import boto3
 import pytest
 
 from serverless_pipeline.handlers import promote, records, rollback
 from serverless_pipeline.handlers.errors import InvalidEvent, RollbackFailed
-from tests.handlers.conftest import REGION, Account, app_files, build_zip
+from tests.handlers.conftest import Account, app_files, build_zip, inbox
 
 
 def deploy(release: dict[str, str], environment: str, execution: str = "e1") -> None:
@@ -127,24 +126,6 @@ def status_change(release: dict[str, str], execution: str, status: str) -> dict[
             "input": json.dumps({"release": release}),
         },
     }
-
-
-def inbox(monkeypatch: pytest.MonkeyPatch) -> Any:
-    sns, sqs = boto3.client("sns", region_name=REGION), boto3.client("sqs", region_name=REGION)
-    topic = sns.create_topic(Name="app-releases")["TopicArn"]
-    queue = sqs.create_queue(QueueName="inbox")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]
-    sns.subscribe(
-        TopicArn=topic,
-        Protocol="sqs",
-        Endpoint=arn["QueueArn"],
-        Attributes={"RawMessageDelivery": "true"},
-    )
-    monkeypatch.setenv("NOTIFICATION_TOPIC_ARN", topic)
-    return lambda: [
-        json.loads(m["Body"])
-        for m in sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", [])
-    ]
 
 
 def test_an_aborted_execution_is_restored_by_the_cleanup_and_subscribers_hear_it(
