@@ -95,6 +95,8 @@ class EnvironmentLayout:
     own_hooks: tuple[str, ...]
     """The user's own hook functions, which the environment's CodeDeploy roles may invoke."""
     runs_library_hook: bool
+    library_hook: str | None
+    """The library's hook function this environment's deployments run, once it has a name."""
     approval_timeout_seconds: int | None
     """Wait this long at most for a person's approval before deploying here; None: no gate."""
     functions: tuple[FunctionLayout, ...]
@@ -252,8 +254,12 @@ def application_layout(
                 deployment_role=naming.deployment_role(props.name, name),
             )
         # CodeDeploy runs a hook where the deployment runs: an environment elsewhere has the
-        # library's hook of its own (naming.placed_traffic_hook).
-        hook = f"{library_hook}-{name}" if placement and library_hook else library_hook
+        # library's hook of its own.
+        hook = (
+            naming.placed_traffic_hook(library_hook, name)
+            if placement and library_hook
+            else library_hook
+        )
         environments.append(
             EnvironmentLayout(
                 name=name,
@@ -264,6 +270,7 @@ def application_layout(
                 hooks=settings.hooks(hook),
                 own_hooks=tuple(sorted({f for f in hooks.values() if f != SMOKE_TESTS})),
                 runs_library_hook=SMOKE_TESTS in hooks.values(),
+                library_hook=hook if SMOKE_TESTS in hooks.values() else None,
                 approval_timeout_seconds=settings.approval_timeout_seconds,
                 functions=tuple(placed),
                 bake_seconds=settings.bake_minutes * 60,
@@ -448,7 +455,11 @@ def handlers_layout(
         prefix=prefix,
         functions={h: naming.handler_function(prefix, h) for h in (*naming.HANDLER_NAMES, *hook)},
         placed_hooks={
-            e.name: naming.placed_traffic_hook(prefix, e.name) for e in hooked if e.placed
+            e.name: naming.placed_traffic_hook(
+                naming.handler_function(prefix, "traffic_hook"), e.name
+            )
+            for e in hooked
+            if e.placed
         },
         candidate_function=naming.candidate_function(prefix),
         runtime=runtime,

@@ -43,10 +43,10 @@ def deployment_role(application: str, environment: str) -> str:
     return f"{application}-{environment}-deployment"
 
 
-def placed_traffic_hook(prefix: str, environment: str) -> str:
-    """The library's traffic hook in an environment's own account and region (CodeDeploy
-    invokes hooks where the deployment runs)."""
-    return f"{handler_function(prefix, 'traffic_hook')}-{environment}"
+def placed_traffic_hook(library_hook: str, environment: str) -> str:
+    """The library's traffic hook (`library_hook`, <prefix>-traffic-hook) in an environment's
+    own account and region: CodeDeploy invokes hooks where the deployment runs."""
+    return f"{library_hook}-{environment}"
 
 
 def provider_alias(application: str, account_id: str | None, region: str | None) -> str:

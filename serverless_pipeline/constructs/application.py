@@ -275,13 +275,9 @@ class ServerlessApplication(Construct):
         self.traffic_hook_function = function_name
         self.layout = application_layout(self.props, function_name)
         for environment in self.layout.environments:
-            if environment.runs_library_hook:
+            if environment.library_hook:
                 # The layout's name for it there (an environment elsewhere has its own).
-                hook = (
-                    f"{function_name}-{environment.name}"
-                    if environment.placement
-                    else function_name
-                )
+                hook = environment.library_hook
                 arn = self.context_of(environment.name).arn("lambda", f"function:{hook}")
                 for function in environment.functions:
                     self.deployers[function.construct_id].add_statements(

@@ -18,6 +18,7 @@ from serverless_pipeline.handlers.clients import client, in_environment
 from serverless_pipeline.rehearsal.account import ACCOUNT_ID, EmulatedAccount
 from serverless_pipeline.rehearsal.runner import rehearse
 from tests.constructs.test_accounts import hooked_config
+from tests.rehearsal.test_rehearsal import RELEASE_KEYS
 
 # Slow: left out of `make test-fast`.
 pytestmark = pytest.mark.slow
@@ -43,17 +44,7 @@ def test_the_done_when_sequence_ends_on_the_last_release_everywhere(
     )
     # The single-account contract, key for key.
     assert set(document) == {"releases", "live", "functions"}
-    assert set(failed) == {
-        "release",
-        "kind",
-        "outcome",
-        "failed_state",
-        "error",
-        "path",
-        "live",
-        "functions",
-        "rollback",
-    }
+    assert set(failed) == RELEASE_KEYS
     assert failed["rollback"] == {
         "production": {"api": "already_restored", "worker": "restored"},
         "staging": {"api": "restored", "worker": "restored"},

@@ -21,6 +21,18 @@ from tests.conftest import one
 # Slow: left out of `make test-fast`.
 pytestmark = pytest.mark.slow
 
+# The keys of each release in `rehearse --json`: a contract scripts rely on.
+RELEASE_KEYS = {
+    "release",
+    "kind",
+    "outcome",
+    "failed_state",
+    "error",
+    "path",
+    "live",
+    "functions",
+    "rollback",
+}
 # Every kind once, after a healthy release, then a healthy one again: r2 .. r8.
 SEQUENCE = [
     "ok",
@@ -148,17 +160,7 @@ def test_the_done_when_sequence_from_the_command_line(capsys: pytest.CaptureFixt
     # Rolls back to the last promoted release (r4), not to r1.
     assert document["releases"][3]["live"] == {"staging": "r4", "production": "r4"}
     assert document["live"] == {"staging": "r4", "production": "r4"}
-    assert set(document["releases"][0]) == {
-        "release",
-        "kind",
-        "outcome",
-        "failed_state",
-        "error",
-        "path",
-        "live",
-        "functions",
-        "rollback",
-    }
+    assert set(document["releases"][0]) == RELEASE_KEYS
 
 
 def test_progress_and_table_are_printed() -> None:
