@@ -102,6 +102,10 @@ def test_every_resource_of_an_environment_is_created_where_it_lives(
 
 
 def test_an_environment_bucket_logs_and_encrypts_where_it_lives(stack: dict[str, Any]) -> None:
+    # S3 User Guide, "Logging requests with server access logging": the source and destination
+    # buckets must be in the same AWS Region and owned by the same account. Lambda API
+    # reference, UpdateFunctionCode: S3Bucket is "an Amazon S3 bucket in the same AWS Region
+    # as your function". Hence a bucket, and a key (KMS keys are regional), where it lives.
     encryption = resources(stack, "aws_s3_bucket_server_side_encryption_configuration")
     (production,) = [
         e for k, e in encryption.items() if k.startswith("pipeline_buckets_production-e")
@@ -118,6 +122,10 @@ def test_an_environment_bucket_logs_and_encrypts_where_it_lives(stack: dict[str,
 def test_the_deployment_role_trusts_exactly_the_handlers_that_act_there(
     stack: dict[str, Any],
 ) -> None:
+    # IAM User Guide, "Cross-account resource access in IAM": the role's trust policy names
+    # the other account's principals, and their identity policies allow sts:AssumeRole on it;
+    # both are needed. A role ARN in a trust policy must exist when the policy is saved, hence
+    # references that make Terraform create the handler roles first.
     roles = resources(stack, "aws_iam_role")
 
     def trusted(environment: str) -> list[str]:
@@ -189,6 +197,8 @@ def test_the_deployment_role_may_do_exactly_its_handlers_jobs_there(stack: dict[
 
 
 def test_an_environment_key_serves_its_account_and_its_region_logs(stack: dict[str, Any]) -> None:
+    # CloudWatch Logs User Guide, "Encrypt log data in CloudWatch Logs using AWS KMS": the key
+    # policy allows logs.<region>.amazonaws.com, with the log group ARN as encryption context.
     keys = resources(stack, "aws_kms_key")
     (production,) = [k for i, k in keys.items() if "placement-production" in i]
     assert production["enable_key_rotation"] is True

@@ -96,6 +96,8 @@ def test_the_time_limit_counts_the_gates() -> None:
 
 
 def test_one_switch_stops_the_line(example: dict[str, Any]) -> None:
+    # Service Authorization Reference, AWS Systems Manager: GetParameter acts on the parameter
+    # resource type, arn:...:ssm:<region>:<account>:parameter/<name without its leading />.
     (switch,) = resources(example, "aws_ssm_parameter").values()
     assert (switch["name"], switch["type"], switch["value"]) == (
         "/orders/release-line",
@@ -144,6 +146,8 @@ def test_one_function_names_its_alarms_exactly(single: dict[str, Any]) -> None:
 
 
 def test_a_change_calendar_is_read_by_name_and_nothing_else(windowed: dict[str, Any]) -> None:
+    # Service Authorization Reference, AWS Systems Manager: GetCalendarState acts on the
+    # document resource type (a Change Calendar is an SSM document of type ChangeCalendar).
     promote = policy_statements(windowed, "pipeline_handlers_promote_role")
     calendar = statement(promote, "ReadChangeCalendars")
     assert calendar["actions"] == ["ssm:GetCalendarState"]

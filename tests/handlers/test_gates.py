@@ -232,18 +232,21 @@ def test_an_alarm_that_went_off_and_recovered_during_the_bake_fails_it(gated: Ac
         bake()
 
 
-def test_gate_and_bake_events_are_checked(gated: Account) -> None:
-    with pytest.raises(InvalidEvent, match="since is -1"):
-        promote.handler(
-            {
-                "action": "gate",
-                "environment": "staging",
-                "release": RELEASE,
-                "execution": "x",
-                "since": -1,
-            },
-            None,
-        )
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"action": "gate", "since": -1}, "since is -1"),
+        ({"action": "gate", "reason": 3}, "reason is 3"),
+        ({"action": "bake", "bake_seconds": 0}, "bake_seconds is 0"),
+        ({"action": "bake"}, "bake_seconds is None"),
+    ],
+)
+def test_gate_and_bake_events_are_checked(
+    gated: Account, change: dict[str, Any], message: str
+) -> None:
+    event = {"environment": "staging", "release": RELEASE, "execution": "x", **change}
+    with pytest.raises(InvalidEvent, match=message):
+        promote.handler(event, None)
 
 
 def test_the_handlers_name_alarms_and_days_as_the_constructs_do() -> None:
