@@ -9,17 +9,21 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 SERVERLESS_PIPELINE_ENGINE ?= cdktf
 export SERVERLESS_PIPELINE_ENGINE
 
-.PHONY: synth test test-fast lint clean
+.PHONY: synth test test-fast test-latest suite lint lock clean
 
-$(VENV)/.installed: pyproject.toml
+# Every version the tests run on is pinned in the lock file (compiled by `make lock`), so a fresh
+# machine gets the result main got; pyproject.toml keeps the ranges users install from.
+LOCK := requirements/dev.txt
+$(VENV)/.installed: pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -c $(LOCK) -e '.[dev]'
 	touch $@
 
-# The Amazon States Language validator the tests run (no lock file: it would name a registry).
-node_modules/.installed: package.json
-	npm install --no-package-lock --no-audit --no-fund --silent
+# The Amazon States Language validator the tests run, as package-lock.json pins it (.npmrc keeps
+# download addresses out of the lock file).
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --silent
 	touch $@
 
 # checkov in a virtual environment of its own: its pins must not move the library's.
@@ -27,7 +31,7 @@ CHECKOV := .tools/checkov/bin/checkov
 $(CHECKOV):
 	$(PYTHON) -m venv .tools/checkov
 	.tools/checkov/bin/python -m pip install --quiet --upgrade pip
-	.tools/checkov/bin/python -m pip install --quiet checkov==3.3.30
+	.tools/checkov/bin/python -m pip install --quiet -r requirements/checkov.txt
 
 synth: $(VENV)/.installed
 	$(PY) main.py
@@ -47,13 +51,41 @@ PYTEST_WORKERS := -n 3 --dist loadfile
 ON_BOTH_ENGINES := tests/constructs tests/security tests/test_provider_imports.py
 
 test: lint node_modules/.installed $(CHECKOV)
+	@$(MAKE) --no-print-directory suite
+
+suite:
 	SERVERLESS_PIPELINE_ENGINE=cdktf $(PY) -m pytest $(PYTEST_WORKERS)
 	SERVERLESS_PIPELINE_ENGINE=cdktn $(PY) -m pytest $(PYTEST_WORKERS) $(ON_BOTH_ENGINES)
 	@echo "(the pytest lines above give each pass's wall time)"
+
+# The same suite on the newest releases of every dependency that pyproject.toml's ranges admit
+# (boto3, botocore, moto 5.2.x, ...), in a virtual environment of its own made anew each time:
+# the next protocol or API change shows here before it reaches users or the lock file.
+LATEST := .venv-latest
+test-latest: node_modules/.installed $(CHECKOV)
+	rm -rf $(LATEST)
+	$(PYTHON) -m venv $(LATEST)
+	$(LATEST)/bin/python -m pip install --quiet --upgrade pip
+	$(LATEST)/bin/python -m pip install --quiet --upgrade --upgrade-strategy eager -e '.[dev]'
+	@$(LATEST)/bin/python -m pip list 2>/dev/null | grep -E '^(boto3|botocore|moto|cdktf|cdktn) '
+	@$(MAKE) --no-print-directory suite PY=$(LATEST)/bin/python
+
+# Refresh the lock files from pyproject.toml, requirements/checkov.in and package.json (see
+# CONTRIBUTING.md for when): uv in a virtual environment of its own, then `npm install`.
+UV := .tools/uv/bin/uv
+$(UV):
+	$(PYTHON) -m venv .tools/uv
+	.tools/uv/bin/python -m pip install --quiet uv
+lock: $(UV)
+	$(UV) pip compile pyproject.toml --extra dev --universal --python-version 3.11 \
+		--upgrade --custom-compile-command "make lock" -o $(LOCK)
+	$(UV) pip compile requirements/checkov.in --universal --python-version 3.11 \
+		--upgrade --custom-compile-command "make lock" -o requirements/checkov.txt
+	rm -f package-lock.json && npm install --package-lock-only --no-audit --no-fund --silent
 
 # The edit loop: pure, handler and synth tests; no rehearsal, checkov, wheel or fresh processes.
 test-fast: lint node_modules/.installed
 	SERVERLESS_PIPELINE_ENGINE=cdktf $(PY) -m pytest $(PYTEST_WORKERS) -m "not slow"
 
 clean:
-	rm -rf $(VENV) .tools node_modules cdktf.out .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(LATEST) .tools node_modules cdktf.out .pytest_cache .mypy_cache .ruff_cache

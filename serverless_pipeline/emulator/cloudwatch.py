@@ -208,14 +208,9 @@ def alarm_history() -> Iterator[None]:
             _HELD.clear()
 
 
-def _instant(value: Any) -> datetime.datetime | None:
-    """A request's timestamp (ISO text, epoch seconds or a datetime) as an aware datetime."""
-    if value in (None, ""):
+def _instant(value: datetime.datetime | None) -> datetime.datetime | None:
+    """A request's timestamp, which moto parsed from whatever protocol the SDK spoke (query,
+    JSON or rpc-v2-cbor) into a datetime in UTC, as an aware datetime."""
+    if value is None:
         return None
-    if isinstance(value, datetime.datetime):
-        stamp = value
-    elif isinstance(value, int | float) or str(value).replace(".", "", 1).isdigit():
-        stamp = datetime.datetime.fromtimestamp(float(value), datetime.UTC)
-    else:
-        stamp = datetime.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    return stamp if stamp.tzinfo else stamp.replace(tzinfo=datetime.UTC)
+    return value if value.tzinfo else value.replace(tzinfo=datetime.UTC)

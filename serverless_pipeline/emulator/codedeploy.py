@@ -23,6 +23,7 @@ from typing import Any
 from unittest import mock
 
 from moto.awslambda.utils import get_backend as lambda_backend
+from moto.codedeploy import responses as codedeploy_responses
 from moto.codedeploy.models import CodeDeployBackend, DeploymentInfo
 from moto.codedeploy.responses import CodeDeployResponse
 
@@ -72,7 +73,7 @@ class _Deployments:
     def __init__(self, emulator: DeploymentEmulator) -> None:
         self.emulator = emulator
         self.original_get = CodeDeployBackend.get_deployment
-        self.original_to_dict = DeploymentInfo.to_dict
+        self.original_info = codedeploy_responses._deployment_info
         # deployment id -> errorInformation, which moto's DeploymentInfo does not keep
         self.errors: dict[str, dict[str, str]] = {}
         # hook execution id -> the status its hook reported
@@ -114,7 +115,7 @@ class _Deployments:
         """Hooks before traffic, the alias moved, users' traffic; then the shift takes its time."""
         # In progress from here on: a hook that reads the deployment must not start it again.
         deployment.status = "InProgress"
-        content = json.loads(deployment.revision["appSpecContent"]["content"])  # type: ignore[index]
+        content = json.loads(deployment.revision["appSpecContent"]["content"])
         hooks = {event: name for hook in content.get("Hooks", []) for event, name in hook.items()}
         resources = [spec["Properties"] for r in content["Resources"] for spec in r.values()]
         for properties in resources:
@@ -194,8 +195,9 @@ class _Deployments:
             self.advance(backend, deployment)
         return deployment
 
-    def to_dict(self, deployment: DeploymentInfo) -> dict[str, Any]:
-        document = self.original_to_dict(deployment)
+    def deployment_info(self, deployment: DeploymentInfo) -> dict[str, Any]:
+        """moto's deploymentInfo of a deployment, with the errorInformation it leaves empty."""
+        document: dict[str, Any] = self.original_info(deployment)
         document["errorInformation"] = self.errors.get(deployment.deployment_id, {})
         return document
 
@@ -230,7 +232,9 @@ def lambda_deployments(traffic: Traffic = no_traffic) -> Iterator[DeploymentEmul
             "get_deployment",
             lambda backend, deployment_id: state.get_deployment(backend, deployment_id),
         ),
-        mock.patch.object(DeploymentInfo, "to_dict", lambda info: state.to_dict(info)),
+        mock.patch.object(
+            codedeploy_responses, "_deployment_info", lambda info: state.deployment_info(info)
+        ),
         mock.patch.object(
             CodeDeployResponse,
             "stop_deployment",

@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime
 import json
 import logging
+import math
 import time
 import zoneinfo
 from typing import Any
@@ -112,7 +113,9 @@ def bake(
     environment is in ALARM, or went into ALARM at any moment of it."""
     cloudwatch = in_environment("cloudwatch", environment, execution)
     names = environment.alarm_names
-    end = datetime.datetime.fromtimestamp(time.time(), datetime.UTC)
+    # Up to the end of this second: an SDK may send the dates in whole seconds (botocore's
+    # rpc-v2-cbor serializer did, for CloudWatch), which would cut off what fired just now.
+    end = datetime.datetime.fromtimestamp(math.floor(time.time()) + 1, datetime.UTC)
     # The check starts a moment after the bake's Wait ends: look back a minute more (CloudWatch
     # evaluates alarms once a minute, so nothing that fired in the bake is missed).
     start = end - datetime.timedelta(seconds=bake_seconds + BAKE_MARGIN_SECONDS)

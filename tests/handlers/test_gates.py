@@ -15,7 +15,7 @@ import pytest
 from serverless_pipeline.emulator.clock import CLOCK
 from serverless_pipeline.emulator.cloudwatch import alarm_history, hold_in_alarm
 from serverless_pipeline.emulator.ssm import change_calendars, set_calendar
-from serverless_pipeline.handlers import gates, promote, settings
+from serverless_pipeline.handlers import clients, gates, promote, settings
 from serverless_pipeline.handlers.errors import (
     AlarmBlocked,
     BakeAlarm,
@@ -230,6 +230,39 @@ def test_an_alarm_that_went_off_and_recovered_during_the_bake_fails_it(gated: Ac
     # Function code reads the emulator's clock, as in the rehearsal's Lambda runtime.
     with mock.patch("time.time", CLOCK.time), pytest.raises(BakeAlarm, match=name):
         bake()
+
+
+def test_an_alarm_that_fired_in_the_checks_own_second_fails_the_bake(gated: Account) -> None:
+    """Some SDKs send DescribeAlarmHistory's dates in whole seconds (botocore 1.43's
+    rpc-v2-cbor serializer for CloudWatch did): the look must reach past the check's own
+    second, or an alarm that fired a moment before the check passes for a quiet bake."""
+
+    def whole_seconds(params: dict[str, Any], **_: Any) -> dict[str, Any]:
+        print("HOOK", params)
+        return {
+            key: value.replace(microsecond=0) if isinstance(value, datetime.datetime) else value
+            for key, value in params.items()
+        }
+
+    cloudwatch = boto3.client("cloudwatch", region_name=REGION)
+    name = f"{gated.function_name('production')}-errors"
+    # The handler's own CloudWatch client (clients.client keeps one per service).
+    events = clients.client("cloudwatch").meta.events
+    event = "provide-client-params.cloudwatch.DescribeAlarmHistory"
+    events.register(event, whole_seconds)
+    # The alarm fires and recovers half a second into a second; the check runs in that second
+    # (the emulator's clock stands still meanwhile, however slow the machine).
+    frozen = time.time()
+    try:
+        with mock.patch("serverless_pipeline.emulator.clock._real_time", lambda: frozen):
+            CLOCK.advance(1.5 - CLOCK.time() % 1)
+            cloudwatch.set_alarm_state(AlarmName=name, StateValue="ALARM", StateReason="errors")
+            cloudwatch.set_alarm_state(AlarmName=name, StateValue="OK", StateReason="quiet")
+            CLOCK.advance(0.2)
+            with mock.patch("time.time", CLOCK.time), pytest.raises(BakeAlarm, match=name):
+                bake()
+    finally:
+        events.unregister(event, whole_seconds)
 
 
 @pytest.mark.parametrize(
