@@ -7,20 +7,20 @@ from __future__ import annotations
 import re
 import zoneinfo
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from . import asl, defaults, naming
 from .alarms import AlarmSettings
 from .assets import zip_bytes
+from .handlers import runtimes
+from .handlers.runtimes import DEFAULT_ARCHITECTURE
 from .validation import (
     ACCOUNT_ID,
     ACCOUNT_ID_ACCEPTED,
     AWS_REGIONS,
     FUNCTION_NAME,
     FUNCTION_NAME_ACCEPTED,
-    HANDLER,
-    HANDLER_ACCEPTED,
     NAME_PREFIX,
     NAME_PREFIX_ACCEPTED,
     Problems,
@@ -282,14 +282,22 @@ class Environment(_TrafficHooks):
         )
 
 
+# Lambda's two deployment package types (CreateFunction's PackageType).
+ZIP = "Zip"
+IMAGE = "Image"
+PACKAGE_TYPES = (ZIP, IMAGE)
+
+
 @dataclass(frozen=True)
 class FunctionSettings:
-    """One function of the application. Every function runs from the same release zip, each
-    with its own handler, and is deployed to every environment."""
+    """One function of the application. Every function runs from the same release, each with its
+    own handler, and is deployed to every environment: a zip function from the release zip, an
+    image function from the release's container image (one image per release)."""
 
     handler: str
     """The function's handler in the release, module.function; validate checks every release
-    has it."""
+    has it. For an image function, the image's command (ImageConfig.Command), e.g.
+    "app.handler" for an AWS base image."""
     memory_mb: int = 256
     """Memory, 128-10240 MB."""
     timeout_seconds: int = 30
@@ -299,6 +307,22 @@ class FunctionSettings:
     variables win on a clash); omitted: none."""
     reserved_concurrency: int | None = None
     """Concurrency reserved for this function in each environment; omitted: none reserved."""
+    runtime: str | None = None
+    """Lambda runtime of this function: nodejs20.x, nodejs22.x, python3.11-python3.13, java17,
+    java21, dotnet8 or provided.al2023 (Go, Rust); the handler takes that runtime's form
+    (index.handler for Node.js, example.Handler::handleRequest for Java, ...). Omitted: the
+    application's `ApplicationProps.runtime`."""
+    architecture: str = DEFAULT_ARCHITECTURE
+    """Instruction set, "x86_64" or "arm64" (Graviton); validate refuses a release whose native
+    files are built for the other one. Omitted: x86_64."""
+    layers: Sequence[str] = ()
+    """ARNs of Lambda layer versions (arn:aws:lambda:<region>:<account>:layer:<name>:<version>),
+    at most 5, in the order Lambda extracts them; omitted: none. A layer must be in the
+    function's region and built for its runtime and architecture."""
+    package_type: str = ZIP
+    """"Zip" (the release zip) or "Image" (the container image the build pushes to the
+    pipeline's repository; `runtime` and `layers` are then not set: the image brings both, and
+    `architecture` is the image's platform). Omitted: "Zip"."""
 
 
 _SINGLE = FunctionSettings("app.handler")
@@ -319,7 +343,13 @@ class ApplicationProps:
     """The single function's handler, module.function; validate checks every release has it.
     Not with `functions=`."""
     runtime: str = defaults.LAMBDA_RUNTIME
-    """Lambda runtime of every application function."""
+    """Lambda runtime of the single function, and of every function of `functions=` that names
+    none (FunctionSettings.runtime lists the runtimes)."""
+    architecture: str = _SINGLE.architecture
+    """Instruction set of the single function, "x86_64" or "arm64". Not with `functions=`."""
+    layers: Sequence[str] = ()
+    """Layer version ARNs of the single function (FunctionSettings.layers). Not with
+    `functions=`."""
     memory_mb: int = _SINGLE.memory_mb
     """Memory of the single function, 128-10240 MB. Not with `functions=`."""
     timeout_seconds: int = _SINGLE.timeout_seconds
@@ -350,18 +380,47 @@ class ApplicationProps:
         return self.functions is None
 
     def function_settings(self) -> dict[str, FunctionSettings]:
-        """Function name -> settings, in order; the single form's function is named for the
-        application."""
+        """Function name -> settings, in order, each with its runtime (the application's where it
+        names none); the single form's function is named for the application."""
         if self.functions is not None:
-            return dict(self.functions)
+            return {
+                key: replace(function, runtime=function.runtime or self.runtime)
+                if isinstance(function, FunctionSettings) and function.package_type != IMAGE
+                else function
+                for key, function in self.functions.items()
+            }
         return {
             self.name: FunctionSettings(
                 handler=self.handler,
                 memory_mb=self.memory_mb,
                 timeout_seconds=self.timeout_seconds,
                 reserved_concurrency=self.reserved_concurrency,
+                runtime=self.runtime,
+                architecture=self.architecture,
+                layers=self.layers,
             )
         }
+
+    def function_runtimes(self) -> tuple[tuple[str, str], ...]:
+        """(runtime, architecture) of every zip function, in order: what the build builds for
+        (DeployPipelineProps.function_runtimes)."""
+        return tuple(
+            (function.runtime or self.runtime, function.architecture)
+            for function in self.function_settings().values()
+            if function.package_type != IMAGE
+        )
+
+    def image_architecture(self) -> str | None:
+        """The architecture of the release's container image (its image functions share it), or
+        None when no function is an image (DeployPipelineProps.image_architecture)."""
+        return next(
+            (
+                f.architecture
+                for f in self.function_settings().values()
+                if isinstance(f, FunctionSettings) and f.package_type == IMAGE
+            ),
+            None,
+        )
 
     def environment_list(
         self, approval_timeout_seconds: int | None = None
@@ -460,11 +519,7 @@ def _validate_placement(problems: Problems, where: str, environment: Environment
         environment.terraform_role_arn,
     )
     problems.pattern(f"{where}.account_id", account, ACCOUNT_ID, ACCOUNT_ID_ACCEPTED)
-    if region is not None and region not in AWS_REGIONS:
-        problems.add(
-            f"{where}.region is {region!r}; expected an AWS region such as eu-central-1 (one of "
-            f"{len(AWS_REGIONS)} in the aws, aws-cn and aws-us-gov partitions)"
-        )
+    problems.region(f"{where}.region", region)
     if role is None:
         if account is not None:
             problems.add(
@@ -558,19 +613,65 @@ def _validate_gates(problems: Problems, where: str, environment: Environment) ->
     )
 
 
+# Lambda: "You can add up to five layers to a function" (Lambda quotas).
+MAX_LAYERS = 5
+LAYER_ARN = r"arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:layer:[A-Za-z0-9_-]{1,140}:[1-9]\d*"
+
+
+def _validate_code(
+    problems: Problems,
+    where: str,
+    runtime: str,
+    handler: str,
+    architecture: str,
+    layers: Sequence[str],
+) -> None:
+    """The runtime, the handler in that runtime's form, the architecture and the layers of
+    one function (`where` prefixes each property's name)."""
+    runtime_problem = runtimes.runtime_problem(runtime)
+    if runtime_problem:
+        problems.add(f"{where}runtime {runtime_problem}")
+    else:
+        handler_problem = runtimes.handler_problem(runtime, handler)
+        if handler_problem:
+            problems.add(f"{where}handler {handler_problem}")
+    problems.one_of(f"{where}architecture", architecture, runtimes.ARCHITECTURES)
+    if isinstance(layers, str) or not isinstance(layers, Sequence):
+        problems.add(f"{where}layers is {layers!r}; expected a list of layer version ARNs")
+        return
+    if len(layers) > MAX_LAYERS:
+        problems.add(f"{where}layers has {len(layers)} entries; Lambda allows {MAX_LAYERS}")
+    for layer in layers:
+        problems.pattern(
+            f"{where}layers item",
+            layer,
+            LAYER_ARN,
+            "a layer version ARN, arn:aws:lambda:<region>:<account>:layer:<name>:<version>",
+        )
+    for duplicate in sorted({layer for layer in layers if list(layers).count(layer) > 1}):
+        problems.add(f"{where}layers names {duplicate} more than once")
+
+
 def _validate_functions(problems: Problems, props: ApplicationProps) -> None:
     if props.functions is None:
-        problems.pattern("handler", props.handler, HANDLER, HANDLER_ACCEPTED)
+        _validate_code(
+            problems, "", props.runtime, props.handler, props.architecture, props.layers
+        )
         problems.within("memory_mb", props.memory_mb, 128, 10240, "MB")
         problems.within("timeout_seconds", props.timeout_seconds, 1, 900, "seconds")
         if props.reserved_concurrency is not None:
             problems.within("reserved_concurrency", props.reserved_concurrency, 1, 10000)
         return
+    runtime_problem = runtimes.runtime_problem(props.runtime)
+    if runtime_problem:
+        problems.add(f"runtime {runtime_problem}")
     legacy = {
         "handler": (props.handler, _SINGLE.handler),
         "memory_mb": (props.memory_mb, _SINGLE.memory_mb),
         "timeout_seconds": (props.timeout_seconds, _SINGLE.timeout_seconds),
         "reserved_concurrency": (props.reserved_concurrency, None),
+        "architecture": (props.architecture, _SINGLE.architecture),
+        "layers": (tuple(props.layers), ()),
     }
     for prop, (value, default) in legacy.items():
         if value != default:
@@ -586,7 +687,18 @@ def _validate_functions(problems: Problems, props: ApplicationProps) -> None:
         if not isinstance(function, FunctionSettings):
             problems.add(f"{where} is {function!r}; expected FunctionSettings(handler=...)")
             continue
-        problems.pattern(f"{where}.handler", function.handler, HANDLER, HANDLER_ACCEPTED)
+        runtime = function.runtime or props.runtime
+        if function.package_type != ZIP:
+            _validate_image_function(problems, where, function)
+        elif function.runtime is not None or not runtimes.runtime_problem(runtime):
+            _validate_code(
+                problems,
+                f"{where}.",
+                runtime,
+                function.handler,
+                function.architecture,
+                function.layers,
+            )
         problems.within(f"{where}.memory_mb", function.memory_mb, 128, 10240, "MB")
         problems.within(f"{where}.timeout_seconds", function.timeout_seconds, 1, 900, "seconds")
         if function.reserved_concurrency is not None:
@@ -594,6 +706,52 @@ def _validate_functions(problems: Problems, props: ApplicationProps) -> None:
                 f"{where}.reserved_concurrency", function.reserved_concurrency, 1, 10000
             )
         _validate_variables(problems, where, function.variables)
+
+
+def _validate_image_function(problems: Problems, where: str, function: FunctionSettings) -> None:
+    """An image function: the image brings its runtime and everything layers would add, and its
+    functions share the release's one image, so they share its platform."""
+    problems.one_of(f"{where}.package_type", function.package_type, PACKAGE_TYPES)
+    if function.package_type != IMAGE:
+        return
+    # CreateFunction takes no Runtime for an image, and "Lambda doesn't support adding layers to
+    # functions defined with a container image" (Lambda developer guide, "Working with layers").
+    if function.runtime is not None:
+        problems.add(
+            f"{where}.runtime is {function.runtime!r} on an image function; omit it (the image "
+            'brings its runtime) or use package_type="Zip"'
+        )
+    if tuple(function.layers):
+        problems.add(
+            f"{where}.layers is {list(function.layers)!r} on an image function; Lambda takes no "
+            "layers on images: copy their content into the image instead"
+        )
+    problems.pattern(
+        f"{where}.handler",
+        function.handler,
+        r"[^\s]{1,256}",
+        "the image's command, e.g. app.handler for an AWS base image",
+    )
+    problems.one_of(f"{where}.architecture", function.architecture, runtimes.ARCHITECTURES)
+
+
+def _validate_images(problems: Problems, props: ApplicationProps) -> None:
+    """A release has one image, built for one platform ("Lambda does not support functions that
+    use multi-architecture container images": "Create a Lambda function using a container
+    image")."""
+    if props.functions is None:
+        return
+    images = {
+        name: f.architecture
+        for name, f in props.functions.items()
+        if isinstance(f, FunctionSettings) and f.package_type == IMAGE
+    }
+    if len(set(images.values())) > 1:
+        listed = ", ".join(f"{name} {arch}" for name, arch in images.items())
+        problems.add(
+            f"the image functions run {listed}, but a release has one image, built for one "
+            "architecture; give them one architecture"
+        )
 
 
 def _validate_environments(problems: Problems, props: ApplicationProps) -> None:
@@ -668,9 +826,9 @@ def validate_props(props: ApplicationProps) -> None:
     problems = Problems("ServerlessApplication")
     problems.pattern("name", props.name, NAME_PREFIX, NAME_PREFIX_ACCEPTED)
     problems.pattern("alias", props.alias, r"(?!^[0-9]+$)[a-zA-Z0-9-_]{1,128}", "an alias name")
-    problems.one_of("runtime", props.runtime, defaults.SUPPORTED_RUNTIMES)
     problems.one_of("log_retention_days", props.log_retention_days, defaults.LOG_RETENTION_CHOICES)
     _validate_functions(problems, props)
+    _validate_images(problems, props)
     _validate_environments(problems, props)
     _validate_names(problems, props)
     if not problems.items:
@@ -724,15 +882,27 @@ def runs_library_hook(props: ApplicationProps) -> bool:
     return any(SMOKE_TESTS in e.chosen_hooks().values() for e in props.environment_list())
 
 
-def placeholder_code(*handlers: str) -> bytes:
-    """The code a new function starts with: each handler answers that nothing is released yet.
+NOT_RELEASED = "No release has been deployed to this function yet."
+
+
+def placeholder_code(functions: Mapping[str, FunctionSettings]) -> bytes:
+    """The code a new function starts with: each Python or Node.js handler answers that nothing
+    is released yet (a function of a compiled runtime fails to start until its first release).
     The pipeline replaces it, and Terraform ignores the code from then on."""
     files: dict[str, str] = {}
-    for handler in dict.fromkeys(handlers):
-        module, _, function = handler.rpartition(".")
-        path = module.replace(".", "/") + ".py"
-        files[path] = files.get(path, "") + (
-            f"def {function}(event, context):\n"
-            "    raise RuntimeError('No release has been deployed to this function yet.')\n"
-        )
+    for function in functions.values():
+        if function.package_type == IMAGE:
+            continue  # it starts from the bootstrap image (ImageRepository)
+        family = runtimes.family(function.runtime or defaults.LAMBDA_RUNTIME).name
+        module, _, name = function.handler.rpartition(".")
+        if family == "python":
+            path = module.replace(".", "/") + ".py"
+            code = f"def {name}(event, context):\n    raise RuntimeError({NOT_RELEASED!r})\n"
+        elif family == "nodejs":
+            path = module + ".js"
+            code = f"exports.{name} = async () => {{\n  throw new Error({NOT_RELEASED!r});\n}};\n"
+        else:
+            continue
+        if code not in files.get(path, ""):
+            files[path] = files.get(path, "") + code
     return zip_bytes([(path, source.encode()) for path, source in files.items()])

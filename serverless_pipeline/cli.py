@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import datetime
 import importlib
 import json
 import os
 import sys
+import textwrap
+from collections.abc import Callable
 from typing import TYPE_CHECKING, TextIO
 
 from .application_settings import validate_props
 from .config import PipelineConfig
-from .diagram import mermaid
+from .diagram import definition_of, mermaid
 from .example import EXAMPLES
 from .layout import pipeline_layout
 from .rehearsal.conditions import Conditions, condition_problems
@@ -37,12 +40,15 @@ def main(argv: list[str] | None = None) -> int:
     rehearse = commands.add_parser(
         "rehearse",
         help="push releases through the real state machine and handlers, in an emulator",
-        description="Each RELEASE is one new release (r2, r3, ...) of the sample app (an api "
-        "and a worker function) or, with --app, of your own application: 'ok', or a drill "
-        "with a real defect that surfaces at a stage: validate, unit-tests, staging-deploy, "
-        "staging-tests, production-deploy, and in the worker only: worker-staging-tests, "
-        "worker-production-deploy; or abort-staging, abort-production: an operator stops the "
-        "execution while that environment deploys. Default: one ok release.",
+        description="Each RELEASE is one new release (r2, r3, ...) of the sample app (api, "
+        "worker and notifier functions) or, with --app, of your own application: 'ok', or a "
+        "drill with a real defect that surfaces at a stage: validate, unit-tests, "
+        "staging-deploy, staging-tests, production-deploy, production-bake (fails only under "
+        "the users' traffic while the last environment bakes), and in the worker only: "
+        "worker-staging-tests, worker-production-deploy; or abort-staging, abort-production: "
+        "an operator stops the execution while that environment deploys. 'staging' names the "
+        "first environment and 'production' the last, whatever their names. Default: one ok "
+        "release.",
     )
     rehearse.add_argument("releases", nargs="*", metavar="RELEASE", default=["ok"])
     rehearse.add_argument("--json", action="store_true", help="print one JSON document only")
@@ -82,15 +88,35 @@ def main(argv: list[str] | None = None) -> int:
         "release waits for it, then fails (OutsideDeploymentWindow); repeatable",
     )
     rehearse.add_argument(
+        "--start",
+        metavar="ISO-TIME",
+        type=start_time,
+        help="when the emulator's clock starts, e.g. 2027-01-04T09:00:00Z (a time without an "
+        "offset is UTC); pin it in CI so that deployment windows see the same weekday and hour "
+        "on every run; default: now",
+    )
+    rehearse.add_argument(
         "--line-stopped",
         action="store_true",
         help="the line is stopped: a release waits before its first environment, then fails "
         "(LineStopped)",
     )
-    commands.add_parser("diagram", help="print the deployment state machine as a Mermaid flowchart")
+    diagram = commands.add_parser(
+        "diagram", help="print the deployment state machine as a Mermaid flowchart"
+    )
+    diagram.add_argument(
+        "--config",
+        metavar="MODULE:ATTR",
+        help="your PipelineConfig, as for rehearse; default: the example",
+    )
     arguments = parser.parse_args(argv)
     if arguments.command == "diagram":
-        print(mermaid(), end="")
+        try:
+            pipeline = load_config(arguments.config) if arguments.config else None
+        except UsageError as error:
+            print(f"serverless-pipeline diagram: {error}", file=sys.stderr)
+            return EXIT_USAGE
+        print(mermaid(definition_of(pipeline) if pipeline else None), end="")
         return EXIT_PROMOTED
     return run_rehearsal(
         arguments.releases,
@@ -104,7 +130,19 @@ def main(argv: list[str] | None = None) -> int:
             outside_window=tuple(arguments.outside_window),
             line_stopped=arguments.line_stopped,
         ),
+        start=arguments.start,
     )
+
+
+def start_time(text: str) -> datetime.datetime:
+    """--start's value: an ISO 8601 time, UTC unless it names an offset."""
+    try:
+        when = datetime.datetime.fromisoformat(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an ISO 8601 time; expected e.g. 2027-01-04T09:00:00Z"
+        ) from error
+    return when if when.tzinfo else when.replace(tzinfo=datetime.UTC)
 
 
 def load_config(spec: str) -> PipelineConfig:
@@ -132,11 +170,20 @@ def load_config(spec: str) -> PipelineConfig:
             f"--config {spec}: {attribute!r} is a {type(value).__name__}, not a PipelineConfig "
             "or a function returning one"
         )
-    try:
-        validate_props(value.application_props())
-        value.validate()
-    except ConfigurationError as error:
-        raise UsageError(f"--config {spec}: {error}") from error
+    # Every problem of both parts at once: one round of fixes, not one per part.
+    problems: list[str] = []
+    checks: list[Callable[[], None]] = [
+        lambda: validate_props(value.application_props()),
+        value.validate,
+    ]
+    for check in checks:
+        try:
+            check()
+        except ConfigurationError as error:
+            problems += [f"{error.construct}: {problem}" for problem in error.problems]
+    if problems:
+        listed = "".join(f"\n  - {problem}" for problem in problems)
+        raise UsageError(f"--config {spec}: {len(problems)} invalid setting(s):{listed}")
     return value
 
 
@@ -149,6 +196,7 @@ def run_rehearsal(
     config: str | None = None,
     example: str = "orders",
     conditions: Conditions | None = None,
+    start: datetime.datetime | None = None,
 ) -> int:
     try:
         from .rehearsal import runner, sample_app, user_app
@@ -163,9 +211,12 @@ def run_rehearsal(
         if config and example != "orders":
             raise UsageError(f"--config and --example {example} both name a pipeline; give one")
         pipeline = load_config(config) if config else EXAMPLES[example]()
+        layout = pipeline_layout(pipeline).application
+        refused = runner.function_problems(layout)
+        if refused:
+            raise UsageError("; ".join(refused))
         source: ReleaseSource = sample_app.SampleApp()
         if app is not None:
-            layout = pipeline_layout(pipeline).application
             source = user_app.open_app(app, layout, pipeline.test_manifest)
         conditions = conditions or Conditions()
         problems = runner.kind_problems(source, kinds)
@@ -177,7 +228,9 @@ def run_rehearsal(
         return EXIT_USAGE
     printer = None if as_json else ProgressPrinter(out)
     try:
-        rehearsal = runner.rehearse(pipeline, kinds, printer, source=source, conditions=conditions)
+        rehearsal = runner.rehearse(
+            pipeline, kinds, printer, source=source, conditions=conditions, start=start
+        )
     except Exception as error:  # the rehearsal itself broke: say so, with the cause
         print(
             f"serverless-pipeline: the rehearsal broke: {type(error).__name__}: {error}",
@@ -222,6 +275,7 @@ def print_table(rehearsal: object, out: TextIO) -> None:
 
     assert isinstance(rehearsal, Rehearsal)
     environments = list(rehearsal.live)
+    print(f"\nthe emulator's clock started at {rehearsal.started_at}", file=out)
     rows = [("release", "kind", "outcome", "failed state", *environments)]
     rows += [
         (
@@ -240,5 +294,13 @@ def print_table(rehearsal: object, out: TextIO) -> None:
             "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip(),
             file=out,
         )
+    failures = [r for r in rehearsal.releases if r.failed_state]
+    if failures:
+        print(file=out)
+    for failed in failures:
+        # The cause under the failed state: what the handler said, not only its error's name.
+        print(f"{failed.release} {failed.failed_state}: {failed.error or 'failed'}", file=out)
+        if failed.cause:
+            print(textwrap.indent(textwrap.fill(failed.cause, 96), "    "), file=out)
     now = ", ".join(f"{env} {release or 'mixed'}" for env, release in rehearsal.live.items())
     print(f"\nlive now: {now}", file=out)

@@ -9,7 +9,7 @@ from . import asl, defaults
 from .application_settings import ApplicationProps, Environment, shift_minutes
 from .build_settings import BuildSettings, ConnectionSource, S3Source
 from .subscribers import Subscriber
-from .validation import AWS_REGIONS, REGION, REGION_ACCEPTED, Problems, partition_of
+from .validation import AWS_REGIONS, Problems, partition_of
 
 
 @dataclass(frozen=True)
@@ -234,17 +234,39 @@ class PipelineConfig:
         problems = Problems("PipelineConfig")
         problems.within("line_wait_minutes", self.line_wait_minutes, 1, 4320, "minutes")
         self._validate_environments(problems)
+        self._validate_images(problems)
         self._validate_timing(problems)
         problems.raise_if_any()
+
+    def _validate_images(self, problems: Problems) -> None:
+        """Image functions are pulled from the pipeline's repository, which only functions of
+        its own region can use: "The Amazon ECR repository must be in the same AWS Region as the
+        Lambda function" (Lambda developer guide, "Create a Lambda function using a container
+        image"); another account of the region may pull through the repository's policy."""
+        application = self.application_props()
+        if application.image_architecture() is None:
+            return
+        for environment in application.environment_list():
+            if not isinstance(environment, Environment):
+                continue
+            region = environment.region or self.region
+            if region != self.region:
+                problems.add(
+                    f"environments[{environment.name!r}].region is {region}, but the image "
+                    f"functions are pulled from the pipeline's repository in {self.region}, and "
+                    "Lambda pulls images only from its own region (replicating the repository "
+                    "is not offered); deploy image functions to environments in "
+                    f"{self.region}, or package them as Zip"
+                )
 
     def validate(self) -> None:
         """Everything `ServerlessPipelineStack` uses: the pipeline, and the region, backend and
         tags of its provider and state."""
         problems = Problems("PipelineConfig")
-        problems.pattern("region", self.region, REGION, REGION_ACCEPTED)
+        problems.region("region", self.region)
         backend = self.backend
         if isinstance(backend, S3Backend):
-            problems.pattern("backend.region", backend.region, REGION, REGION_ACCEPTED)
+            problems.region("backend.region", backend.region)
             problems.pattern(
                 "backend.bucket",
                 backend.bucket,

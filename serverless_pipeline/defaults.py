@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-# Lambda: the newest Python runtime that Lambda and the provider bindings both accept.
-LAMBDA_RUNTIME = "python3.13"
+from .handlers.runtimes import DEFAULT_RUNTIME
+
+# Lambda: the newest Python runtime that Lambda and the provider bindings both accept; the
+# handlers run on it (they accept python3.12 too), and so does an application function that
+# names no runtime (handlers/runtimes.py lists the ones it may name).
+LAMBDA_RUNTIME = DEFAULT_RUNTIME
 SUPPORTED_RUNTIMES = ("python3.12", "python3.13")
 # validate, run_tests, promote and the traffic hook hold a whole release in memory: up to Lambda's
 # 250 MB, the most validate accepts, beside the largest source file it compiles and the runtime.
@@ -62,6 +66,12 @@ APPROVAL_TIMEOUT_SECONDS = 86400
 
 # CodeBuild
 BUILD_IMAGE = "aws/codebuild/amazonlinux2-x86_64-standard:5.0"
+# The same image on Graviton: dependencies with native code are built where they will run, so an
+# application whose functions all run arm64 is built on it.
+BUILD_IMAGE_ARM = "aws/codebuild/amazonlinux2-aarch64-standard:3.0"
+# The Go that builds provided.al2023 functions, offered by both images; a go.mod that needs a
+# newer one has the go command fetch that toolchain.
+BUILD_GO_VERSION = "1.26"
 BUILD_TIMEOUT_MINUTES = 30
 
 # CodeDeploy predefined configurations for the Lambda compute platform.
@@ -81,3 +91,11 @@ PRODUCTION_DEPLOYMENT_CONFIG = "CodeDeployDefault.LambdaCanary10Percent5Minutes"
 
 # Stop the line: how long a release waits at the first environment while the line is stopped.
 LINE_WAIT_MINUTES = 60
+
+# ECR, where some function is a container image: the tag the functions are created from (a
+# one-time push, README "First deploy"), how long an untagged image stays, and how many release
+# images are kept: a rollback needs the image of the release before, and Lambda cannot run a
+# version whose image was deleted.
+BOOTSTRAP_IMAGE_TAG = "bootstrap"
+UNTAGGED_IMAGE_EXPIRATION_DAYS = 3
+RELEASE_IMAGES_KEPT = 30

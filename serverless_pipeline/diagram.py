@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import asl
+from .config import PipelineConfig
 from .example import example_config
 from .layout import pipeline_layout
 
@@ -37,12 +38,17 @@ def _waits(state: dict[str, Any]) -> str:
     return "poll interval" if isinstance(seconds, str) else f"{seconds // 60} min"
 
 
+def definition_of(config: PipelineConfig) -> dict[str, Any]:
+    """The state machine a configuration's pipeline runs (its environments, approvals and
+    bakes), as the stack composes it."""
+    application = pipeline_layout(config).application
+    definition: dict[str, Any] = asl.compose(application.stages(), application.bake())
+    return definition
+
+
 def mermaid(definition: dict[str, Any] | None = None) -> str:
     """The flowchart of `definition` (by default the example pipeline's: staging, production)."""
-    if definition is None:
-        application = pipeline_layout(example_config()).application
-        definition = asl.compose(application.stages(), application.bake())
-    document = definition
+    document = definition or definition_of(example_config())
     states: dict[str, Any] = document["States"]
     lines = ["flowchart TD", f"    start((start)) --> {document['StartAt']}"]
     for name, state in states.items():

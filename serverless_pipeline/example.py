@@ -9,8 +9,8 @@ from .config import LocalBackend, PipelineConfig
 
 
 def example_config() -> PipelineConfig:
-    """An orders service of two functions, an API and a queue worker, released together
-    through staging and production."""
+    """An orders service of three functions, an API and a queue worker in Python and a
+    notifier in Node.js on arm64, released together through staging and production."""
     return PipelineConfig(
         name="orders",
         region="eu-west-1",
@@ -19,6 +19,10 @@ def example_config() -> PipelineConfig:
             functions={
                 "api": FunctionSettings(handler="app.handler"),
                 "worker": FunctionSettings(handler="worker.handler", timeout_seconds=60),
+                # Node.js on Graviton: each function has its own runtime and architecture.
+                "notifier": FunctionSettings(
+                    handler="notifier.handler", runtime="nodejs20.x", architecture="arm64"
+                ),
             },
         ),
         environments=(

@@ -15,6 +15,7 @@ from typing import Any
 from . import defaults, naming
 from .alarms import OWN_ALARMS, AlarmSpec, alarm_specs, watched_alarm_names
 from .application_settings import (
+    IMAGE,
     SMOKE_TESTS,
     ApplicationProps,
     DeploymentWindow,
@@ -25,6 +26,7 @@ from .application_settings import function_name as application_function_name
 from .asl import Stage
 from .asl import gate_seconds as asl_gate_seconds
 from .config import PipelineConfig
+from .handlers.runtimes import DEFAULT_ARCHITECTURE
 from .validation import partition_of
 
 
@@ -40,6 +42,12 @@ class FunctionLayout:
     function_name: str
     deployment_group: str
     handler: str
+    runtime: str
+    """Empty for an image function: the image brings its runtime."""
+    architecture: str
+    layers: tuple[str, ...]
+    package_type: str
+    """"Zip" or "Image" (FunctionSettings.package_type)."""
     memory_mb: int
     timeout_seconds: int
     reserved_concurrency: int | None
@@ -120,7 +128,8 @@ class ApplicationLayout:
     alias: str
     single_function: bool
     functions: Mapping[str, FunctionSettings]
-    """Function name -> settings, in order (the first is the default of test cases)."""
+    """Function name -> settings, in order (the first is the default of test cases), each with
+    its runtime."""
     environments: tuple[EnvironmentLayout, ...]
 
     def environment(self, name: str) -> EnvironmentLayout:
@@ -136,8 +145,20 @@ class ApplicationLayout:
 
     @property
     def first(self) -> FunctionSettings:
-        """The first function: what the candidate function starts as."""
-        return next(iter(self.functions.values()))
+        """The first zip function: what the candidate function starts as."""
+        return next(f for f in self.functions.values() if f.package_type != IMAGE)
+
+    @property
+    def zipped(self) -> bool:
+        """Whether any function runs from the release zip (the candidate function runs their
+        cases)."""
+        return any(f.package_type != IMAGE for f in self.functions.values())
+
+    @property
+    def first_image(self) -> FunctionSettings | None:
+        """The first image function, what the image candidate starts as; None: no function is
+        an image."""
+        return next((f for f in self.functions.values() if f.package_type == IMAGE), None)
 
     @property
     def largest_memory_mb(self) -> int:
@@ -232,6 +253,12 @@ def application_layout(
                     function_name=function_name,
                     deployment_group=function_name,
                     handler=function.handler,
+                    runtime=""
+                    if function.package_type == IMAGE
+                    else function.runtime or props.runtime,
+                    architecture=function.architecture,
+                    layers=tuple(function.layers),
+                    package_type=function.package_type,
                     memory_mb=function.memory_mb,
                     timeout_seconds=function.timeout_seconds,
                     reserved_concurrency=function.reserved_concurrency,
@@ -304,6 +331,8 @@ class HandlersLayout:
     """Environment -> its own library traffic hook, for the environments elsewhere that run
     it."""
     candidate_function: str
+    image_candidate_function: str | None
+    """The candidate that runs the image functions' cases; None: no function is an image."""
     runtime: str
     memory_mb: int
     timeout_seconds: int
@@ -329,9 +358,12 @@ class HandlersLayout:
         notification_topic: str,
         pipeline_account: str,
         pipeline_partition: str,
+        image_repository: str | None = None,
     ) -> dict[str, str]:
         """The handlers' environment variables (read by handlers/settings.py); the pipeline's
-        account and partition (values or tokens) complete the deployment roles' ARNs."""
+        account and partition (values or tokens) complete the deployment roles' ARNs;
+        `image_repository` is the URL of the repository of the release images, where some
+        function is an image."""
         records = {
             key: artifact_bucket
             for key, environment in (
@@ -350,7 +382,7 @@ class HandlersLayout:
                 if application.single_function
                 else naming.FUNCTION_NAMES,
                 "functions": [
-                    {"name": key, "handler": f.handler, "memory_mb": f.memory_mb}
+                    {"name": key, "handler": f.handler, "memory_mb": f.memory_mb, **_code(f)}
                     for key, f in application.functions.items()
                 ],
                 "environments": [
@@ -369,6 +401,12 @@ class HandlersLayout:
             deployment_timeout_seconds=self.deployment_timeout_seconds,
             candidate_function=self.candidate_function,
             notification_topic=notification_topic,
+            images={
+                "IMAGE_CANDIDATE_FUNCTION": self.image_candidate_function,
+                "IMAGE_REPOSITORY": image_repository,
+            }
+            if self.image_candidate_function and image_repository
+            else {},
         )
 
     def environment_size_problem(self, application: ApplicationLayout) -> str | None:
@@ -381,6 +419,8 @@ class HandlersLayout:
             notification_topic="t" * 256,
             pipeline_account="1" * 12,
             pipeline_partition="aws-us-gov",
+            # <account>.dkr.ecr.<region>.amazonaws.com/<prefix>-images, at its longest
+            image_repository="r" * 100,
         )
         size = sum(len(key) + len(value.encode()) for key, value in variables.items())
         if size <= LAMBDA_ENVIRONMENT_BYTES:
@@ -402,6 +442,23 @@ def deployment_role_trust(role_arns: list[str]) -> dict[str, Any]:
             {"Effect": "Allow", "Principal": {"AWS": role_arns}, "Action": "sts:AssumeRole"}
         ],
     }
+
+
+def _code(function: FunctionSettings) -> dict[str, Any]:
+    """What run_tests and validate need of a function's code beyond its handler: its runtime,
+    architecture and layers (an image function's package type instead of a runtime), each only
+    where it is not the default (so that 20 functions still
+    fit Lambda's 4 KB of variables)."""
+    code: dict[str, Any] = {}
+    if function.package_type == IMAGE:
+        code["package_type"] = IMAGE
+    elif function.runtime != defaults.LAMBDA_RUNTIME:
+        code["runtime"] = function.runtime
+    if function.architecture != DEFAULT_ARCHITECTURE:
+        code["architecture"] = function.architecture
+    if function.layers:
+        code["layers"] = list(function.layers)
+    return code
 
 
 def _gate_settings(environment: EnvironmentLayout) -> dict[str, Any]:
@@ -462,6 +519,9 @@ def handlers_layout(
             if e.placed
         },
         candidate_function=naming.candidate_function(prefix),
+        image_candidate_function=naming.image_candidate_function(prefix)
+        if application.image_architecture() is not None
+        else None,
         runtime=runtime,
         memory_mb=memory_mb,
         timeout_seconds=timeout_seconds,

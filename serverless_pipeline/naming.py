@@ -26,6 +26,17 @@ def candidate_function(prefix: str) -> str:
     return f"{prefix}-candidate"
 
 
+def image_candidate_function(prefix: str) -> str:
+    """The function that runs the test cases of a candidate release's image functions: a zip
+    function cannot switch to an image."""
+    return f"{prefix}-candidate-image"
+
+
+def image_repository(prefix: str) -> str:
+    """The ECR repository of the release images."""
+    return f"{prefix}-images"
+
+
 # Physical names of the application's functions (and of their deployment groups): the single
 # form keeps its original names; the handlers get the pattern and format it the same way.
 SINGLE_FUNCTION_NAMES = "{application}-{environment}"
@@ -86,6 +97,7 @@ def handler_environment(
     deployment_timeout_seconds: int,
     candidate_function: str,
     notification_topic: str,
+    images: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
     """The environment variables of the handler functions (read by handlers/settings.py).
     `application`: name, alias, function_names (a pattern of SINGLE_FUNCTION_NAMES or
@@ -104,4 +116,6 @@ def handler_environment(
         # Credentials from STS's regional endpoint, which every region accepts (the global
         # one's are refused in regions that are not enabled by default).
         "AWS_STS_REGIONAL_ENDPOINTS": "regional",
+        # Where some function is an image: its repository and candidate (none otherwise).
+        **(images or {}),
     }

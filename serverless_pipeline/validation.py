@@ -57,6 +57,15 @@ class Problems:
         if value not in choices:
             self.add(f"{prop} is {value!r}; expected one of {', '.join(map(str, choices))}")
 
+    def region(self, prop: str, value: str | None) -> None:
+        """A region AWS has: a well-formed name such as eu-west-9 is still refused."""
+        if value is None or is_token(value) or value in AWS_REGIONS:
+            return
+        self.add(
+            f"{prop} is {value!r}; expected an AWS region such as eu-central-1 (one of "
+            f"{len(AWS_REGIONS)} in the aws, aws-cn and aws-us-gov partitions)"
+        )
+
     def raise_if_any(self) -> None:
         if self.items:
             raise ConfigurationError(self.construct, self.items)
@@ -69,8 +78,6 @@ BUCKET_NAME = r"(?!xn--)(?!.*-s3alias$)[a-z0-9][a-z0-9-]{1,61}[a-z0-9]"
 BUCKET_NAME_ACCEPTED = "an S3 bucket name: 3-63 lowercase letters, digits or '-'"
 FUNCTION_NAME = r"[A-Za-z0-9_-]{1,64}"
 FUNCTION_NAME_ACCEPTED = "a Lambda function name: 1-64 letters, digits, '-' or '_'"
-REGION = r"(af|ap|ca|eu|il|me|mx|sa|us|cn|us-gov)-[a-z]+-\d"
-REGION_ACCEPTED = "an AWS region such as eu-west-1"
 # The regions of the partitions Lambda, CodeDeploy and Step Functions are offered in to everyone
 # (botocore's endpoint data, 2026): a region outside them is a typo or not open to accounts.
 PARTITION_REGIONS = {

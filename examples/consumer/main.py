@@ -68,6 +68,9 @@ class PaymentsPlatform(TerraformStack):
                 functions={
                     "api": FunctionSettings("ledger.api.handle", memory_mb=1024),
                     "reconciler": FunctionSettings("ledger.reconcile.run", timeout_seconds=300),
+                    "webhooks": FunctionSettings(
+                        "webhooks/index.handler", runtime="nodejs22.x", architecture="arm64"
+                    ),
                 },
                 environments=(
                     Environment("sandbox", variables={"LEDGER_MODE": "lenient"}),
@@ -138,6 +141,7 @@ class PaymentsPlatform(TerraformStack):
                     source=S3Source(object_key=f"incoming/{prefix}.zip"),
                     build=BuildSettings(source_dir=prefix, unit_test_command="make unit"),
                     test_manifest="ci/release-tests.json",
+                    function_runtimes=application_props.function_runtimes(),
                 ),
                 buckets=buckets,
                 key=key,

@@ -10,6 +10,7 @@ from typing import Any
 from constructs import Construct
 
 from ..application_settings import (
+    IMAGE,
     SMOKE_TESTS,
     ApplicationProps,
     placeholder_code,
@@ -22,8 +23,9 @@ from ..validation import ConfigurationError
 from .artifact_buckets import ArtifactBuckets
 from .aws_context import AwsContext
 from .encryption import PipelineKey
-from .functions import PythonFunction, zip_asset
+from .functions import LoggedFunction, zip_asset
 from .iam import ServiceRole, Statement
+from .image_repository import ImageRepository
 from .placement import EnvironmentPlacement
 
 
@@ -45,9 +47,11 @@ class ServerlessApplication(Construct):
         key: PipelineKey,
         context: AwsContext,
         placements: Mapping[str, EnvironmentPlacement] | None = None,
+        images: ImageRepository | None = None,
     ) -> None:
         """`placements`: the environments that live in their own account or region, whose
-        resources are created there (ServerlessPipeline makes them from the config)."""
+        resources are created there (ServerlessPipeline makes them from the config); `images`:
+        the repository the image functions start from, where some function is an image."""
         super().__init__(scope, id)
         validate_props(props)
         self.props = props
@@ -61,10 +65,19 @@ class ServerlessApplication(Construct):
         self.traffic_hook_function: str | None = None
         self._context = context
         self._key = key
-        code = placeholder_code(*self.layout.handlers)
+        code = placeholder_code(self.layout.functions)
         asset = zip_asset(self, "placeholder-code", "placeholder.zip", code)
         self.placeholder = (code, asset)
         """The code every function of the application starts with, and its asset."""
+        self.images = images
+        if images is None and props.image_architecture() is not None:
+            raise ConfigurationError(
+                "ServerlessApplication",
+                [
+                    "some functions are container images but no ImageRepository is given; build "
+                    "the application inside ServerlessPipeline, or give images="
+                ],
+            )
         missing = [e.name for e in self.layout.placed if e.name not in self.placements]
         if missing:
             raise ConfigurationError(
@@ -87,7 +100,7 @@ class ServerlessApplication(Construct):
                     )
         # Keyed by each function's construct id: the environment in the single form
         # ("staging"), <environment>-<function> with `functions=` ("staging-api").
-        self.functions: dict[str, PythonFunction] = {}
+        self.functions: dict[str, LoggedFunction] = {}
         self.aliases: dict[str, aws.lambda_alias.LambdaAlias] = {}
         self.deployers: dict[str, ServiceRole] = {}
         self.deployment_groups: dict[
@@ -127,15 +140,24 @@ class ServerlessApplication(Construct):
         """The function and the alias CodeDeploy shifts."""
         props, (code, asset) = self.props, self.placeholder
         label = props.name if props.single_function else f"{props.name} {function.key}"
-        created = self.functions[function.construct_id] = PythonFunction(
+        # An image function starts from the bootstrap image; a zip function from the placeholder.
+        image = (
+            self.images.bootstrap_image
+            if self.images and function.package_type == IMAGE
+            else None
+        )
+        created = self.functions[function.construct_id] = LoggedFunction(
             self,
             function.construct_id,
             function_name=function.function_name,
             description=f"{label} ({environment.name}), deployed by its pipeline",
-            code=code,
-            asset=asset,
+            code=None if image else code,
+            asset=None if image else asset,
+            image_uri=image,
             handler=function.handler,
-            runtime=props.runtime,
+            runtime=function.runtime or None,
+            architecture=function.architecture,
+            layers=function.layers,
             memory_mb=function.memory_mb,
             timeout_seconds=function.timeout_seconds,
             environment=function.variables,

@@ -29,6 +29,9 @@ class PipelineKeyProps:
     """The environment whose data the key encrypts in that environment's own account and region
     (its functions' logs and variables, its bucket): alias/<prefix>-<environment>, and only
     CloudWatch Logs beside the account's IAM policies. Omitted: the pipeline's key."""
+    images: bool = False
+    """The key encrypts the repository of the release images (ImageRepository), so ECR may use
+    it; omitted: no image functions."""
 
 
 class PipelineKey(Construct):
@@ -93,6 +96,7 @@ class PipelineKey(Construct):
                     principals=[f"logs.{context.region}.amazonaws.com"],
                 ),
                 *([] if props.environment else pipeline_only),
+                *([_ecr_statement(account, context)] if props.images else []),
             ],
         )
         purpose = (
@@ -118,6 +122,32 @@ class PipelineKey(Construct):
     @property
     def arn(self) -> str:
         return self.key.arn
+
+
+def _ecr_statement(
+    account: str, context: AwsContext
+) -> aws.data_aws_iam_policy_document.DataAwsIamPolicyDocumentStatement:
+    """ECR encrypts a repository's images with data keys under a grant it creates on the key when
+    the repository is created, and decrypts through that grant whoever pulls (Lambda of any
+    account included, which needs no key permission of its own): "Amazon ECR sends two
+    CreateGrant requests to AWS KMS" (ECR user guide, "Encryption at rest"). The principals of
+    this account that create the repository may have ECR create that grant, through ECR only."""
+    return resource_statement(
+        Statement(
+            "EcrEncryptsThisAccountsImageRepository",
+            ["kms:CreateGrant", "kms:DescribeKey", "kms:RetireGrant"],
+            ["*"],
+            [
+                Condition(
+                    "StringEquals", "kms:ViaService", [f"ecr.{context.region}.amazonaws.com"]
+                ),
+                Condition("StringEquals", "kms:CallerAccount", [account]),
+                Condition("Bool", "kms:GrantIsForAWSResource", ["true"]),
+            ],
+        ),
+        principal_type="AWS",
+        principals=[f"arn:{context.partition}:iam::{account}:root"],
+    )
 
 
 def encrypted_log_group(

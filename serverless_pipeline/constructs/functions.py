@@ -1,4 +1,4 @@
-"""One Python Lambda function with its own encrypted log group, role, X-Ray and JSON logs."""
+"""One Lambda function with its own encrypted log group, role, X-Ray and JSON logs."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from constructs import Construct
 
 from ..assets import lambda_hash, write_once
 from ..engine import AssetType, TerraformAsset, TerraformResourceLifecycle, aws
+from ..handlers.runtimes import DEFAULT_ARCHITECTURE
 from .encryption import PipelineKey, encrypted_log_group
 from .iam import XRAY_WRITE, ServiceRole, Statement, use_key, write_logs
 
@@ -22,7 +23,7 @@ def zip_asset(scope: Construct, id: str, name: str, data: bytes) -> TerraformAss
     return TerraformAsset(scope, id, path=str(path), type=AssetType.FILE)
 
 
-class PythonFunction(Construct):
+class LoggedFunction(Construct):
     """A function whose log group exists (with retention and KMS) before the function writes."""
 
     def __init__(
@@ -32,10 +33,8 @@ class PythonFunction(Construct):
         *,
         function_name: str,
         description: str,
-        code: bytes,
-        asset: TerraformAsset,
         handler: str,
-        runtime: str,
+        runtime: str | None,
         memory_mb: int,
         timeout_seconds: int,
         environment: Mapping[str, str],
@@ -46,10 +45,19 @@ class PythonFunction(Construct):
         ignore_code_changes: bool = False,
         reserved_concurrency: int | None = None,
         sandboxed: bool = False,
+        architecture: str = DEFAULT_ARCHITECTURE,
+        layers: Sequence[str] = (),
+        code: bytes | None = None,
+        asset: TerraformAsset | None = None,
+        image_uri: str | None = None,
     ) -> None:
-        """`sandboxed`: the function runs release code that is not yet trusted, so its role may
+        """The code: the zip `code` and its `asset`, or a container image (`image_uri`, whose
+        command `handler` is; `runtime` is then None, the image brings it).
+        `sandboxed`: the function runs release code that is not yet trusted, so its role may
         only write its logs (no traces, no key, nothing in `statements`), and Terraform leaves
         its code and environment to the pipeline, which sets both for every release."""
+        if (image_uri is None) == (code is None or asset is None):
+            raise ValueError(f"{function_name}: give either code and asset, or image_uri")
         super().__init__(scope, id)
         self.log_group = encrypted_log_group(
             self,
@@ -74,7 +82,9 @@ class PythonFunction(Construct):
             ],
         )
         ignored: list[str] = []
-        if ignore_code_changes or sandboxed:
+        if (ignore_code_changes or sandboxed) and image_uri is not None:
+            ignored.append("image_uri")
+        elif ignore_code_changes or sandboxed:
             ignored += ["filename", "source_code_hash", "s3_bucket", "s3_key", "s3_object_version"]
         if sandboxed:
             ignored.append("environment")
@@ -86,9 +96,19 @@ class PythonFunction(Construct):
             description=description,
             role=self.role.arn,
             runtime=runtime,
-            handler=handler,
-            filename=asset.path,
-            source_code_hash=lambda_hash(code),
+            handler=None if image_uri else handler,
+            # Left out at their defaults, so that an x86_64 function without layers synthesizes
+            # as it always has.
+            architectures=[architecture] if architecture != DEFAULT_ARCHITECTURE else None,
+            layers=list(layers) or None,
+            filename=asset.path if asset else None,
+            source_code_hash=lambda_hash(code) if code is not None else None,
+            # An image's command is its handler; left out for a zip function, as before.
+            package_type="Image" if image_uri else None,
+            image_uri=image_uri,
+            image_config=aws.lambda_function.LambdaFunctionImageConfig(command=[handler])
+            if image_uri
+            else None,
             memory_size=memory_mb,
             timeout=timeout_seconds,
             publish=publish,

@@ -16,8 +16,9 @@ from .application import ServerlessApplication
 from .artifact_buckets import ArtifactBuckets
 from .aws_context import AwsContext
 from .encryption import PipelineKey
-from .functions import PythonFunction, zip_asset
+from .functions import LoggedFunction, zip_asset
 from .iam import ServiceRole, Statement
+from .image_repository import ImageRepository
 from .notifications import Notifications
 
 
@@ -69,7 +70,10 @@ class HandlerFunctions(Construct):
         application: ServerlessApplication,
         notifications: Notifications,
         context: AwsContext,
+        images: ImageRepository | None = None,
     ) -> None:
+        """`images`: the repository of the release images, where some function is an image
+        (the image candidate starts from it, and the handlers deploy and check its images)."""
         super().__init__(scope, id)
         problems = Problems("HandlerFunctions")
         problems.pattern("name_prefix", props.name_prefix, NAME_PREFIX, NAME_PREFIX_ACCEPTED)
@@ -130,6 +134,7 @@ class HandlerFunctions(Construct):
             *self.layout.functions.values(),
             *self.layout.placed_hooks.values(),
             self.layout.candidate_function,
+            *filter(None, [self.layout.image_candidate_function]),
         }
         for placed_in, placed in app.targets():
             if placed.function_name in own:
@@ -142,25 +147,63 @@ class HandlerFunctions(Construct):
         placeholder, placeholder_asset = application.placeholder
         candidate_name = self.layout.candidate_function
         # Runs a candidate release's test cases for run_tests, as the application would run:
-        # its runtime, handler and memory; its role can only write its logs.
-        self.candidate = PythonFunction(
-            self,
-            "candidate",
-            function_name=candidate_name,
-            description="Deployment pipeline: runs a candidate release's test cases",
-            code=placeholder,
-            asset=placeholder_asset,
-            handler=app.first.handler,
-            runtime=app.runtime,
-            memory_mb=app.largest_memory_mb,
-            timeout_seconds=props.test_case_timeout_seconds,
-            environment={},
-            statements=[],
-            key=key,
-            log_retention_days=props.log_retention_days,
-            sandboxed=True,
+        # its runtime, handler and memory; its role can only write its logs. Only where some
+        # function runs from the zip.
+        self.candidate = (
+            LoggedFunction(
+                self,
+                "candidate",
+                function_name=candidate_name,
+                description="Deployment pipeline: runs a candidate release's test cases",
+                code=placeholder,
+                asset=placeholder_asset,
+                handler=app.first.handler,
+                runtime=str(app.first.runtime),
+                architecture=app.first.architecture,
+                memory_mb=app.largest_memory_mb,
+                timeout_seconds=props.test_case_timeout_seconds,
+                environment={},
+                statements=[],
+                key=key,
+                log_retention_days=props.log_retention_days,
+                sandboxed=True,
+            )
+            if app.zipped
+            else None
         )
-        candidate_arn = context.arn("lambda", f"function:{candidate_name}")
+        # The image functions' cases run in an image candidate, sandboxed alike: a zip function
+        # cannot switch to an image. It starts from the bootstrap image, as they do.
+        image_candidate = self.layout.image_candidate_function
+        first_image = app.first_image
+        self.image_candidate = (
+            LoggedFunction(
+                self,
+                "candidate-image",
+                function_name=image_candidate,
+                description="Deployment pipeline: runs a candidate release image's test cases",
+                image_uri=images.bootstrap_image,
+                handler=first_image.handler,
+                runtime=None,
+                architecture=first_image.architecture,
+                memory_mb=app.largest_memory_mb,
+                timeout_seconds=props.test_case_timeout_seconds,
+                environment={},
+                statements=[],
+                key=key,
+                log_retention_days=props.log_retention_days,
+                sandboxed=True,
+            )
+            if images and image_candidate and first_image
+            else None
+        )
+        candidates = [
+            context.arn("lambda", f"function:{name}")
+            for name, created in (
+                (candidate_name, self.candidate),
+                (image_candidate, self.image_candidate),
+            )
+            if created and name
+        ]
         if application.uses_library_hook:
             application.add_library_hook(naming.handler_function(props.name_prefix, "traffic_hook"))
         code = handlers_package()
@@ -175,6 +218,7 @@ class HandlerFunctions(Construct):
             notification_topic=notifications.arn,
             pipeline_account=context.account_id,
             pipeline_partition=context.partition,
+            image_repository=images.url if images else None,
         )
         # Stop the line: one switch per pipeline. Terraform creates it open and leaves its value
         # to the people who stop and open the line.
@@ -213,8 +257,9 @@ class HandlerFunctions(Construct):
             arns = [role_arns[env] for env, names in users.items() if handler in names]
             return [Statement("ActInOtherAccounts", ["sts:AssumeRole"], arns)] if arns else []
 
+        pull = [images.grant_pull()] if images else []
         grants: dict[str, list[Statement]] = {
-            "validate": [read],
+            "validate": [read, *([images.grant_inspect()] if images else [])],
             "run_tests": [
                 read,
                 *application.grant_test_environments(local),
@@ -229,11 +274,22 @@ class HandlerFunctions(Construct):
                         "lambda:UpdateFunctionCode",
                         "lambda:UpdateFunctionConfiguration",
                     ],
-                    [candidate_arn, f"{candidate_arn}:*"],
+                    [arn for candidate in candidates for arn in (candidate, f"{candidate}:*")],
                 ),
                 # Qualified ARNs only: versions can go, the function itself cannot.
                 Statement(
-                    "DeleteCandidateVersions", ["lambda:DeleteFunction"], [f"{candidate_arn}:*"]
+                    "DeleteCandidateVersions",
+                    ["lambda:DeleteFunction"],
+                    [f"{candidate}:*" for candidate in candidates],
+                ),
+                *pull,
+                # Giving the candidate a function's layers: "To add layers to a function, you
+                # need lambda:GetLayerVersion permission on the layer version" (Lambda's guide,
+                # "Adding layers to functions").
+                *(
+                    [Statement("UseFunctionLayers", ["lambda:GetLayerVersion"], layers)]
+                    if (layers := sorted({a for f in app.functions.values() for a in f.layers}))
+                    else []
                 ),
             ],
             "promote": [
@@ -241,6 +297,7 @@ class HandlerFunctions(Construct):
                 *records,
                 _write_with_key(key),
                 *application.grant_promote(local),
+                *pull,
                 *application.grant_watch_alarms(local),
                 *application.grant_change_calendars(local),
                 Statement(
@@ -285,8 +342,8 @@ class HandlerFunctions(Construct):
             id: str | None = None,
             function_name: str | None = None,
             function_key: PipelineKey = key,
-        ) -> PythonFunction:
-            return PythonFunction(
+        ) -> LoggedFunction:
+            return LoggedFunction(
                 self,
                 id or name.replace("_", "-"),
                 function_name=function_name or self.layout.functions[name],
@@ -304,20 +361,20 @@ class HandlerFunctions(Construct):
                 reserved_concurrency=props.reserved_concurrency,
             )
 
-        self.functions: dict[str, PythonFunction] = {
+        self.functions: dict[str, LoggedFunction] = {
             name: handler_function(name, grants[name]) for name in HANDLER_NAMES
         }
         # CodeDeploy's hook, not the state machine's: it is kept out of `functions`, so the
         # state machine gets no permission to invoke it. Deployed only where an environment
         # uses it (SMOKE_TESTS): an unused function is only more to patch and audit.
-        self.traffic_hook: PythonFunction | None = (
+        self.traffic_hook: LoggedFunction | None = (
             handler_function("traffic_hook", application.grant_traffic_hook(buckets, local))
             if "traffic_hook" in self.layout.functions
             else None
         )
         # CodeDeploy invokes a hook where the deployment runs: an environment elsewhere that
         # runs the library's hook has one of its own there.
-        self.placed_traffic_hooks: dict[str, PythonFunction] = {}
+        self.placed_traffic_hooks: dict[str, LoggedFunction] = {}
         for env, hook_name in self.layout.placed_hooks.items():
             home = buckets.placements[env]
             with home.creating_in(self):
@@ -357,6 +414,7 @@ class HandlerFunctions(Construct):
                         *application.grant_change_calendars([env]),
                         *application.grant_rollback([env]),
                         *application.grant_test_environments([env]),
+                        *pull,
                     ],
                 )
 
@@ -366,23 +424,23 @@ class HandlerFunctions(Construct):
         return self.layout.timeout_seconds
 
     @property
-    def validate(self) -> PythonFunction:
+    def validate(self) -> LoggedFunction:
         return self.functions["validate"]
 
     @property
-    def run_tests(self) -> PythonFunction:
+    def run_tests(self) -> LoggedFunction:
         return self.functions["run_tests"]
 
     @property
-    def promote(self) -> PythonFunction:
+    def promote(self) -> LoggedFunction:
         return self.functions["promote"]
 
     @property
-    def rollback(self) -> PythonFunction:
+    def rollback(self) -> LoggedFunction:
         return self.functions["rollback"]
 
     @property
-    def approval(self) -> PythonFunction:
+    def approval(self) -> LoggedFunction:
         return self.functions["approval"]
 
 

@@ -4,6 +4,7 @@ deployment state machine."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from constructs import Construct
@@ -15,15 +16,19 @@ from ..build_settings import (
     BuildSettings,
     ConnectionSource,
     S3Source,
+    build_image,
     buildspec,
-    runtime_python,
+    environment_type,
+    validate_build,
 )
 from ..engine import aws
+from ..handlers.runtimes import DEFAULT_ARCHITECTURE
 from ..validation import NAME_PREFIX, NAME_PREFIX_ACCEPTED, Problems
 from .artifact_buckets import ArtifactBuckets
 from .aws_context import AwsContext
 from .encryption import PipelineKey, encrypted_log_group
 from .iam import ServiceRole, Statement, use_key, write_logs
+from .image_repository import ImageRepository
 from .state_machine import DeploymentStateMachine
 
 
@@ -41,8 +46,16 @@ class DeployPipelineProps:
     """Path of the test manifest inside the release zip (must match the handlers')."""
     log_retention_days: int = defaults.LOG_RETENTION_DAYS
     """Retention of the build log group."""
-    runtime: str = defaults.LAMBDA_RUNTIME
-    """The application's Lambda runtime; the build's Python is its version."""
+    function_runtimes: Sequence[tuple[str, str]] = (
+        (defaults.LAMBDA_RUNTIME, DEFAULT_ARCHITECTURE),
+    )
+    """(runtime, architecture) of each application function: the build installs, tests and
+    builds each runtime's language for the architecture its functions run on, on the machine
+    that fits them. Omitted: one python3.13 function on x86_64."""
+    image_architecture: str | None = None
+    """The architecture of the image functions, whose release image the build builds and
+    pushes to the pipeline's repository (DeployPipeline's `images`); omitted: no image
+    functions."""
 
 
 def _validate(props: DeployPipelineProps) -> None:
@@ -86,12 +99,7 @@ def _validate(props: DeployPipelineProps) -> None:
         r"(?!/)(?!.*\.\.)[\w./-]{1,200}",
         "a relative directory of the repository",
     )
-    if build.python_version is not None and build.python_version != runtime_python(props.runtime):
-        problems.add(
-            f"build.python_version is {build.python_version!r} but the functions run "
-            f"{props.runtime}; omit it (the build follows the runtime) or set "
-            f"{runtime_python(props.runtime)!r}, so that compiled dependencies import in Lambda"
-        )
+    validate_build(problems, build, props.function_runtimes, props.image_architecture)
     problems.within("build.timeout_minutes", build.timeout_minutes, 5, 480, "minutes")
     problems.one_of(
         "build.compute_type",
@@ -101,11 +109,11 @@ def _validate(props: DeployPipelineProps) -> None:
     for prop, command in (
         ("build.install_command", build.install_command),
         ("build.unit_test_command", build.unit_test_command),
+        ("build.build_command", build.build_command),
     ):
-        if not command.strip():
+        if command is not None and not command.strip():
             problems.add(f"{prop} is empty; give a shell command (use 'true' to skip the step)")
     problems.one_of("log_retention_days", props.log_retention_days, defaults.LOG_RETENTION_CHOICES)
-    problems.one_of("runtime", props.runtime, defaults.SUPPORTED_RUNTIMES)
     problems.raise_if_any()
 
 
@@ -125,9 +133,17 @@ class DeployPipeline(Construct):
         key: PipelineKey,
         state_machine: DeploymentStateMachine,
         context: AwsContext,
+        images: ImageRepository | None = None,
     ) -> None:
+        """`images`: the repository the build pushes the release image to, where some function
+        is an image (props.image_architecture)."""
         super().__init__(scope, id)
         _validate(props)
+        if (images is None) != (props.image_architecture is None):
+            raise ValueError(
+                "DeployPipeline: give images= exactly when props.image_architecture is set"
+            )
+        self._images = images
         self.name = f"{props.name_prefix}-pipeline"
         self.build_project_name = f"{props.name_prefix}-build"
         self.arn = context.arn("codepipeline", self.name)
@@ -141,7 +157,8 @@ class DeployPipeline(Construct):
 
     def _build(self, context: AwsContext) -> None:
         """The CodeBuild project, its encrypted log group and its role."""
-        props, key, bucket = self._props, self._key, self._bucket
+        props, key, bucket, images = self._props, self._key, self._bucket, self._images
+        functions, image_architecture = props.function_runtimes, props.image_architecture
         self.build_log_group = encrypted_log_group(
             self,
             "build-logs",
@@ -175,6 +192,7 @@ class DeployPipeline(Construct):
                     [bucket.arn],
                 ),
                 use_key(key.arn),
+                *(images.grant_push() if images else []),
             ],
         )
         self.build_project = aws.codebuild_project.CodebuildProject(
@@ -187,13 +205,17 @@ class DeployPipeline(Construct):
             encryption_key=key.arn,
             artifacts=aws.codebuild_project.CodebuildProjectArtifacts(type="CODEPIPELINE"),
             source=aws.codebuild_project.CodebuildProjectSource(
-                type="CODEPIPELINE", buildspec=buildspec(props.build, props.runtime)
+                type="CODEPIPELINE",
+                buildspec=buildspec(props.build, functions, image_architecture),
             ),
             environment=aws.codebuild_project.CodebuildProjectEnvironment(
                 compute_type=props.build.compute_type,
-                image=props.build.image,
-                type="LINUX_CONTAINER",
-                privileged_mode=False,
+                image=build_image(props.build, functions, image_architecture),
+                type=environment_type(props.build, functions, image_architecture),
+                # docker build needs the Docker daemon, which runs only in privileged mode
+                # (CodeBuild user guide, "Docker in custom image sample"); without image
+                # functions, never.
+                privileged_mode=images is not None,
                 image_pull_credentials_type="CODEBUILD",
                 environment_variable=[
                     aws.codebuild_project.CodebuildProjectEnvironmentEnvironmentVariable(
@@ -203,6 +225,7 @@ class DeployPipeline(Construct):
                         ("ARTIFACT_BUCKET", bucket.bucket),
                         ("SOURCE_DIR", props.build.source_dir),
                         ("TEST_MANIFEST", props.test_manifest),
+                        *((("IMAGE_REPOSITORY", images.url),) if images else ()),
                     )
                 ],
             ),

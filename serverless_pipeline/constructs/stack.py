@@ -16,6 +16,7 @@ from .artifact_buckets import ArtifactBuckets, ArtifactBucketsProps
 from .aws_context import AwsContext
 from .encryption import PipelineKey, PipelineKeyProps
 from .handler_functions import HandlerFunctions, HandlerFunctionsProps
+from .image_repository import ImageRepository
 from .monitoring import PipelineMonitoring
 from .notifications import Notifications, NotificationsProps
 from .pipeline import DeployPipeline, DeployPipelineProps
@@ -37,7 +38,13 @@ class ServerlessPipeline(Construct):
         config.validate_pipeline()
         name = config.name
         self.context = AwsContext(self, "context")
-        self.key = PipelineKey(self, "key", PipelineKeyProps(name_prefix=name), self.context)
+        image_architecture = application.image_architecture()
+        self.key = PipelineKey(
+            self,
+            "key",
+            PipelineKeyProps(name_prefix=name, images=image_architecture is not None),
+            self.context,
+        )
         # The handlers as the layout computes them for this config, the rehearsal's too.
         layout = pipeline_layout(config)
         self.placements = environment_placements(
@@ -61,6 +68,21 @@ class ServerlessPipeline(Construct):
             context=self.context,
             placements=self.placements,
         )
+        # The repository of the release images, where some function is an image.
+        self.images = (
+            ImageRepository(
+                self,
+                "images",
+                name_prefix=name,
+                application=layout.application,
+                handlers=layout.handlers,
+                key=self.key,
+                context=self.context,
+                placements=self.placements,
+            )
+            if image_architecture is not None
+            else None
+        )
         self.application = ServerlessApplication(
             self,
             "application",
@@ -68,6 +90,7 @@ class ServerlessPipeline(Construct):
             key=self.key,
             context=self.context,
             placements=self.placements,
+            images=self.images,
         )
         self.notifications = Notifications(
             self,
@@ -98,6 +121,7 @@ class ServerlessPipeline(Construct):
             application=self.application,
             notifications=self.notifications,
             context=self.context,
+            images=self.images,
         )
         self.state_machine = DeploymentStateMachine(
             self,
@@ -131,12 +155,14 @@ class ServerlessPipeline(Construct):
                 build=config.build,
                 test_manifest=config.test_manifest,
                 log_retention_days=config.log_retention_days,
-                runtime=application.runtime,
+                function_runtimes=application.function_runtimes(),
+                image_architecture=image_architecture,
             ),
             buckets=self.buckets,
             key=self.key,
             state_machine=self.state_machine,
             context=self.context,
+            images=self.images,
         )
 
 

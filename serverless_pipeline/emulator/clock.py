@@ -72,6 +72,24 @@ class VirtualClock:
             with self._lock:
                 self._deadlines.remove(deadline)
 
+    @contextmanager
+    def starting_at(self, start: datetime.datetime | None) -> Iterator[datetime.datetime]:
+        """Within this block the clock reads `start` on entry (by default: the time it reads
+        now) and runs on from there; the instant it started is yielded. A pinned start makes a
+        rehearsal's gates see the same weekday and hour on every machine and day; after the
+        block the clock runs on from where it was (the next rehearsal is a new account)."""
+        if start is None:
+            yield self.now()
+            return
+        with self._lock:
+            saved = self._offset
+            self._offset = start.timestamp() - _real_time()
+        try:
+            yield start
+        finally:
+            with self._lock:
+                self._offset = saved
+
     def advance_to_next_deadline(self) -> bool:
         """Let time pass until the earliest pending wait runs out; False when nothing waits."""
         with self._lock:

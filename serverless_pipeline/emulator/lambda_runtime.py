@@ -1,15 +1,18 @@
-"""Lambda invocations in moto that run the invoked version's own code, in this process.
+"""Lambda invocations in moto that run the invoked version's own code.
 
 moto without Docker answers every invoke with a canned payload. Here an invoke unpacks the zip
-of the exact version (or alias target) invoked, imports its handler with that function's
-environment variables, calls it, and answers as Lambda does: the result, or an error payload
-with the `x-amz-function-error` header, so Step Functions' Catch sees the error type. Handler
-code that calls AWS reaches the same moto account, because it runs inside the same mock.
+of the exact version (or alias target) invoked, runs its handler with that function's
+environment variables, and answers as Lambda does: the result, or an error payload with the
+`x-amz-function-error` header, so Step Functions' Catch sees the error type. Python code runs in
+this process: its calls to AWS reach the same moto account, because it runs inside the same mock.
+Node.js code runs on the machine's node (node_runtime.py), whose AWS calls are not emulated. A
+function of any other runtime is not run at all: `cannot_run` says why, and the rehearsal refuses
+it before it starts.
 
 Like Lambda, the runtime keeps an execution environment warm: invoked again with the same code,
 handler and environment variables, a function's modules are not imported again. Any other
-invocation starts cold, with that code's modules imported afresh (one environment is warm at a
-time: modules share the process's namespace).
+invocation starts cold, with that code's modules imported afresh (one Python environment is warm
+at a time: modules share the process's namespace; each Node.js one is a process of its own).
 """
 
 from __future__ import annotations
@@ -37,6 +40,8 @@ from moto.awslambda_simple.models import LambdaSimpleBackend
 from .accounts import CALLER, acting_in
 from .clock import CLOCK
 from .cloudwatch import record_invocation
+from .lambda_code import architectures_follow_code
+from .node_runtime import NodeRuntime, Timedout, node_problem
 
 
 class _ChainLock:
@@ -74,6 +79,31 @@ class _ChainLock:
 _LOCK = _ChainLock()
 
 
+class RuntimeNotEmulated(RuntimeError):
+    """An invocation of a function whose runtime this machine cannot run (see cannot_run)."""
+
+
+def cannot_run(runtime: str) -> str | None:
+    """Why the emulator cannot run functions of `runtime` on this machine, or None. It has no
+    stand-in for a runtime it cannot run: such a function is refused, never run as another."""
+    if runtime.startswith("python"):
+        return None
+    if runtime.startswith("nodejs"):
+        return node_problem(runtime)
+    return (
+        "the rehearsal runs Python functions in its own process and Node.js functions on this "
+        f"machine's node, and has no {runtime or 'container image'} runtime to run the code in"
+    )
+
+
+def _timed_out(function: LambdaFunction) -> dict[str, str]:
+    """Lambda's answer for an invocation that ran past the function's timeout."""
+    return {
+        "errorType": "Sandbox.Timedout",
+        "errorMessage": f"Task timed out after {float(function.timeout):.2f} seconds",
+    }
+
+
 class Context:
     """The parts of the Lambda context object that handlers commonly read."""
 
@@ -94,6 +124,7 @@ class InProcessRuntime:
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        self.node = NodeRuntime(root / "logs")
         # (code, handler, variables) of the warm environment
         self._warm: tuple[Any, ...] | None = None
         # directories whose modules may be imported, and a count of cold starts
@@ -101,6 +132,11 @@ class InProcessRuntime:
         self._cold_starts = 0
 
     def close(self) -> None:
+        """Forget every module the runtime imported, and end every Node.js environment."""
+        self._forget_modules()
+        self.node.close()
+
+    def _forget_modules(self) -> None:
         """Forget every module the runtime imported: its code goes with it."""
         for loaded in self._loaded:
             _forget(loaded)
@@ -112,7 +148,7 @@ class InProcessRuntime:
         """The code importable for one invocation: warm if the last environment was this one,
         else every loaded module forgotten first, so that this code's own are imported."""
         if self._warm != key:
-            self.close()
+            self._forget_modules()
             self._cold_starts += 1
         cold_starts = self._cold_starts
         self._loaded.add(directory)
@@ -137,7 +173,17 @@ class InProcessRuntime:
 
     def run(self, function: LambdaFunction, event: Any) -> tuple[Any, bool]:
         """(payload, errored) for one invocation of `function` with `event`."""
+        runtime = function.run_time or ""
+        problem = cannot_run(runtime)
+        if problem is not None:
+            raise RuntimeNotEmulated(f"function {function.function_name} runs {runtime}: {problem}")
         directory = self.unpack(function.code_bytes)
+        if runtime.startswith("nodejs"):
+            with _LOCK.held():
+                try:
+                    return self.node.run(function, directory, event)
+                except Timedout:
+                    return _timed_out(function), True
         module_name, _, attribute = (function.handler or "").rpartition(".")
         variables = {
             "AWS_REGION": function.region,
@@ -189,10 +235,7 @@ class InProcessRuntime:
             if worker.is_alive():
                 _LOCK.leave(worker.ident)
                 self._cold_starts += 1  # Lambda discards an environment that timed out
-                return {
-                    "errorType": "Sandbox.Timedout",
-                    "errorMessage": f"Task timed out after {float(function.timeout):.2f} seconds",
-                }, True
+                return _timed_out(function), True
         return outcome[0]
 
 
@@ -245,6 +288,7 @@ def in_process_lambda() -> Iterator[InProcessRuntime]:
         with (
             mock.patch.object(LambdaSimpleBackend, "invoke", invoke),
             mock.patch.object(LambdaResponse, "invoke", response_invoke),
+            architectures_follow_code(),
         ):
             try:
                 yield runtime

@@ -1,7 +1,9 @@
-"""Pure checks of a release archive: size, safety, handler presence, syntax, test manifest.
+"""Pure checks of a release archive: size, safety, each function's entry point for its runtime,
+syntax, native code for the functions' architectures, test manifest.
 
-Nothing here executes the release's code: Python files are compiled, never imported, so a hostile
-artifact cannot run inside the validate function with its role.
+Nothing here executes the release's code: Python files are compiled, never imported, JavaScript is
+read as text and native files only by their headers, so a hostile artifact cannot run inside the
+validate function with its role.
 """
 
 from __future__ import annotations
@@ -11,11 +13,13 @@ import io
 import json
 import stat
 import zipfile
-from collections.abc import Mapping, Sequence
+import zlib
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
-from typing import Any
+from typing import IO, Any
 
+from . import javascript, native, runtimes
 from .errors import (
     ArtifactCorrupt,
     ArtifactTooLarge,
@@ -23,7 +27,9 @@ from .errors import (
     InvalidTestManifest,
     SourceDoesNotCompile,
     UnsafeArtifact,
+    WrongArchitecture,
 )
+from .settings import Function
 
 # Lambda's limit for a deployment package once unzipped.
 MAX_UNZIPPED_BYTES = 250 * 1024 * 1024
@@ -41,6 +47,18 @@ MAX_TEST_CASES = 200
 # a smoke test in the traffic hook before an alias shifts.
 TEST_STAGES = ("candidate", "staging", "smoke")
 DEFAULT_STAGES = ("candidate", "staging")
+# Where Lambda looks for a Node.js handler's module, in its order (the runtime interface client's
+# module loader; "Define Lambda function handler in Node.js").
+NODE_EXTENSIONS = (".js", ".mjs", ".cjs")
+# A Java function's classpath in a .zip release: classes at its root, dependencies as jars in lib/
+# ("Deploy Java Lambda functions with .zip or JAR file archives").
+JAVA_LIBRARIES = "lib/"
+BOOTSTRAP = "bootstrap"
+# Folders whose native files the loader picks by the machine it runs on: .NET's
+# runtimes/<rid>/native/ (through the application's deps.json) and the prebuilds/<platform>-<arch>/
+# of Node.js addons (node-gyp-build). A portable build ships one per platform, and only the
+# machine's own is ever loaded, so the others are no mistake.
+PLATFORM_FOLDERS = ("runtimes", "prebuilds")
 
 
 @dataclass(frozen=True)
@@ -64,25 +82,27 @@ class ArchiveReport:
     entries: int
     unzipped_bytes: int
     python_files: int
+    native_files: int
     test_cases: int
 
 
-def open_archive(data: bytes) -> zipfile.ZipFile:
-    """The archive, after every entry has been checked against the safety limits."""
+def open_archive(data: bytes | IO[bytes], name: str = "the artifact") -> zipfile.ZipFile:
+    """The archive, after every entry has been checked against the safety limits. `data` is the
+    release's bytes, or a stream of a jar inside it, which is read without being held whole."""
     try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
-    except zipfile.BadZipFile as error:
-        raise ArtifactCorrupt(f"the artifact is not a zip archive: {error}") from error
+        archive = zipfile.ZipFile(io.BytesIO(data) if isinstance(data, bytes) else data)
+    except (zipfile.BadZipFile, zlib.error, EOFError) as error:
+        raise ArtifactCorrupt(f"{name} is not a zip archive: {error}") from error
     members = archive.infolist()
     if len(members) > MAX_ENTRIES:
-        raise ArtifactTooLarge(f"the archive has {len(members)} entries; at most {MAX_ENTRIES}")
+        raise ArtifactTooLarge(f"{name} has {len(members)} entries; at most {MAX_ENTRIES}")
     total = 0
     for member in members:
         _check_member(member)
         total += member.file_size
         if total > MAX_UNZIPPED_BYTES:
             raise ArtifactTooLarge(
-                f"the archive unzips to more than {MAX_UNZIPPED_BYTES} bytes (Lambda's limit)"
+                f"{name} unzips to more than {MAX_UNZIPPED_BYTES} bytes (Lambda's limit)"
             )
     return archive
 
@@ -108,6 +128,12 @@ def read_member(archive: zipfile.ZipFile, name: str, limit: int) -> bytes:
     if len(data) > limit:
         raise ArtifactTooLarge(f"archive entry {name!r} is larger than {limit} bytes")
     return data
+
+
+def read_head(archive: zipfile.ZipFile, name: str, size: int) -> bytes:
+    """The first `size` bytes of an entry, however large it is."""
+    with archive.open(name) as stream:
+        return stream.read(size)
 
 
 def installed_files(archive: zipfile.ZipFile) -> set[str]:
@@ -152,11 +178,85 @@ def handler_location(handler: str) -> tuple[str, str]:
     return module.replace(".", "/") + ".py", function
 
 
-def check_handler(archive: zipfile.ZipFile, handler: str) -> None:
-    """The handler's module is in the archive and defines the function at its top level."""
-    path, function = handler_location(handler)
-    if path not in archive.namelist():
-        raise HandlerNotFound(f"handler module {path} is not in the release")
+def entry_point(runtime: str, handler: str, names: Collection[str]) -> str:
+    """The file of the release that Lambda starts `handler` of `runtime` from: the Python or
+    Node.js module, the Java class, the .NET assembly or the custom runtime's bootstrap. `names`
+    are the release's files; for Java, with the classes of its jars under lib/ (java_classes)."""
+    problem = runtimes.handler_problem(runtime, handler)
+    if problem is not None:
+        raise HandlerNotFound(f"{runtime} handler {problem}")
+    kind = runtimes.family(runtime).name
+    if kind == "python":
+        candidates = [handler_location(handler)[0]]
+        sought = f"handler module {candidates[0]}"
+    elif kind == "nodejs":
+        module = handler.rpartition(".")[0]
+        candidates = [module + extension for extension in NODE_EXTENSIONS]
+        sought = f"handler module {module} ({', '.join(candidates)})"
+    elif kind == "java":
+        name = handler.partition("::")[0]
+        candidates = [name.replace(".", "/") + ".class"]
+        sought = f"class {name} ({candidates[0]}, at the root or in a jar under {JAVA_LIBRARIES})"
+    elif kind == "dotnet":
+        candidates = [handler.partition("::")[0] + ".dll"]
+        sought = f"assembly {candidates[0]} (at the root)"
+    else:
+        candidates = [BOOTSTRAP]
+        sought = f"the custom runtime's executable {BOOTSTRAP} (at the root)"
+    found = next((path for path in candidates if path in names), None)
+    if found is None:
+        raise HandlerNotFound(f"{sought} is not in the release")
+    return found
+
+
+def java_classes(archive: zipfile.ZipFile) -> set[str]:
+    """The class files of the jars under lib/. Each jar is a zip of its own: it is held to the
+    release's safety limits and only its central directory is read."""
+    classes: set[str] = set()
+    for name in archive.namelist():
+        folder, _, file = name.rpartition("/")
+        if f"{folder}/" == JAVA_LIBRARIES and file.endswith(".jar"):
+            with archive.open(name) as stream, open_archive(stream, name) as jar:
+                classes.update(entry for entry in jar.namelist() if entry.endswith(".class"))
+    return classes
+
+
+def check_entry_points(archive: zipfile.ZipFile, functions: Sequence[Function]) -> None:
+    """Every function's entry point is in the release, and what of it can be seen without running
+    it is right: the Python function is defined, the Node.js export exists, the bootstrap can be
+    started on the function's architecture. The jars are read only for a class not at the root."""
+    names = set(archive.namelist())
+    classes: set[str] | None = None
+    seen: set[tuple[str, str, str, tuple[str, ...]]] = set()
+    for function in functions:
+        code = (function.runtime, function.handler, function.architecture, function.layers)
+        if code in seen:
+            continue
+        seen.add(code)
+        kind = runtimes.family(function.runtime).name
+        if kind == "provided" and function.layers and BOOTSTRAP not in names:
+            # "If the root of your deployment package doesn't contain a file named bootstrap,
+            # Lambda looks for the file in the function's layers" ("Building a custom runtime
+            # for AWS Lambda", Entrypoint), which validate does not see.
+            continue
+        try:
+            # Once read, the jars' classes only add .class files, which no other runtime seeks.
+            path = entry_point(function.runtime, function.handler, classes or names)
+        except HandlerNotFound:
+            if kind != "java" or classes is not None:
+                raise
+            classes = names | java_classes(archive)
+            path = entry_point(function.runtime, function.handler, classes)
+        if kind == "python":
+            check_handler(archive, path, handler_location(function.handler)[1])
+        elif kind == "nodejs":
+            check_export(archive, path, function.handler.rpartition(".")[2])
+        elif kind == "provided":
+            check_bootstrap(archive, function)
+
+
+def check_handler(archive: zipfile.ZipFile, path: str, function: str) -> None:
+    """The handler's module defines the function at its top level."""
     tree = ast.parse(read_member(archive, path, MAX_SOURCE_BYTES), path)
     defined = {
         node.name for node in tree.body if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
@@ -169,6 +269,97 @@ def check_handler(archive: zipfile.ZipFile, handler: str) -> None:
     }
     if function not in defined:
         raise HandlerNotFound(f"{path} defines no top-level function {function!r}")
+
+
+def check_export(archive: zipfile.ZipFile, path: str, export: str) -> None:
+    """The handler's Node.js module exports `export`, when its exports can be read (see
+    javascript.py). A module past the source size limit, usually a bundle, is not read: finding
+    it is all that is checked."""
+    if archive.getinfo(path).file_size > MAX_SOURCE_BYTES:
+        return
+    source = read_member(archive, path, MAX_SOURCE_BYTES).decode(errors="replace")
+    names = javascript.exported_names(source)
+    if names is not None and export not in names:
+        exported = ", ".join(sorted(names)) or "nothing"
+        raise HandlerNotFound(f"{path} exports no {export!r}; it exports {exported:.200}")
+
+
+def check_bootstrap(archive: zipfile.ZipFile, function: Function) -> None:
+    """Lambda can start the release's bootstrap for `function`: "If the bootstrap file doesn't
+    exist or isn't executable, your function returns a Runtime.InvalidEntrypoint error upon
+    invocation" (Lambda developer guide, "Building a custom runtime for AWS Lambda",
+    Entrypoint), that is only once the release is deployed."""
+    mode = archive.getinfo(BOOTSTRAP).external_attr >> 16
+    if not mode:
+        raise HandlerNotFound(
+            f"{BOOTSTRAP} has no Unix file mode: the release was zipped by a tool that drops "
+            "modes, and Lambda runs bootstrap only if it is executable; zip it with a tool that "
+            "keeps the executable bit (zip does) after chmod 755 bootstrap"
+        )
+    if not mode & 0o111:
+        raise HandlerNotFound(
+            f"{BOOTSTRAP} has mode {stat.S_IMODE(mode):04o}; Lambda runs it only if it is "
+            "executable: chmod 755 bootstrap before zipping the release"
+        )
+    header = read_head(archive, BOOTSTRAP, native.HEADER_BYTES)
+    kind = native.executable_kind(header)
+    if kind is not None:
+        raise HandlerNotFound(
+            f"{BOOTSTRAP} is {kind}; Lambda starts an ELF executable for Linux or a script "
+            "starting with #!"
+        )
+    machine = native.machine(header)
+    if machine is not None and native.architecture(machine) != function.architecture:
+        raise WrongArchitecture(
+            f"{BOOTSTRAP} is {native.machine_name(machine)} code but function {function.name} "
+            f"runs on {function.architecture}"
+        )
+
+
+def check_architectures(archive: zipfile.ZipFile, architectures: Collection[str]) -> int:
+    """Every native file of the release (an ELF shared library, Node.js addon, bootstrap or
+    other executable) is code for an architecture the release's functions run on; the count of
+    native files. Functions of both architectures share the release's files, and which of them
+    loads a file cannot be told from the outside: then each file needs only be x86_64 or arm64
+    code (a Python extension for each is named by its architecture; a custom runtime's bootstrap
+    is held to its own function's, check_bootstrap). Files of a PLATFORM_FOLDERS folder are
+    loaded only on their own platform and are not held to the functions' architectures."""
+    count = 0
+    for info in archive.infolist():
+        if not _may_be_native(info):
+            continue
+        machine = native.machine(read_head(archive, info.filename, native.HEADER_BYTES))
+        if machine is None:
+            continue
+        count += 1
+        built_for = native.architecture(machine)
+        if built_for in architectures or _picked_by_platform(info.filename):
+            continue
+        accepted = " or ".join(sorted(architectures))
+        if built_for is None:
+            raise WrongArchitecture(
+                f"{info.filename} is {native.machine_name(machine)} code, which no Lambda "
+                f"function runs; the release's functions run on {accepted}"
+            )
+        raise WrongArchitecture(
+            f"{info.filename} is {built_for} code but the release's functions run on {accepted}; "
+            f"build it for {accepted} or leave it out of the release"
+        )
+    return count
+
+
+def _may_be_native(info: zipfile.ZipInfo) -> bool:
+    """Whether an entry is of a kind that holds native code: the rest is not opened."""
+    if info.is_dir():
+        return False
+    file = PurePosixPath(info.filename).name
+    named = file == BOOTSTRAP or file.endswith((".so", ".node")) or ".so." in file
+    return named or bool((info.external_attr >> 16) & 0o111)
+
+
+def _picked_by_platform(name: str) -> bool:
+    folders = name.split("/")[:-2]
+    return any(folder in PLATFORM_FOLDERS for folder in folders)
 
 
 def load_manifest(archive: zipfile.ZipFile, path: str) -> list[TestCase]:
@@ -237,14 +428,20 @@ def check_functions(cases: list[TestCase], functions: Sequence[str], path: str) 
             )
 
 
-def inspect(data: bytes, handlers: Mapping[str, str], manifest_path: str) -> ArchiveReport:
-    """Every check validate makes on the archive's bytes, in order of cost; `handlers` maps
-    each function of the application to its handler."""
+def inspect(data: bytes, functions: Sequence[Function], manifest_path: str) -> ArchiveReport:
+    """Every check validate makes on the archive's bytes for the application's `functions`, in
+    order of cost. Python files are compiled only when a function runs Python: another
+    language's release may carry Python files it never runs (a build tool's scripts)."""
     archive = open_archive(data)
-    python_files = check_sources(archive)
-    for handler in dict.fromkeys(handlers.values()):
-        check_handler(archive, handler)
+    # An image function's code is in the release's image (handlers/images.py), not in the zip.
+    zipped = [function for function in functions if function.package_type != "Image"]
+    kinds = {runtimes.family(function.runtime).name for function in zipped}
+    python_files = check_sources(archive) if "python" in kinds else 0
+    check_entry_points(archive, zipped)
+    native_files = check_architectures(archive, {function.architecture for function in zipped})
     cases = load_manifest(archive, manifest_path)
-    check_functions(cases, list(handlers), manifest_path)
+    check_functions(cases, [function.name for function in functions], manifest_path)
     infos = archive.infolist()
-    return ArchiveReport(len(infos), sum(i.file_size for i in infos), python_files, len(cases))
+    return ArchiveReport(
+        len(infos), sum(i.file_size for i in infos), python_files, native_files, len(cases)
+    )

@@ -42,6 +42,11 @@ class HandlerNotFound(PipelineError):
     """The configured handler module or function is not in the release."""
 
 
+class WrongArchitecture(PipelineError):
+    """A native file of the release is code for another processor than the functions that would
+    load it run on: it would fail only when loaded, long after the deployment succeeded."""
+
+
 class SourceDoesNotCompile(PipelineError):
     """A Python file of the release has a syntax error."""
 
@@ -103,3 +108,7 @@ class OutsideDeploymentWindow(PipelineError):
 
 class LineStopped(PipelineError):
     """The line stayed stopped for longer than a release waits for it."""
+
+
+class VulnerableImage(PipelineError):
+    """ECR's scan of the release's container image found CRITICAL vulnerabilities."""

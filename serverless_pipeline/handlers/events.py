@@ -19,6 +19,12 @@ EXECUTION_NAME = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
 SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
 BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 EXECUTION_ARN = re.compile(r"arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:execution:[\w-]+:[\w-]+")
+# A release image, pinned by digest in a private ECR repository:
+# <account>.dkr.ecr.<region>.amazonaws.com[.cn]/<repository>@sha256:<digest>.
+IMAGE_URI = re.compile(
+    r"^\d{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/[a-z0-9][a-z0-9._/-]{1,255}"
+    r"@sha256:[0-9a-f]{64}$"
+)
 # Where a release's artifact lives, in the artifact bucket (put there by the build) and in each
 # environment's bucket (put there by promote): one scheme for the build, handlers and rehearsal.
 RELEASE_KEY = "releases/{release_id}/app.zip"
@@ -70,11 +76,21 @@ class Release:
     key: str
     sha256: str
     version_id: str | None = None
+    image: str | None = None
+    """The release's container image, <repository URL>@sha256:<digest>, which the build pushed
+    when some function is an image; None: no image."""
 
     @property
     def code_sha256(self) -> str:
         """The artifact's hash in Lambda's CodeSha256 form (base64 of the digest)."""
         return base64.b64encode(bytes.fromhex(self.sha256)).decode()
+
+    def code_of(self, package_type: str) -> str:
+        """What Lambda reports as the CodeSha256 of a function of this release: the zip's, or
+        for an image function the hex of the image's digest."""
+        if package_type == "Image" and self.image is not None:
+            return self.image.rsplit("@sha256:", 1)[1]
+        return self.code_sha256
 
 
 def parse_release(event: Mapping[str, Any]) -> Release:
@@ -95,7 +111,17 @@ def parse_release(event: Mapping[str, Any]) -> Release:
     version_id = release.get("version_id")
     if version_id is not None and (not isinstance(version_id, str) or not version_id):
         raise InvalidEvent(f"release.version_id is {version_id!r:.80}; expected a non-empty string")
-    return Release(release_id, bucket, key, sha256, version_id)
+    image = release.get("image")
+    if image is not None:
+        uri = require_mapping(image, "release.image").get("uri")
+        if not isinstance(uri, str) or not IMAGE_URI.fullmatch(uri):
+            raise InvalidEvent(
+                f"release.image.uri is {uri!r:.200}; expected an image pinned by digest in a "
+                "private ECR repository, <account>.dkr.ecr.<region>.amazonaws.com/<repository>"
+                "@sha256:<64 hex digits>"
+            )
+        image = uri
+    return Release(release_id, bucket, key, sha256, version_id, image)
 
 
 def parse_execution(event: Mapping[str, Any]) -> str:

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import asdict
 from typing import Any
 
-from . import artifacts, deployments, gates, records, settings
+from . import artifacts, deployments, gates, images, records, settings
 from .clients import client, in_environment
 from .errors import DeploymentFailed, DeploymentInProgress, DeploymentTimedOut, InvalidEvent
 from .events import (
@@ -126,6 +126,13 @@ def start(
     # Read with the pipeline's own role, written with the environment's: the code crosses
     # accounts in this handler, and no bucket is opened to another account.
     data = artifacts.fetch(client("s3"), release, config.artifact_bucket)
+    # The image functions' image too: a release without one (or with another repository's)
+    # leaves the environment untouched.
+    image = (
+        images.image_uri(config, release)
+        if any(t.package_type == images.IMAGE for t in pending)
+        else None
+    )
     running = {
         t.deployment_group: ids for t in pending if (ids := deployments.active(codedeploy, t))
     }
@@ -149,7 +156,7 @@ def start(
                 deadline=deadline,
             )
             records.write_deployment(s3, target, execution, record)
-    versions = _publish(s3, lam, environment, pending, release, data)
+    versions = _publish(s3, lam, environment, pending, release, data, image)
     for target in pending:
         record = found[target.function]
         assert record is not None
@@ -174,9 +181,13 @@ def _publish(
     targets: list[settings.Target],
     release: Release,
     data: bytes,
+    image: str | None,
 ) -> dict[str, str]:
     """Store the release in the environment's bucket and publish it as a new version of each
-    target's function; function -> version. Every code update starts before the first wait."""
+    target's function; function -> version. Every code update starts before the first wait.
+    An image function gets `image`, the release's image by digest, never by tag: the version
+    then runs exactly the image validate checked, and the alias that pins it keeps that image
+    through a rollback. The zip is stored for it too: it holds the release's test cases."""
     key = release_key(release.id)
     stored = s3.put_object(
         Bucket=environment.bucket, Key=key, Body=data, Metadata={"sha256": release.sha256}
@@ -185,7 +196,10 @@ def _publish(
     if stored.get("VersionId"):
         code["S3ObjectVersion"] = stored["VersionId"]
     updated = {
-        t.function: lam.update_function_code(FunctionName=t.function_name, **code) for t in targets
+        t.function: lam.update_function_code(FunctionName=t.function_name, ImageUri=image)
+        if t.package_type == images.IMAGE
+        else lam.update_function_code(FunctionName=t.function_name, **code)
+        for t in targets
     }
     waiter = lam.get_waiter("function_updated_v2")
     versions = {}

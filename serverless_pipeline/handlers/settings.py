@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import runtimes
 from .errors import ConfigurationError, InvalidEvent
 
 HOOK_EVENTS = ("BeforeAllowTraffic", "AfterAllowTraffic")
@@ -21,11 +22,19 @@ NAME_FIELDS = ("application", "environment", "function")
 
 @dataclass(frozen=True)
 class Function:
-    """One function of the application: its handler in the release."""
+    """One function of the application: its handler in the release, and the runtime and
+    processor architecture that run it (validate checks the release against both)."""
 
     name: str
     handler: str
     memory_mb: int
+    runtime: str = runtimes.DEFAULT_RUNTIME
+    architecture: str = runtimes.DEFAULT_ARCHITECTURE
+    layers: tuple[str, ...] = ()
+    """Layer version ARNs, which the candidate function takes for this function's cases."""
+    package_type: str = "Zip"
+    """"Image": the function runs the release's container image (handlers/images.py), and
+    `handler` is the image's command; its runtime is the image's, not `runtime`."""
 
 
 @dataclass(frozen=True)
@@ -44,6 +53,8 @@ class Target:
     single_form: bool = False
     """The application's only function, named without it (<application>-<environment>):
     records written before several functions existed are kept per environment."""
+    package_type: str = "Zip"
+    """The function's Function.package_type: promote deploys an image function by its digest."""
 
 
 OWN_ALARMS = ("errors", "throttles")
@@ -112,6 +123,10 @@ class Settings:
     """The stop-the-line SSM parameter; empty: no line to check."""
     line_wait: int = 3600
     """Seconds a release waits for a stopped line before it fails."""
+    image_candidate_function: str = ""
+    """The candidate that runs the image functions' cases; empty: no function is an image."""
+    image_repository: str = ""
+    """The URL of the ECR repository of the release images; empty: no function is an image."""
 
     def topic(self) -> str:
         """The notification topic, for the handlers that publish to it."""
@@ -179,6 +194,23 @@ def _strings(value: Any, keys: tuple[str, ...], where: str) -> dict[str, str]:
     ):
         raise ConfigurationError(f"APPLICATION {where} must set {', '.join(keys)}")
     return value
+
+
+def _code(values: Mapping[str, Any], default_runtime: Any) -> tuple[str, str]:
+    """(runtime, architecture) of a function: its own, else the application's runtime and
+    Lambda's default architecture."""
+    runtime = values.get("runtime", default_runtime)
+    # str(): a list or an object in the JSON is named, not hashed.
+    problem = runtimes.runtime_problem(str(runtime))
+    if problem is not None:
+        raise ConfigurationError(f"APPLICATION function {values['name']} runtime {problem}")
+    architecture = values.get("architecture", runtimes.DEFAULT_ARCHITECTURE)
+    if architecture not in runtimes.ARCHITECTURES:
+        raise ConfigurationError(
+            f"APPLICATION function {values['name']} architecture is {architecture!r:.80}; "
+            f"expected {' or '.join(runtimes.ARCHITECTURES)}"
+        )
+    return runtime, architecture
 
 
 ROLE_ARN = re.compile(r"arn:[\w-]+:iam::\d{12}:role/[\w+=,.@/-]+")
@@ -251,7 +283,30 @@ def _application(raw: str) -> tuple[tuple[Function, ...], tuple[Environment, ...
         memory = values.get("memory_mb")
         if not isinstance(memory, int) or memory <= 0:
             raise ConfigurationError(f"APPLICATION function {values['name']} has no memory_mb")
-        functions.append(Function(values["name"], values["handler"], memory))
+        runtime, architecture = _code(values, parsed.get("runtime", runtimes.DEFAULT_RUNTIME))
+        layers = values.get("layers", [])
+        if not isinstance(layers, list) or not all(isinstance(a, str) for a in layers):
+            raise ConfigurationError(
+                f"APPLICATION function {values['name']} layers is {layers!r:.80}; "
+                "expected a list of layer version ARNs"
+            )
+        package_type = values.get("package_type", "Zip")
+        if package_type not in ("Zip", "Image"):
+            raise ConfigurationError(
+                f"APPLICATION function {values['name']} package_type is {package_type!r:.80}; "
+                "expected Zip or Image"
+            )
+        functions.append(
+            Function(
+                values["name"],
+                values["handler"],
+                memory,
+                runtime,
+                architecture,
+                tuple(layers),
+                package_type,
+            )
+        )
     environments: list[Environment] = []
     for item in parsed["environments"]:
         values = _strings(item, ("name", "bucket"), "environments[]")
@@ -280,6 +335,7 @@ def _application(raw: str) -> tuple[tuple[Function, ...], tuple[Environment, ...
                     deployment_group=name,
                     hooks=hooks,
                     single_form="{function}" not in pattern,
+                    package_type=function.package_type,
                 )
             )
         role, region = _placement(values)
@@ -319,4 +375,6 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         approvals=records["approvals"],
         line_switch=records["line_switch"],
         line_wait=records["line_wait"],
+        image_candidate_function=env.get("IMAGE_CANDIDATE_FUNCTION", ""),
+        image_repository=env.get("IMAGE_REPOSITORY", ""),
     )

@@ -387,7 +387,8 @@ def _application(
             )
         published = lam.create_function(
             FunctionName=function.function_name,
-            Runtime=application.runtime,
+            Runtime=function.runtime,
+            Architectures=[function.architecture],
             Role=roles[account],
             Handler=function.handler,
             Code={"ZipFile": first},
@@ -458,10 +459,11 @@ def _handlers(
     application, handlers = layout.application, layout.handlers
     lam.create_function(
         FunctionName=handlers.candidate_function,
-        Runtime=application.runtime,
+        Runtime=str(application.first.runtime),
+        Architectures=[application.first.architecture],
         Role=role,
         Handler=application.first.handler,
-        Code={"ZipFile": placeholder_code(*application.handlers)},
+        Code={"ZipFile": placeholder_code(application.functions)},
         Timeout=handlers.test_case_timeout_seconds,
         MemorySize=application.largest_memory_mb,
     )

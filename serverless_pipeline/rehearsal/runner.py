@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import datetime
 import json
 import logging
 import time
@@ -23,11 +24,11 @@ from ..emulator.clock import CLOCK, virtual_timeouts
 from ..emulator.cloudwatch import alarm_history, hold_in_alarm
 from ..emulator.codedeploy import DeploymentEmulator, lambda_deployments, nobody_watches
 from ..emulator.eventbridge import deliver, status_change
-from ..emulator.lambda_runtime import in_process_lambda
+from ..emulator.lambda_runtime import cannot_run, in_process_lambda
 from ..emulator.ssm import change_calendars, set_calendar
 from ..emulator.stepfunctions import repeatable_executions, virtual_waits
 from ..handlers.rollback import FAILURE_EVENTS
-from ..layout import CLEANUP_STATUSES, pipeline_layout
+from ..layout import CLEANUP_STATUSES, ApplicationLayout, pipeline_layout
 from . import account as emulated
 from . import sample_app
 from .conditions import Conditions, condition_problems
@@ -52,6 +53,8 @@ class ReleaseOutcome:
     outcome: str  # "promoted" or "rolled_back"
     failed_state: str | None
     error: str | None
+    cause: str | None
+    """What the failed state's handler said (its error message), or None."""
     path: list[str]
     live: dict[str, str | None]
     """Environment -> the release every function there serves (None when they differ)."""
@@ -68,6 +71,7 @@ class ReleaseOutcome:
             "outcome": self.outcome,
             "failed_state": self.failed_state,
             "error": self.error,
+            "cause": self.cause,
             "path": self.path,
             "live": self.live,
             "functions": self.functions,
@@ -82,9 +86,12 @@ class Rehearsal:
     functions: dict[str, dict[str, str | None]] = field(default_factory=dict)
     # What subscribers of the notification topic received, in order.
     notifications: list[Any] = field(default_factory=list)
+    started_at: str = ""
+    """When the emulator's clock started (ISO 8601, UTC): what the gates' windows saw."""
 
     def to_json(self) -> dict[str, Any]:
         return {
+            "started_at": self.started_at,
             "releases": [r.to_json() for r in self.releases],
             "live": self.live,
             "functions": self.functions,
@@ -113,6 +120,31 @@ def kind_problems(source: ReleaseSource, kinds: list[str]) -> list[str]:
             f"valid kinds: {', '.join(source.kinds)}"
         ]
     return [reason for kind in dict.fromkeys(kinds) if (reason := source.refusal(kind))]
+
+
+def function_problems(application: ApplicationLayout) -> list[str]:
+    """Why functions of the application cannot be rehearsed on this machine (empty when all
+    can). The rehearsal runs each function's real code or refuses it: it never stands in for a
+    runtime, and a layer's content is in AWS, not here, so its code would run without it."""
+    problems: list[str] = []
+    functions = {function.key: function for _, function in application.targets()}
+    for key, function in functions.items():
+        if function.package_type == "Image":
+            problems.append(
+                f"function {key} is a container image, which the rehearsal cannot run (there is "
+                "no container engine here to run it in); rehearse a configuration without it"
+            )
+            continue
+        reason = cannot_run(function.runtime)
+        if reason is not None:
+            problems.append(f"function {key} runs {function.runtime}: {reason}")
+        if function.layers:
+            problems.append(
+                f"function {key} has layers ({', '.join(function.layers)}), whose content is in "
+                "AWS and not on this machine; rehearse it without layers, its dependencies in "
+                "its release"
+            )
+    return problems
 
 
 # The Change Calendar of a closed window (--outside-window).
@@ -166,11 +198,13 @@ def rehearse(
     source: ReleaseSource | None = None,
     inspect: Callable[[emulated.EmulatedAccount], None] | None = None,
     conditions: Conditions | None = None,
+    start: datetime.datetime | None = None,
 ) -> Rehearsal:
     """Release each kind of `source` (by default the sample app) in order (r2, r3, ...) after
-    its r1 is live everywhere, in `conditions`. When the config requires approval, `approver`
-    answers for each release (by default: approve). `inspect` sees the emulated account at the
-    end, before the emulator closes."""
+    its r1 is live everywhere, in `conditions`, on the emulator's clock started at `start` (by
+    default: now). When the config requires approval, `approver` answers for each release (by
+    default: approve). `inspect` sees the emulated account at the end, before the emulator
+    closes."""
     source = source or sample_app.SampleApp()
     conditions = conditions or Conditions()
     problems = condition_problems(config, kinds, conditions)
@@ -183,12 +217,14 @@ def rehearse(
             f"unknown release kind(s) {', '.join(unknown)}; valid kinds: {', '.join(source.kinds)}"
         )
     refused = [reason for kind in dict.fromkeys(kinds) if (reason := source.refusal(kind))]
+    refused += function_problems(pipeline_layout(config).application)
     if refused:
         raise ValueError("; ".join(refused))
     report = progress or (lambda release, state, event: None)
     # The account once laid out: whose users keep using the application while it bakes.
     users: list[emulated.EmulatedAccount] = []
     with (
+        CLOCK.starting_at(start) as started,
         quiet(),
         mock_aws(config=EMULATOR_CONFIG),
         in_process_lambda(),
@@ -203,7 +239,8 @@ def rehearse(
         users.append(account)
         _set_conditions(account, conditions)
         with lambda_deployments(account.user_traffic) as deployments:
-            rehearsal = Rehearsal()
+            utc = started.astimezone(datetime.UTC).isoformat().replace("+00:00", "Z")
+            rehearsal = Rehearsal(started_at=utc)
             for number, kind in enumerate(kinds, start=2):
                 release = f"r{number}"
                 rehearsal.releases.append(
@@ -292,7 +329,7 @@ def _release(
         cleanup = deliver(account.config.region, status_change(ended))
     events = account.sfn.get_execution_history(executionArn=execution)["events"]
     _report_events(events, seen, release, path, report)
-    failed_state, error = _failure(path, events)
+    failed_state, error, cause = _failure(path, events)
     live, functions = _live(account)
     return ReleaseOutcome(
         release=release,
@@ -300,6 +337,7 @@ def _release(
         outcome="promoted" if status == "SUCCEEDED" else "rolled_back",
         failed_state=failed_state,
         error=error,
+        cause=cause,
         path=path,
         live=live,
         functions=functions,
@@ -435,17 +473,29 @@ def _operator(
 _ENDINGS = {"ExecutionAborted": "ExecutionAborted", "ExecutionTimedOut": "States.Timeout"}
 
 
-def _failure(path: list[str], events: list[dict[str, Any]]) -> tuple[str | None, str | None]:
-    """The state whose error sent the execution to Rollback, and that error; for an execution
-    stopped or timed out, the state that was running and how it ended."""
+def _failure(
+    path: list[str], events: list[dict[str, Any]]
+) -> tuple[str | None, str | None, str | None]:
+    """The state whose error sent the execution to Rollback, that error and its cause; for an
+    execution stopped or timed out, the state that was running and how it ended."""
     ending = next((event["type"] for event in events if event["type"] in _ENDINGS), None)
     if ending is not None:
-        return (path[-1] if path else None), _ENDINGS[ending]
+        return (path[-1] if path else None), _ENDINGS[ending], None
     if "Rollback" not in path:
-        return None, None
+        return None, None, None
     failed = path[path.index("Rollback") - 1]
     for event in events:
         if event["type"] == "ExecutionFailed":
             details = event.get("executionFailedEventDetails", {})
-            return failed, details.get("error")
-    return failed, None
+            return failed, details.get("error"), _message(details.get("cause"))
+    return failed, None, None
+
+
+def _message(cause: str | None) -> str | None:
+    """A Lambda task's cause is the function's error as JSON; a person reads its message."""
+    try:
+        error = json.loads(cause or "")
+    except json.JSONDecodeError:
+        return cause
+    message = error.get("errorMessage") if isinstance(error, dict) else None
+    return message if isinstance(message, str) else cause

@@ -1,9 +1,10 @@
 """The sample application the rehearsal releases, and its defective variants.
 
-Two functions, released together: `api` (app.handler) prices orders, `worker` (worker.handler)
-processes batches of order events. Each kind is a complete release zip: source plus its own
-test manifest. A defect is a real bug
-in the code, found by whichever stage would find it in AWS, never a flag that the pipeline reads.
+Three functions, released together: `api` (app.handler) prices orders, `worker`
+(worker.handler) processes batches of order events, and `notifier` (notifier.handler, Node.js on
+arm64) confirms orders to customers. Each kind is a complete release zip: source plus its own
+test manifest. A defect is a real bug in the code, found by whichever stage would find it in AWS,
+never a flag that the pipeline reads.
 """
 
 from __future__ import annotations
@@ -81,6 +82,28 @@ def handler(event, context):
     return {{"processed": len(event["messages"]), "queue": QUEUES[stage]}}
 """
 
+# The notifier, a Node.js function (CommonJS): the message a customer gets about an order.
+NOTIFIER = """
+// Release {release}: the confirmation a customer gets for an order.
+const SENDER = "orders@example.com";
+// The downstream service each stage's health check reaches.
+const DEPENDENCIES = {dependencies};
+
+exports.handler = async (event) => {{
+  const stage = process.env.STAGE || "local";
+  if (event.healthcheck) {{
+    if (!(stage in DEPENDENCIES)) {{
+      throw new Error(`no downstream dependency configured for ${{stage}}`);
+    }}
+    return {{ healthy: true }};
+  }}
+  if (!event.order) {{
+    throw new TypeError("an order id is required");
+  }}
+  return {{ to: event.email, subject: `Order ${{event.order}} is confirmed`, from: SENDER }};
+}};
+"""
+
 ALL_STAGES = {"local": "EUR", "staging": "EUR", "production": "EUR"}
 ALL_QUEUES = {"local": "order-events", "staging": "order-events", "production": "order-events"}
 ALL_DEPENDENCIES = {
@@ -112,6 +135,29 @@ MANIFEST = {
         {
             "name": "worker is healthy",
             "function": "worker",
+            "event": {"healthcheck": True},
+            "expected": {"healthy": True},
+            "stages": ["smoke"],
+        },
+        {
+            "name": "notifier confirms an order",
+            "function": "notifier",
+            "event": {"order": 7, "email": "ada@example.com"},
+            "expected": {
+                "to": "ada@example.com",
+                "subject": "Order 7 is confirmed",
+                "from": "orders@example.com",
+            },
+        },
+        {
+            "name": "notifier refuses a message without an order",
+            "function": "notifier",
+            "event": {"email": "ada@example.com"},
+            "expected_error": "TypeError",
+        },
+        {
+            "name": "notifier is healthy",
+            "function": "notifier",
             "event": {"healthcheck": True},
             "expected": {"healthy": True},
             "stages": ["smoke"],
@@ -153,9 +199,11 @@ def source(kind: str, release: str) -> dict[str, str]:
     worker = WORKER.format(release=release, queues=queues, dependencies=worker_dependencies)
     if kind == "validate":
         app = app.replace("def handler(event, context):", "def handler(event, context)")
+    notifier = NOTIFIER.format(release=release, dependencies=json.dumps(ALL_DEPENDENCIES))
     return {
         "app.py": app.lstrip(),
         "worker.py": worker.lstrip(),
+        "notifier.js": notifier.lstrip(),
         "pricing.py": pricing.lstrip(),
         "release-tests.json": json.dumps(MANIFEST, indent=2),
     }
@@ -179,5 +227,5 @@ class SampleApp:
         return release_zip(kind, release)
 
     def traffic_events(self, function: str) -> list[Any]:
-        """Both functions' users reach them through a health check."""
+        """Every function's users reach it through a health check."""
         return [{"healthcheck": True}]

@@ -5,7 +5,8 @@ function of the configuration and the test manifest at `PipelineConfig.test_mani
 release kind is a zip of that directory: `ok` as it is; a drill with a real defect injected into a
 copy of one function's handler module (the first function's; the worker's for `worker-*`):
 
-- `validate`: the module stops compiling.
+- `validate`: the module stops compiling (Python), or no longer has the handler (Node.js: validate
+  reads a module's exports without running it).
 - `unit-tests`: the handler gives wrong answers, everywhere.
 - `staging-tests`: in the first environment only, it gives wrong answers to the events of the
   test cases that run there (and not as smoke cases): its deployment goes well, its tests fail.
@@ -15,6 +16,11 @@ copy of one function's handler module (the first function's; the worker's for `w
 - `abort-staging` / `abort-production`: the code as it is, and an operator stops the execution
   while the first / last environment deploys; the cleanup rule rolls back.
 
+A Python module gets the defect appended. A Node.js module cannot be redefined that way: it moves
+to a sibling file, and a wrapper module of the same kind (ES module or CommonJS, as Node.js and
+Lambda decide by its extension and package.json's "type") takes its place, which has everything
+the module has and the defective handler instead of its own.
+
 A drill that nothing in the configuration would catch is refused with the reason. The pipeline
 never reads a drill's flag: the defect is code, found where AWS would find it.
 """
@@ -23,19 +29,20 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from ..application_settings import SMOKE_TESTS
 from ..assets import zip_bytes
-from ..handlers.archive import TestCase, handler_location, parse_manifest
+from ..handlers.archive import TestCase, entry_point, parse_manifest
+from ..handlers.errors import HandlerNotFound
 from ..layout import ApplicationLayout
 from .account import TRAFFIC_REQUESTS
 from .source import ABORTS, KINDS
 
 WRONG_ANSWER = {"rehearsal-drill": "a wrong answer"}
 # A source tree this large is not an application directory (it would be a rehearsal of minutes).
-MAX_FILES = 5_000
+MAX_FILES = 20_000
 
 
 class AppError(ValueError):
@@ -65,18 +72,19 @@ class UserApp:
         self.files = {
             path.relative_to(directory).as_posix(): path.read_bytes()
             for path in sorted(directory.rglob("*"))
-            if path.is_file() and "__pycache__" not in path.parts
+            if path.is_file() and _released(path.relative_to(directory))
         }
         if len(self.files) > MAX_FILES:
             raise AppError(f"--app {directory} holds {len(self.files)} files; at most {MAX_FILES}")
-        missing = [
-            f"{key} ({function.handler}: {handler_location(function.handler)[0]})"
-            for key, function in application.functions.items()
-            if handler_location(function.handler)[0] not in self.files
-        ]
+        missing: list[str] = []
+        for key in application.functions:
+            try:
+                self._entry(key)
+            except HandlerNotFound as error:
+                missing.append(f"{key}: {error}")
         if missing:
             raise AppError(
-                f"--app {directory} has no handler module for function(s) {', '.join(missing)}; "
+                f"--app {directory} has no handler module for function(s) {'; '.join(missing)}; "
                 "give the directory the build packages (BuildSettings.source_dir)"
             )
         if manifest not in self.files:
@@ -101,9 +109,14 @@ class UserApp:
         """The release of `kind`: the directory, with the drill's defect in one handler."""
         files = dict(self.files)
         if kind != "ok" and kind not in ABORTS:
-            function = self._target(kind)
-            path, name = handler_location(self.application.functions[function].handler)
-            files[path] = files[path] + self._injection(kind, name).encode()
+            path, name = self._entry(self._target(kind))
+            if path.endswith(".py"):
+                files[path] = files[path] + self._injection(kind, name).encode()
+            else:
+                moved = PurePosixPath(path)
+                moved = moved.with_suffix(f".drill-original{moved.suffix}")
+                files[moved.as_posix()] = files[path]
+                files[path] = self._node_wrapper(kind, name, moved.name, self._esm(path)).encode()
         return zip_bytes(sorted(files.items()))
 
     def traffic_events(self, function: str) -> list[Any]:
@@ -112,6 +125,25 @@ class UserApp:
         succeeding = [c for c in self._cases_of(function) if c.expected_error is None]
         smoke = [c.event for c in succeeding if "smoke" in c.stages]
         return smoke or [c.event for c in succeeding]
+
+    def _entry(self, function: str) -> tuple[str, str]:
+        """(the file Lambda loads the function's handler from, the handler's name in it)."""
+        code = self.application.environments[0].function(function)
+        return entry_point(code.runtime, code.handler, self.files), code.handler.rpartition(".")[2]
+
+    def _esm(self, path: str) -> bool:
+        """Whether Node.js loads the module at `path` as an ES module: .mjs, or .js under a
+        package.json whose "type" is "module" (the nearest one decides)."""
+        if not path.endswith(".js"):
+            return path.endswith(".mjs")
+        for folder in PurePosixPath(path).parents:
+            package = (folder / "package.json").as_posix()
+            if package in self.files:
+                try:
+                    return bool(json.loads(self.files[package]).get("type") == "module")
+                except (ValueError, AttributeError):
+                    return False
+        return False
 
     def _cases_of(self, function: str) -> list[TestCase]:
         first = next(iter(self.application.functions))
@@ -148,6 +180,52 @@ class UserApp:
             "    ):\n"
             f"        {answer}\n"
             "    return _drill_handler(event, context)\n"
+        )
+
+    def _node_wrapper(self, kind: str, name: str, original: str, esm: bool) -> str:
+        """The module that takes the handler module's place, the module itself moved to
+        `original` beside it. For validate it only has the handler under another name, in a form
+        validate reads, so that it finds the handler missing; else it has everything of the
+        module (for an ES module through `export *`, whose handler the wrapper's own shadows) and
+        a handler that misbehaves where the drill says and calls the module's own elsewhere."""
+        source = json.dumps(f"./{original}")
+        header = f"// rehearsal drill {kind}: a defect injected into a copy of this module\n"
+        if kind == "validate":
+            if esm:
+                return f"{header}export {{ {name} as rehearsalDrillRenamed }} from {source};\n"
+            return f"{header}exports.rehearsalDrillRenamed = require({source}).{name};\n"
+        defect = self._defect(kind)
+        failure = json.dumps(f"rehearsal drill {kind}: fails here")
+        answer = (
+            f"Promise.reject(new Error({failure}))"
+            if defect.raises
+            else f"Promise.resolve({json.dumps(WRONG_ANSWER)})"
+        )
+        body = (
+            f"const DRILL_FUNCTIONS = {json.dumps(defect.functions)};\n"
+            f"const DRILL_EVENTS = {json.dumps(defect.events)};\n"
+            "const drillHandler = (event, context, callback) => {\n"
+            '  const where = process.env.AWS_LAMBDA_FUNCTION_NAME || "";\n'
+            "  if (\n"
+            "    (DRILL_FUNCTIONS === null || DRILL_FUNCTIONS.includes(where)) &&\n"
+            "    (DRILL_EVENTS === null || DRILL_EVENTS.some((e) => isDeepStrictEqual(e, event)))\n"
+            "  ) {\n"
+            f"    return {answer};\n"
+            "  }\n"
+            f"  return original[{json.dumps(name)}](event, context, callback);\n"
+            "};\n"
+        )
+        if esm:
+            return (
+                f'{header}import {{ isDeepStrictEqual }} from "node:util";\n'
+                f"import * as original from {source};\n"
+                f"export * from {source};\n{body}"
+                f"export {{ drillHandler as {name} }};\n"
+            )
+        return (
+            f'{header}const {{ isDeepStrictEqual }} = require("node:util");\n'
+            f"const original = require({source});\n{body}"
+            f"module.exports = {{ ...original, {name}: drillHandler }};\n"
         )
 
     def _defect(self, kind: str) -> _Defect:
@@ -198,6 +276,12 @@ class UserApp:
                 "smoke cases, or your own)"
             )
         return _Defect(True, names, None)
+
+
+def _released(path: Path) -> bool:
+    """Whether a file of the app directory goes into the release: node_modules does, as the build
+    packages it; caches do not."""
+    return "__pycache__" not in path.parts and "/node_modules/.cache/" not in f"/{path.as_posix()}"
 
 
 def open_app(directory: str, application: ApplicationLayout, manifest: str) -> UserApp:

@@ -9,10 +9,11 @@ from typing import Any
 
 import pytest
 
-from serverless_pipeline import BuildSettings, ConfigurationError, ConnectionSource
+from serverless_pipeline import BuildSettings, ConfigurationError, ConnectionSource, defaults
 from serverless_pipeline.build_settings import RELEASE_INPUT_FILE, buildspec, unit_tests
 from serverless_pipeline.example import example_config
 from tests.conftest import one, policy_statements, resources, statement, synth_config
+from tests.single_function_config import single_function_config
 
 CONNECTION = "arn:aws:codeconnections:eu-west-1:123456789012:connection/abc-123"
 
@@ -81,7 +82,11 @@ def test_codebuild_is_unprivileged_encrypted_and_logs_to_its_group(
     assert project["encryption_key"].startswith("${aws_kms_key.")
     assert project["logs_config"]["cloudwatch_logs"]["status"] == "ENABLED"
     spec = json.loads(project["source"]["buildspec"])
-    assert spec["phases"]["pre_build"]["commands"] == [unit_tests(BuildSettings())]
+    # The example's Python functions, then its Node.js one (tests/test_buildspec.py runs them).
+    assert spec["phases"]["pre_build"]["commands"] == [
+        unit_tests(BuildSettings()),
+        "if [ -f package.json ]; then npm test --if-present; fi",
+    ]
     assert spec["artifacts"]["files"] == [RELEASE_INPUT_FILE]
     build = " && ".join(spec["phases"]["build"]["commands"])
     assert "zip -X" in build and "sha256sum release.zip" in build
@@ -90,9 +95,27 @@ def test_codebuild_is_unprivileged_encrypted_and_logs_to_its_group(
 
 def test_buildspec_commands_come_from_settings() -> None:
     settings = BuildSettings(unit_test_command="make test", require_unit_tests=True)
-    spec = json.loads(buildspec(settings, "python3.12"))
+    spec = json.loads(buildspec(settings, [("python3.12", "x86_64")]))
     assert spec["phases"]["pre_build"]["commands"] == ["make test"]
     assert spec["phases"]["install"]["runtime-versions"] == {"python": "3.12"}
+
+
+def test_the_build_runs_on_the_machine_its_functions_need(single: dict[str, Any]) -> None:
+    environment = one(single, "aws_codebuild_project", "build")["environment"]
+    assert (environment["image"], environment["type"]) == (
+        defaults.BUILD_IMAGE,
+        "LINUX_CONTAINER",
+    )
+    # Every function on arm64: dependencies with native code are built on Graviton.
+    config = single_function_config()
+    arm = dataclasses.replace(
+        config, application=dataclasses.replace(config.application, architecture="arm64")
+    )
+    environment = one(synth_config(arm), "aws_codebuild_project", "build")["environment"]
+    assert (environment["image"], environment["type"]) == (
+        defaults.BUILD_IMAGE_ARM,
+        "ARM_CONTAINER",
+    )
 
 
 def test_pipeline_role_is_scoped_to_its_own_build_and_state_machine(
@@ -134,7 +157,9 @@ def test_invalid_pipeline_settings_are_reported_together() -> None:
         source=ConnectionSource(
             connection_arn="arn:aws:s3:::bucket", repository="orders", branch="bad branch"
         ),
-        build=BuildSettings(python_version="3.9", timeout_minutes=1, unit_test_command=" "),
+        build=BuildSettings(
+            python_version="3.9", timeout_minutes=1, unit_test_command=" ", build_command=""
+        ),
     )
     with pytest.raises(ConfigurationError) as raised:
         synth_config(config)
@@ -147,13 +172,14 @@ def test_invalid_pipeline_settings_are_reported_together() -> None:
         "follows the runtime) or set '3.13', so that compiled dependencies import in Lambda",
         "build.timeout_minutes is 1; expected a whole number from 5 to 480 minutes",
         "build.unit_test_command is empty; give a shell command (use 'true' to skip the step)",
+        "build.build_command is empty; give a shell command (use 'true' to skip the step)",
     ]
 
 
 def test_the_build_refuses_a_release_without_its_test_manifest(tmp_path: Path) -> None:
     # DeployPipelineProps.test_manifest reaches the build as TEST_MANIFEST; run the check as
     # CodeBuild runs it, in bash.
-    spec = json.loads(buildspec(BuildSettings()))
+    spec = json.loads(buildspec(BuildSettings(), [("python3.13", "x86_64")]))
     (check,) = [c for c in spec["phases"]["build"]["commands"] if "TEST_MANIFEST" in c]
     (tmp_path / ".release").mkdir()
     env = {"TEST_MANIFEST": "tests/release.json", "SOURCE_DIR": "service", "PATH": os.defpath}

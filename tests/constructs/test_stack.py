@@ -18,6 +18,7 @@ from serverless_pipeline import (
 )
 from serverless_pipeline.engine import TerraformStack, Testing
 from serverless_pipeline.example import example_config
+from serverless_pipeline.validation import AWS_REGIONS
 from tests.conftest import resources, synth_config, synth_stack
 
 NAMED = {
@@ -76,15 +77,18 @@ def test_terraform_cloud_backend_names_organization_and_workspace() -> None:
 def test_invalid_stack_settings_are_reported_together() -> None:
     config = dataclasses.replace(
         example_config(),
-        region="europe",
+        # Shaped like a region, but AWS has no eu-west-9.
+        region="eu-west-9",
         backend=S3Backend(bucket="Bad Bucket", key="/abs", region="mars-1"),
         tags={"aws:owner": "me"},
     )
     with pytest.raises(ConfigurationError) as raised:
         synth_config(config)
     assert raised.value.problems == [
-        "region is 'europe'; expected an AWS region such as eu-west-1",
-        "backend.region is 'mars-1'; expected an AWS region such as eu-west-1",
+        f"region is 'eu-west-9'; expected an AWS region such as eu-central-1 (one of "
+        f"{len(AWS_REGIONS)} in the aws, aws-cn and aws-us-gov partitions)",
+        f"backend.region is 'mars-1'; expected an AWS region such as eu-central-1 (one of "
+        f"{len(AWS_REGIONS)} in the aws, aws-cn and aws-us-gov partitions)",
         "backend.bucket is 'Bad Bucket'; expected an S3 bucket name",
         "backend.key is '/abs'; expected a relative object key",
         "tags key 'aws:owner' is not allowed; 1-128 characters, not aws:",

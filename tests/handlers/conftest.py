@@ -6,7 +6,7 @@ import hashlib
 import io
 import json
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -110,8 +110,10 @@ def two_function_files(worker: str = WORKER_SOURCE, manifest: Any = None) -> dic
     return {**files, "worker.py": worker}
 
 
-def application(functions: dict[str, str] = SINGLE, **changes: Any) -> str:
-    """The handlers' APPLICATION variable for the account below (naming.handler_environment)."""
+def application(functions: Mapping[str, str | Mapping[str, Any]] = SINGLE, **changes: Any) -> str:
+    """The handlers' APPLICATION variable for the account below (naming.handler_environment).
+    Each function is its handler, or its entry with the handler and any of runtime,
+    architecture and layers: {"handler": "index.handler", "runtime": "nodejs22.x"}."""
     document = {
         "name": "app",
         "alias": "live",
@@ -119,8 +121,12 @@ def application(functions: dict[str, str] = SINGLE, **changes: Any) -> str:
         if functions == SINGLE
         else naming.FUNCTION_NAMES,
         "functions": [
-            {"name": name, "handler": handler, "memory_mb": 256}
-            for name, handler in functions.items()
+            {
+                "name": name,
+                "memory_mb": 256,
+                **({"handler": code} if isinstance(code, str) else code),
+            }
+            for name, code in functions.items()
         ],
         "environments": [
             {"name": name, "bucket": bucket, "hooks": {}} for name, bucket in BUCKETS.items()

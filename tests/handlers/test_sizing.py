@@ -22,14 +22,15 @@ RUNTIME_ALLOWANCE_MB = 120
 WORST_SOURCE = b"X = 1\n" * (archive.MAX_SOURCE_BYTES // 6)
 MEASURE = r"""
 import hashlib, resource, sys
-from serverless_pipeline.handlers import archive
+from serverless_pipeline.handlers import archive, settings
 path = sys.argv[1]
 with open(path, "rb") as stream:
     # botocore's body.read() holds the chunks and their join at once: twice the release.
     chunks = iter(lambda: stream.read(1 << 20), b"")
     data = b"".join(list(chunks))
 hashlib.sha256(data).hexdigest()
-report = archive.inspect(data, {"app": "app.handler"}, "release-tests.json")
+app = settings.Function("app", "app.handler", 256)
+report = archive.inspect(data, (app,), "release-tests.json")
 print(report.unzipped_bytes, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
 """
 

@@ -36,6 +36,7 @@ def test_a_sound_release_is_reported(account: Account) -> None:
         "entries": 3,
         "unzipped_bytes": report["unzipped_bytes"],
         "python_files": 2,
+        "native_files": 0,
         "test_cases": 2,
     }
 

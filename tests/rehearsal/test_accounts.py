@@ -34,8 +34,8 @@ def test_the_done_when_sequence_ends_on_the_last_release_everywhere(
     assert code == 1  # a release rolled back on the way
     assert document["live"] == {"staging": "r4", "production": "r4"}
     assert document["functions"] == {
-        "staging": {"api": "r4", "worker": "r4"},
-        "production": {"api": "r4", "worker": "r4"},
+        "staging": {"api": "r4", "worker": "r4", "notifier": "r4"},
+        "production": {"api": "r4", "worker": "r4", "notifier": "r4"},
     }
     failed = document["releases"][1]
     assert (failed["failed_state"], failed["error"]) == (
@@ -43,11 +43,11 @@ def test_the_done_when_sequence_ends_on_the_last_release_everywhere(
         "DeploymentFailed",
     )
     # The single-account contract, key for key.
-    assert set(document) == {"releases", "live", "functions"}
+    assert set(document) == {"started_at", "releases", "live", "functions"}
     assert set(failed) == RELEASE_KEYS
     assert failed["rollback"] == {
-        "production": {"api": "already_restored", "worker": "restored"},
-        "staging": {"api": "restored", "worker": "restored"},
+        "production": {"api": "already_restored", "worker": "restored", "notifier": "restored"},
+        "staging": {"api": "restored", "worker": "restored", "notifier": "restored"},
     }
 
 

@@ -28,6 +28,7 @@ RELEASE_KEYS = {
     "outcome",
     "failed_state",
     "error",
+    "cause",
     "path",
     "live",
     "functions",
@@ -55,8 +56,8 @@ FAILS_AT = {
     "worker-production-deploy": ("CheckProductionDeployment", "DeploymentFailed"),
 }
 EVERY_FUNCTION_ON_R2 = {
-    "staging": {"api": "r2", "worker": "r2"},
-    "production": {"api": "r2", "worker": "r2"},
+    "staging": {"api": "r2", "worker": "r2", "notifier": "r2"},
+    "production": {"api": "r2", "worker": "r2", "notifier": "r2"},
 }
 PROMOTED_PATH = [
     "Configure",
@@ -161,6 +162,20 @@ def test_the_done_when_sequence_from_the_command_line(capsys: pytest.CaptureFixt
     assert document["releases"][3]["live"] == {"staging": "r4", "production": "r4"}
     assert document["live"] == {"staging": "r4", "production": "r4"}
     assert set(document["releases"][0]) == RELEASE_KEYS
+    # The cause is what the failed state's handler said, not only its error's name.
+    failed = document["releases"][1]
+    assert (failed["failed_state"], failed["error"]) == ("RunTestsInStaging", "TestCasesFailed")
+    assert failed["cause"].startswith("2 of 5 staging cases failed: sums an order: expected")
+    assert "got error KeyError" in failed["cause"]
+    assert document["releases"][0]["cause"] is None
+
+
+def test_the_table_shows_why_a_release_failed() -> None:
+    out = io.StringIO()
+    assert run_rehearsal(["unit-tests"], as_json=False, out=out) == 1
+    text = out.getvalue()
+    failed = "\nr2 RunTests: TestCasesFailed\n    1 of 5 candidate cases failed: sums an order"
+    assert failed in text
 
 
 def test_progress_and_table_are_printed() -> None:
@@ -282,20 +297,20 @@ def test_a_worker_defect_rolls_back_the_api_too(capsys: pytest.CaptureFixture[st
     # The worker's alarm went off in its canary; CodeDeploy had already moved the worker back,
     # and Rollback restored the api, whose own deployment had succeeded, in both environments.
     assert releases[1]["rollback"] == {
-        "production": {"api": "restored", "worker": "already_restored"},
-        "staging": {"api": "restored", "worker": "restored"},
+        "production": {"api": "restored", "worker": "already_restored", "notifier": "restored"},
+        "staging": {"api": "restored", "worker": "restored", "notifier": "restored"},
     }
     assert releases[1]["functions"] == {
-        "staging": {"api": "r2", "worker": "r2"},
-        "production": {"api": "r2", "worker": "r2"},
+        "staging": {"api": "r2", "worker": "r2", "notifier": "r2"},
+        "production": {"api": "r2", "worker": "r2", "notifier": "r2"},
     }
-    # The worker failed its tests in staging: both functions there go back, production untouched.
+    # The worker failed its tests in staging: every function there goes back, production untouched.
     assert releases[3]["failed_state"] == "RunTestsInStaging"
     assert releases[3]["rollback"] == {
-        "production": {"api": "untouched", "worker": "untouched"},
-        "staging": {"api": "restored", "worker": "restored"},
+        "production": {"api": "untouched", "worker": "untouched", "notifier": "untouched"},
+        "staging": {"api": "restored", "worker": "restored", "notifier": "restored"},
     }
-    every_function_on_r4 = {"api": "r4", "worker": "r4"}
+    every_function_on_r4 = {"api": "r4", "worker": "r4", "notifier": "r4"}
     assert document["functions"] == {
         "staging": every_function_on_r4,
         "production": every_function_on_r4,
@@ -318,9 +333,17 @@ def test_an_operator_who_stops_a_deployment_leaves_nothing_half_deployed(
         ("r5", "rolled_back", "CheckStagingDeployment", "ExecutionAborted"),
     ]
     assert "Rollback" not in releases[1]["path"]
-    assert releases[1]["rollback"]["production"] == {"api": "restored", "worker": "restored"}
-    assert releases[3]["rollback"]["production"] == {"api": "untouched", "worker": "untouched"}
-    every_function_on_r4 = {"api": "r4", "worker": "r4"}
+    assert releases[1]["rollback"]["production"] == {
+        "api": "restored",
+        "worker": "restored",
+        "notifier": "restored",
+    }
+    assert releases[3]["rollback"]["production"] == {
+        "api": "untouched",
+        "worker": "untouched",
+        "notifier": "untouched",
+    }
+    every_function_on_r4 = {"api": "r4", "worker": "r4", "notifier": "r4"}
     assert document["functions"] == {
         "staging": every_function_on_r4,
         "production": every_function_on_r4,
@@ -333,5 +356,5 @@ def test_subscribers_hear_what_the_cleanup_restored() -> None:
     (aborted,) = rehearsal.releases
     assert aborted.live == {"staging": "r1", "production": "r1"}
     (message,) = [n for n in rehearsal.notifications if n.get("status") == "ABORTED"]
-    assert message["restored"] == {"staging": ["api", "worker"]}
+    assert message["restored"] == {"staging": ["api", "notifier", "worker"]}
     assert message["release"] == "r2" and message["execution"] == "release-r2"

@@ -34,8 +34,8 @@ def test_a_release_that_fails_while_it_bakes_rolls_back_everywhere(
     # Its canary passed: it went live in production, then came back everywhere.
     assert "CheckProductionDeployment" in baked["path"]
     assert baked["rollback"] == {
-        "production": {"api": "restored", "worker": "restored"},
-        "staging": {"api": "restored", "worker": "restored"},
+        "production": {"api": "restored", "worker": "restored", "notifier": "restored"},
+        "staging": {"api": "restored", "worker": "restored", "notifier": "restored"},
     }
     assert baked["live"] == {"staging": "r2", "production": "r2"}
     assert document["live"] == {"staging": "r4", "production": "r4"}
@@ -51,8 +51,9 @@ def condition(conditions: Conditions) -> Any:
 def test_an_environment_whose_alarms_fire_is_not_deployed() -> None:
     release, heard = condition(Conditions(alarm_firing=("production",)))
     assert (release.failed_state, release.error) == ("CheckProductionGates", "AlarmBlocked")
-    assert release.rollback["production"] == {"api": "untouched", "worker": "untouched"}
-    assert release.rollback["staging"] == {"api": "restored", "worker": "restored"}
+    functions = ("api", "worker", "notifier")
+    assert release.rollback["production"] == dict.fromkeys(functions, "untouched")
+    assert release.rollback["staging"] == dict.fromkeys(functions, "restored")
     assert release.live == {"staging": "r1", "production": "r1"}
     (rolled_back,) = [n for n in heard if n.get("outcome") == "rolled_back"]
     assert "orders-api-production-errors" in rolled_back["cause"]
@@ -77,8 +78,8 @@ def test_a_stopped_line_holds_every_release_before_its_first_environment() -> No
     release, heard = condition(Conditions(line_stopped=True))
     assert (release.failed_state, release.error) == ("CheckStagingGates", "LineStopped")
     assert release.rollback == {
-        "production": {"api": "untouched", "worker": "untouched"},
-        "staging": {"api": "untouched", "worker": "untouched"},
+        "production": {"api": "untouched", "worker": "untouched", "notifier": "untouched"},
+        "staging": {"api": "untouched", "worker": "untouched", "notifier": "untouched"},
     }
     (waiting,) = [n for n in heard if n.get("outcome") == "waiting"]
     assert waiting["reason"] == "the line is stopped"

@@ -95,7 +95,7 @@ EXPECTED_ACTIONS = {
     # Each function of the application in each environment: its own role, and CodeDeploy's.
     **{
         f"orders-{function}-{environment}-{role}": actions
-        for function in ("api", "worker")
+        for function in ("api", "worker", "notifier")
         for environment in ("staging", "production")
         for role, actions in (
             ("fn", FUNCTION_BASE),

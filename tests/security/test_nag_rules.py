@@ -9,6 +9,7 @@ import pytest
 
 from serverless_pipeline import defaults
 from serverless_pipeline.example import example_config
+from serverless_pipeline.handlers import runtimes
 from tests.conftest import referenced_statements, resources, synth_config
 from tests.security.full_config import full_config
 
@@ -27,7 +28,8 @@ def test_every_state_machine_logs_all_events_and_traces(stack: dict[str, Any]) -
 
 def test_every_function_traces_and_handlers_run_the_latest_runtime(stack: dict[str, Any]) -> None:
     for function in resources(stack, "aws_lambda_function").values():
-        assert function["runtime"] in defaults.SUPPORTED_RUNTIMES
+        # Application functions may run any runtime Lambda has not deprecated.
+        assert function["runtime"] in runtimes.RUNTIMES
         if function["function_name"].endswith("-candidate"):
             # Runs release code that is not trusted yet: its role may only write its logs, so
             # it has no X-Ray permission to trace with.

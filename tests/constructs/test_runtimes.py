@@ -1,0 +1,214 @@
+"""Functions in any Lambda runtime and either architecture, with layers: what the stack creates
+for each, and the refusals, named at synth time."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import zipfile
+from typing import Any
+
+import pytest
+
+from serverless_pipeline import ApplicationProps, ConfigurationError, FunctionSettings
+from serverless_pipeline.application_settings import placeholder_code
+from serverless_pipeline.handlers.runtimes import DEPRECATED, RUNTIMES
+from tests.conftest import policy_statements, resources, statement, synth_config
+from tests.single_function_config import single_function_config
+
+# A handler of each runtime's own form (each language's "Define Lambda function handler" page
+# in the Lambda developer guide).
+HANDLERS = {
+    "nodejs20.x": "src/api.handler",
+    "nodejs22.x": "index.handler",
+    "python3.11": "service.api.handler",
+    "python3.12": "app.handler",
+    "python3.13": "app.handler",
+    "java17": "example.Orders::handleRequest",
+    "java21": "example.Orders",
+    "dotnet8": "Orders::Orders.Function::Handle",
+    "provided.al2023": "bootstrap",
+}
+LAYER = "arn:aws:lambda:eu-west-1:123456789012:layer:shared-lib:3"
+
+
+def config_with(**functions: FunctionSettings) -> Any:
+    base = single_function_config()
+    return dataclasses.replace(
+        base, application=ApplicationProps(name="shop", functions=functions)
+    )
+
+
+# One release holds one set of Python dependencies and one node_modules (the build's rule), so
+# one application has one Python runtime; the others are synthesized one by one below.
+MIXED = [r for r in RUNTIMES if not r.startswith("python")] + ["python3.13"]
+
+
+def architecture_of(runtime: str) -> str:
+    """Node.js on arm64 (one node_modules: one architecture), the rest alternating."""
+    if runtime.startswith("nodejs"):
+        return "arm64"
+    return "arm64" if MIXED.index(runtime) % 2 else "x86_64"
+
+
+@pytest.fixture(scope="module")
+def every_runtime() -> dict[str, Any]:
+    """One function of every runtime but two of Python's, on both architectures."""
+    functions = {
+        f"fn{index}": FunctionSettings(
+            handler=HANDLERS[runtime],
+            runtime=runtime,
+            architecture=architecture_of(runtime),
+            layers=(LAYER,) if runtime.startswith("nodejs") else (),
+        )
+        for index, runtime in enumerate(MIXED)
+    }
+    return synth_config(config_with(**functions))
+
+
+def test_the_table_gives_every_runtime_a_handler_form() -> None:
+    assert set(HANDLERS) == set(RUNTIMES)
+
+
+def test_each_function_gets_its_runtime_architecture_and_layers(
+    every_runtime: dict[str, Any],
+) -> None:
+    functions = {
+        f["function_name"]: f for f in resources(every_runtime, "aws_lambda_function").values()
+    }
+    for index, runtime in enumerate(MIXED):
+        arm = architecture_of(runtime) == "arm64"
+        for environment in ("staging", "production"):
+            function = functions[f"shop-fn{index}-{environment}"]
+            assert function["runtime"] == runtime
+            assert function["handler"] == HANDLERS[runtime]
+            # Left out at Lambda's default (x86_64), as for every function before.
+            assert function.get("architectures") == (["arm64"] if arm else None)
+            assert function.get("layers") == ([LAYER] if runtime.startswith("nodejs") else None)
+
+
+@pytest.mark.parametrize("runtime", [r for r in RUNTIMES if r.startswith("python")])
+def test_each_python_runtime_synthesizes(runtime: str) -> None:
+    stack = synth_config(config_with(api=FunctionSettings(handler="app.handler", runtime=runtime)))
+    functions = resources(stack, "aws_lambda_function").values()
+    assert [f["runtime"] for f in functions if f["function_name"].startswith("shop-api-")] == [
+        runtime,
+        runtime,
+    ]
+
+
+def test_the_candidate_starts_as_the_first_function_and_may_take_the_layers(
+    every_runtime: dict[str, Any],
+) -> None:
+    candidate = next(
+        f
+        for f in resources(every_runtime, "aws_lambda_function").values()
+        if f["function_name"].endswith("-candidate")
+    )
+    assert candidate["runtime"] == MIXED[0]
+    assert candidate["handler"] == HANDLERS[MIXED[0]]
+    # run_tests gives the candidate each case's layers: UpdateFunctionConfiguration with Layers
+    # needs lambda:GetLayerVersion on each layer version ("Adding layers to functions").
+    grant = statement(policy_statements(every_runtime, "run-tests"), "UseFunctionLayers")
+    assert grant["actions"] == ["lambda:GetLayerVersion"]
+    assert grant["resources"] == [LAYER]
+
+
+def test_a_python_only_application_asks_for_no_layer() -> None:
+    stack = synth_config(single_function_config())
+    sids = [s.get("sid") for s in policy_statements(stack, "run-tests")]
+    assert "UseFunctionLayers" not in sids
+    for function in resources(stack, "aws_lambda_function").values():
+        assert "architectures" not in function and "layers" not in function
+
+
+@pytest.mark.parametrize("runtime", DEPRECATED)
+def test_a_deprecated_runtime_is_refused_by_name(runtime: str) -> None:
+    with pytest.raises(ConfigurationError) as raised:
+        synth_config(config_with(api=FunctionSettings(handler="app.handler", runtime=runtime)))
+    assert raised.value.problems == [
+        f"functions['api'].runtime is {runtime!r}, which Lambda has deprecated; expected one "
+        f"of {', '.join(RUNTIMES)}"
+    ]
+
+
+def test_every_wrong_setting_of_a_function_is_reported_at_once() -> None:
+    config = config_with(
+        api=FunctionSettings(handler="app.handler", runtime="node20"),
+        web=FunctionSettings(handler="index", runtime="nodejs20.x", architecture="arm"),
+        jobs=FunctionSettings(
+            handler="example.Jobs:handle",
+            runtime="java21",
+            layers=(LAYER, LAYER, "arn:aws:lambda:eu-west-1:1:layer:x:1", *[LAYER] * 3),
+        ),
+    )
+    with pytest.raises(ConfigurationError) as raised:
+        synth_config(config)
+    problems = raised.value.problems
+    assert f"functions['api'].runtime is 'node20'; expected one of {', '.join(RUNTIMES)}" in (
+        problems
+    )
+    assert (
+        "functions['web'].handler is 'index'; expected path/file.export, e.g. index.handler or "
+        "src/api.handler (module file.js, .mjs or .cjs)"
+    ) in problems
+    assert "functions['web'].architecture is 'arm'; expected one of x86_64, arm64" in problems
+    assert (
+        "functions['jobs'].handler is 'example.Jobs:handle'; expected package.Class::method or "
+        "package.Class, e.g. example.Handler::handleRequest"
+    ) in problems
+    assert "functions['jobs'].layers has 6 entries; Lambda allows 5" in problems
+    assert any(
+        p.startswith("functions['jobs'].layers item is 'arn:aws:lambda:eu-west-1:1:layer:x:1'")
+        for p in problems
+    )
+    assert f"functions['jobs'].layers names {LAYER} more than once" in problems
+
+
+def test_the_single_form_takes_a_runtime_architecture_and_layers() -> None:
+    base = single_function_config()
+    config = dataclasses.replace(
+        base,
+        application=dataclasses.replace(
+            base.application,
+            runtime="nodejs20.x",
+            handler="index.handler",
+            architecture="arm64",
+            layers=(LAYER,),
+        ),
+    )
+    functions = resources(synth_config(config), "aws_lambda_function").values()
+    app = [f for f in functions if f["function_name"].startswith("orders-api-")]
+    assert len(app) == 2
+    for function in app:
+        assert (function["runtime"], function["architectures"], function["layers"]) == (
+            "nodejs20.x",
+            ["arm64"],
+            [LAYER],
+        )
+
+
+def test_settings_of_the_single_form_are_refused_beside_functions() -> None:
+    config = dataclasses.replace(
+        single_function_config(),
+        application=ApplicationProps(
+            name="shop",
+            architecture="arm64",
+            functions={"api": FunctionSettings(handler="app.handler")},
+        ),
+    )
+    with pytest.raises(ConfigurationError, match="architecture is 'arm64' beside functions="):
+        synth_config(config)
+
+
+def test_new_functions_start_with_code_that_says_nothing_is_released() -> None:
+    code = placeholder_code(
+        {
+            "api": FunctionSettings(handler="service.api.handler", runtime="python3.13"),
+            "web": FunctionSettings(handler="src/web.handler", runtime="nodejs20.x"),
+            "jobs": FunctionSettings(handler="example.Jobs", runtime="java21"),
+        }
+    )
+    files = zipfile.ZipFile(io.BytesIO(code)).namelist()
+    # A compiled runtime's function fails to start until its first release.
+    assert files == ["service/api.py", "src/web.js"]
