@@ -195,10 +195,15 @@ def _publish(
     code = {"S3Bucket": environment.bucket, "S3Key": key}
     if stored.get("VersionId"):
         code["S3ObjectVersion"] = stored["VersionId"]
+    # The architecture comes with the code (UpdateFunctionCode's Architectures): a function
+    # moved from arm64 back to x86_64 keeps arm64 until code arrives saying otherwise, since
+    # Terraform leaves x86_64, Lambda's default, unset.
     updated = {
-        t.function: lam.update_function_code(FunctionName=t.function_name, ImageUri=image)
-        if t.package_type == images.IMAGE
-        else lam.update_function_code(FunctionName=t.function_name, **code)
+        t.function: lam.update_function_code(
+            FunctionName=t.function_name,
+            Architectures=[t.architecture],
+            **({"ImageUri": image} if t.package_type == images.IMAGE else code),
+        )
         for t in targets
     }
     waiter = lam.get_waiter("function_updated_v2")

@@ -55,6 +55,8 @@ class Target:
     records written before several functions existed are kept per environment."""
     package_type: str = "Zip"
     """The function's Function.package_type: promote deploys an image function by its digest."""
+    architecture: str = runtimes.DEFAULT_ARCHITECTURE
+    """The function's Function.architecture, which promote sends with each release's code."""
 
 
 OWN_ALARMS = ("errors", "throttles")
@@ -196,10 +198,10 @@ def _strings(value: Any, keys: tuple[str, ...], where: str) -> dict[str, str]:
     return value
 
 
-def _code(values: Mapping[str, Any], default_runtime: Any) -> tuple[str, str]:
-    """(runtime, architecture) of a function: its own, else the application's runtime and
-    Lambda's default architecture."""
-    runtime = values.get("runtime", default_runtime)
+def _code(values: Mapping[str, Any]) -> tuple[str, str]:
+    """(runtime, architecture) of a function: as named, else the defaults (the constructs name
+    only what differs from them, to keep within Lambda's 4 KB of variables)."""
+    runtime = values.get("runtime", runtimes.DEFAULT_RUNTIME)
     # str(): a list or an object in the JSON is named, not hashed.
     problem = runtimes.runtime_problem(str(runtime))
     if problem is not None:
@@ -283,7 +285,7 @@ def _application(raw: str) -> tuple[tuple[Function, ...], tuple[Environment, ...
         memory = values.get("memory_mb")
         if not isinstance(memory, int) or memory <= 0:
             raise ConfigurationError(f"APPLICATION function {values['name']} has no memory_mb")
-        runtime, architecture = _code(values, parsed.get("runtime", runtimes.DEFAULT_RUNTIME))
+        runtime, architecture = _code(values)
         layers = values.get("layers", [])
         if not isinstance(layers, list) or not all(isinstance(a, str) for a in layers):
             raise ConfigurationError(
@@ -336,6 +338,7 @@ def _application(raw: str) -> tuple[tuple[Function, ...], tuple[Environment, ...
                     hooks=hooks,
                     single_form="{function}" not in pattern,
                     package_type=function.package_type,
+                    architecture=function.architecture,
                 )
             )
         role, region = _placement(values)

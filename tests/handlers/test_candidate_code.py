@@ -9,9 +9,10 @@ from typing import Any
 import boto3
 import pytest
 
-from serverless_pipeline.handlers import clients, run_tests
+from serverless_pipeline.handlers import clients, promote, run_tests
 from tests.handlers.conftest import (
     CANDIDATE_FUNCTION,
+    TWO,
     REGION,
     Account,
     application,
@@ -20,7 +21,7 @@ from tests.handlers.conftest import (
 )
 from tests.handlers.test_several_functions import BOTH
 
-FUNCTIONS = {"app": "app.handler", "worker": "worker.handler"}
+FUNCTIONS = TWO
 
 
 def candidate_versions(account: Account) -> list[dict[str, Any]]:
@@ -69,3 +70,30 @@ def test_each_case_runs_on_its_functions_runtime_architecture_and_layers(
     assert by_handler["worker.handler"]["Runtime"] == "python3.12"
     assert by_handler["worker.handler"]["Architectures"] == ["arm64"]
     assert [a["Arn"] for a in by_handler["worker.handler"]["Layers"]] == [layer]
+
+
+def test_promote_sends_each_functions_architecture_with_its_code(
+    two_functions: Account, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Terraform leaves x86_64, Lambda's default, unset, so a function moved back from arm64
+    keeps arm64 until its code arrives with the architecture (UpdateFunctionCode's
+    Architectures): promote sends it with every release."""
+    lam = two_functions.lam
+    api = two_functions.function_name("staging", "api")
+    # The api function runs on arm64 from an earlier configuration; it is x86_64 now.
+    lam.update_function_code(
+        FunctionName=api, Architectures=["arm64"], ZipFile=build_zip({"x.py": ""})
+    )
+    document = json.loads(application(FUNCTIONS))
+    document["functions"][1]["architecture"] = "arm64"
+    monkeypatch.setenv("APPLICATION", json.dumps(document))
+    release = two_functions.upload("r2", build_zip(two_function_files(manifest=BOTH)))
+    event = {"action": "start", "environment": "staging", "release": release, "execution": "e1"}
+    promote.handler(event, None)
+    architectures = {
+        function: lam.get_function_configuration(
+            FunctionName=two_functions.function_name("staging", function)
+        )["Architectures"]
+        for function in FUNCTIONS
+    }
+    assert architectures == {"api": ["x86_64"], "worker": ["arm64"]}

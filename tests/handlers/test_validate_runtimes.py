@@ -638,11 +638,6 @@ def test_a_functions_runtime_and_architecture_are_read_with_their_defaults() -> 
     document = json.loads(application(TWO_CODES))
     codes = [(f.runtime, f.architecture) for f in load(document).functions]
     assert codes == [("python3.13", "x86_64"), ("nodejs22.x", "arm64")]
-    # A function without its own runtime takes the application's.
-    codes = [
-        (f.runtime, f.architecture) for f in load({**document, "runtime": "python3.11"}).functions
-    ]
-    assert codes == [("python3.11", "x86_64"), ("nodejs22.x", "arm64")]
 
 
 @pytest.mark.parametrize(
