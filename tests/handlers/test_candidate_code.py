@@ -12,8 +12,8 @@ import pytest
 from serverless_pipeline.handlers import clients, promote, run_tests
 from tests.handlers.conftest import (
     CANDIDATE_FUNCTION,
-    TWO,
     REGION,
+    TWO,
     Account,
     application,
     build_zip,
