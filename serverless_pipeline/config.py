@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from . import asl, defaults
-from .application_settings import ApplicationProps, Environment, shift_minutes
+from .application_settings import ApplicationProps, Environment, FunctionSettings, shift_minutes
 from .build_settings import BuildSettings, ConnectionSource, S3Source
 from .subscribers import Subscriber
 from .validation import AWS_REGIONS, Problems, partition_of
@@ -235,6 +235,7 @@ class PipelineConfig:
         problems.within("line_wait_minutes", self.line_wait_minutes, 1, 4320, "minutes")
         self._validate_environments(problems)
         self._validate_images(problems)
+        self._validate_layers(problems)
         self._validate_timing(problems)
         problems.raise_if_any()
 
@@ -258,6 +259,30 @@ class PipelineConfig:
                     "is not offered); deploy image functions to environments in "
                     f"{self.region}, or package them as Zip"
                 )
+
+    def _validate_layers(self, problems: Problems) -> None:
+        """A layer serves functions of its own region only: "The layer and the function must
+        be in the same AWS Region" (Lambda developer guide, "Adding layers to functions"). Every
+        environment runs each function, and the candidate runs it in the pipeline's region."""
+        application = self.application_props()
+        regions = {"the candidate function": self.region}
+        for environment in application.environment_list():
+            if isinstance(environment, Environment):
+                regions[f"environment {environment.name!r}"] = environment.region or self.region
+        for key, function in application.function_settings().items():
+            if not isinstance(function, FunctionSettings) or isinstance(function.layers, str):
+                continue
+            for layer in function.layers:
+                layer_region = layer.split(":")[3] if layer.count(":") >= 6 else None
+                away = [where for where, region in regions.items() if region != layer_region]
+                if layer_region and away:
+                    problems.add(
+                        f"functions[{key!r}].layers item {layer} is in {layer_region}, but "
+                        f"{', '.join(away)} run the function in "
+                        f"{' and '.join(sorted({regions[w] for w in away}))}; a function takes "
+                        "layers from its own region only: publish the layer there, or keep "
+                        "the environments in one region"
+                    )
 
     def validate(self) -> None:
         """Everything `ServerlessPipelineStack` uses: the pipeline, and the region, backend and
@@ -296,6 +321,8 @@ class PipelineConfig:
                 f"backend is {backend!r}; expected LocalBackend, S3Backend or CloudBackend"
             )
         self._validate_environments(problems)
+        self._validate_images(problems)
+        self._validate_layers(problems)
         self._validate_timing(problems)
         for key, value in self.tags.items():
             if not 1 <= len(key) <= 128 or key.lower().startswith("aws:"):

@@ -212,3 +212,19 @@ def test_new_functions_start_with_code_that_says_nothing_is_released() -> None:
     files = zipfile.ZipFile(io.BytesIO(code)).namelist()
     # A compiled runtime's function fails to start until its first release.
     assert files == ["service/api.py", "src/web.js"]
+
+
+def test_a_layer_of_another_region_is_refused_for_each_place_that_runs_it() -> None:
+    # "The layer and the function must be in the same AWS Region" (Lambda developer guide,
+    # "Adding layers to functions"): the candidate runs in the pipeline's region, each
+    # environment's functions in its own.
+    far = "arn:aws:lambda:us-east-1:123456789012:layer:shared-lib:3"
+    config = config_with(api=FunctionSettings(handler="app.handler", layers=(LAYER, far)))
+    with pytest.raises(ConfigurationError) as raised:
+        synth_config(config)
+    assert raised.value.problems == [
+        f"functions['api'].layers item {far} is in us-east-1, but the candidate function, "
+        "environment 'staging', environment 'production' run the function in eu-west-1; a "
+        "function takes layers from its own region only: publish the layer there, or keep "
+        "the environments in one region"
+    ]
