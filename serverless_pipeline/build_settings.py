@@ -429,7 +429,13 @@ def _python(settings: BuildSettings, python: _Language, architecture: str) -> _S
     (target,) = python.architectures
     platform = ""
     if target != architecture:
-        platform = f" --platform {_TARGETS[target].wheel_platform} --only-binary=:all:"
+        # pip widens a manylinux tag only to older ones: name the newest the runtime's glibc
+        # runs too (Amazon Linux 2023's 2.34 for python3.12 and later; python3.11 runs on
+        # Amazon Linux 2, glibc 2.26), so wheels published only for manylinux_2_28 are found.
+        machine = _TARGETS[target].wheel_platform.removeprefix("manylinux2014_")
+        newer = () if python.runtimes[0] == "python3.11" else ("manylinux_2_34", "manylinux_2_28")
+        tags = [f"{tag}_{machine}" for tag in newer] + [_TARGETS[target].wheel_platform]
+        platform = "".join(f" --platform {tag}" for tag in tags) + " --only-binary=:all:"
     return _Steps(
         install=(PYTHON_INSTALL,),
         unit_tests=(unit_tests(settings),),

@@ -684,8 +684,9 @@ def test_a_mixed_application_builds_on_x86_64_and_cross_builds_for_arm64() -> No
     assert "GOARCH=arm64 CGO_ENABLED=0" in build
     assert "cargo lambda build --release --arm64" in build
     assert (
-        "pip install -q -r requirements.txt -t .release --platform manylinux2014_aarch64 "
-        "--only-binary=:all:; fi"
+        "pip install -q -r requirements.txt -t .release --platform manylinux_2_34_aarch64 "
+        "--platform manylinux_2_28_aarch64 --platform manylinux2014_aarch64 --only-binary=:all:; "
+        "fi"
     ) in build
     assert problems(settings, functions) == []
 
@@ -697,8 +698,8 @@ def test_nodejs_functions_choose_the_build_machine() -> None:
     assert build_architecture(settings, functions) == "arm64"
     assert build_image(settings, functions) == defaults.BUILD_IMAGE_ARM
     assert (
-        "pip install -q -r requirements.txt -t .release --platform manylinux2014_x86_64 "
-        "--only-binary=:all:; fi"
+        "pip install -q -r requirements.txt -t .release --platform manylinux_2_34_x86_64 "
+        "--platform manylinux_2_28_x86_64 --platform manylinux2014_x86_64 --only-binary=:all:; fi"
     ) in " ".join(commands(settings, functions, "build"))
     assert problems(settings, functions) == []
 
@@ -865,3 +866,11 @@ def test_the_build_runs_where_the_image_runs() -> None:
         "for the machine it runs on; omit build.architecture and build.image (the build then "
         "runs on arm64) or run them on x86_64",
     ]
+
+
+def test_python311_dependencies_are_cross_built_for_amazon_linux_2() -> None:
+    # python3.11 runs on Amazon Linux 2 (glibc 2.26): only manylinux2014 wheels load there.
+    functions = [("nodejs20.x", "arm64"), ("python3.11", "x86_64")]
+    build = " ".join(commands(BuildSettings(), functions, "build"))
+    assert "--platform manylinux2014_x86_64 --only-binary=:all:" in build
+    assert "manylinux_2_28" not in build
