@@ -625,12 +625,16 @@ def _validate_code(
     handler: str,
     architecture: str,
     layers: Sequence[str],
+    own_runtime: bool = True,
 ) -> None:
     """The runtime, the handler in that runtime's form, the architecture and the layers of
-    one function (`where` prefixes each property's name)."""
+    one function (`where` prefixes each property's name). A runtime the function takes from
+    the application (`own_runtime` False) is reported once, there; its handler's form is
+    judged once the runtime is one Lambda runs."""
     runtime_problem = runtimes.runtime_problem(runtime)
     if runtime_problem:
-        problems.add(f"{where}runtime {runtime_problem}")
+        if own_runtime:
+            problems.add(f"{where}runtime {runtime_problem}")
     else:
         handler_problem = runtimes.handler_problem(runtime, handler)
         if handler_problem:
@@ -690,7 +694,7 @@ def _validate_functions(problems: Problems, props: ApplicationProps) -> None:
         runtime = function.runtime or props.runtime
         if function.package_type != ZIP:
             _validate_image_function(problems, where, function)
-        elif function.runtime is not None or not runtimes.runtime_problem(runtime):
+        else:
             _validate_code(
                 problems,
                 f"{where}.",
@@ -698,6 +702,7 @@ def _validate_functions(problems: Problems, props: ApplicationProps) -> None:
                 function.handler,
                 function.architecture,
                 function.layers,
+                own_runtime=function.runtime is not None,
             )
         problems.within(f"{where}.memory_mb", function.memory_mb, 128, 10240, "MB")
         problems.within(f"{where}.timeout_seconds", function.timeout_seconds, 1, 900, "seconds")

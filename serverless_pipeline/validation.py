@@ -129,6 +129,3 @@ def partition_of(region: str) -> str:
     """The partition of a known region (aws for the commercial regions)."""
     return next((p for p, regions in PARTITION_REGIONS.items() if region in regions), "aws")
 
-
-HANDLER = r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+"
-HANDLER_ACCEPTED = "module.function, e.g. app.handler"

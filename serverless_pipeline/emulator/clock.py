@@ -30,7 +30,8 @@ _real_time = time.time
 
 
 class VirtualClock:
-    """Real time plus an offset that only grows."""
+    """Real time plus an offset that only grows while a rehearsal runs (starting_at sets it
+    once, before)."""
 
     def __init__(self) -> None:
         self._offset = 0.0
@@ -81,6 +82,8 @@ class VirtualClock:
         if start is None:
             yield self.now()
             return
+        if start.tzinfo is None:  # a time without an offset is UTC, as on the command line
+            start = start.replace(tzinfo=datetime.UTC)
         with self._lock:
             saved = self._offset
             self._offset = start.timestamp() - _real_time()

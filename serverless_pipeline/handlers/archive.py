@@ -33,7 +33,9 @@ from .settings import Function
 
 # Lambda's limit for a deployment package once unzipped.
 MAX_UNZIPPED_BYTES = 250 * 1024 * 1024
-MAX_ENTRIES = 10_000
+# Lambda sets no limit on entries; a Node.js release's node_modules often holds tens of
+# thousands of files. The size and ratio limits guard against a zip bomb.
+MAX_ENTRIES = 50_000
 # A compression ratio past this is a zip bomb, not source code (text compresses ~3-10x).
 MAX_COMPRESSION_RATIO = 100
 MAX_MANIFEST_BYTES = 1024 * 1024

@@ -39,7 +39,8 @@ PYTHON = Family(
 )
 NODEJS = Family(
     "nodejs",
-    r"([A-Za-z0-9_.@-]+/)*[A-Za-z0-9_@-][A-Za-z0-9_@-]*\.[A-Za-z_$][A-Za-z0-9_$]*",
+    # Directories, never "." or ".." (Lambda's runtime refuses those as a malformed handler).
+    r"((?!\.{1,2}/)[A-Za-z0-9_.@-]+/)*[A-Za-z0-9_@-][A-Za-z0-9_@-]*\.[A-Za-z_$][A-Za-z0-9_$]*",
     "path/file.export, e.g. index.handler or src/api.handler (module file.js, .mjs or .cjs)",
 )
 JAVA = Family(

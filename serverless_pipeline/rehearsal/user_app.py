@@ -34,15 +34,13 @@ from typing import Any
 
 from ..application_settings import SMOKE_TESTS
 from ..assets import zip_bytes
-from ..handlers.archive import TestCase, entry_point, parse_manifest
+from ..handlers.archive import MAX_ENTRIES, TestCase, entry_point, parse_manifest
 from ..handlers.errors import HandlerNotFound
 from ..layout import ApplicationLayout
 from .account import TRAFFIC_REQUESTS
 from .source import ABORTS, KINDS
 
 WRONG_ANSWER = {"rehearsal-drill": "a wrong answer"}
-# A source tree this large is not an application directory (it would be a rehearsal of minutes).
-MAX_FILES = 20_000
 
 
 class AppError(ValueError):
@@ -74,8 +72,12 @@ class UserApp:
             for path in sorted(directory.rglob("*"))
             if path.is_file() and _released(path.relative_to(directory))
         }
-        if len(self.files) > MAX_FILES:
-            raise AppError(f"--app {directory} holds {len(self.files)} files; at most {MAX_FILES}")
+        # A tree larger than validate accepts would only fail at ValidateCode.
+        if len(self.files) > MAX_ENTRIES:
+            raise AppError(
+                f"--app {directory} holds {len(self.files)} files; a release holds at most "
+                f"{MAX_ENTRIES}"
+            )
         missing: list[str] = []
         for key in application.functions:
             try:

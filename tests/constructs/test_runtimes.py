@@ -228,3 +228,30 @@ def test_a_layer_of_another_region_is_refused_for_each_place_that_runs_it() -> N
         "function takes layers from its own region only: publish the layer there, or keep "
         "the environments in one region"
     ]
+
+
+def test_a_bad_application_runtime_hides_no_other_problem() -> None:
+    config = dataclasses.replace(
+        single_function_config(),
+        application=ApplicationProps(
+            name="shop",
+            runtime="python3.9",
+            functions={"api": FunctionSettings(handler="app.handler", architecture="sparc")},
+        ),
+    )
+    with pytest.raises(ConfigurationError) as raised:
+        synth_config(config)
+    assert raised.value.problems == [
+        "runtime is 'python3.9', which Lambda has deprecated; expected one of "
+        f"{', '.join(RUNTIMES)}",
+        "functions['api'].architecture is 'sparc'; expected one of x86_64, arm64",
+    ]
+
+
+@pytest.mark.parametrize("handler", ["../shared/index.handler", "./index.handler", "a/../b.h"])
+def test_a_nodejs_handler_outside_the_code_is_refused(handler: str) -> None:
+    # Lambda's Node.js runtime refuses "." and ".." in a handler's path
+    # (Runtime.MalformedHandlerName).
+    function = FunctionSettings(handler=handler, runtime="nodejs22.x")
+    with pytest.raises(ConfigurationError, match=r"functions\['web'\].handler is"):
+        synth_config(config_with(web=function))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import threading
 
 from serverless_pipeline.emulator.clock import VirtualClock
@@ -32,3 +33,18 @@ def test_time_only_moves_forward_and_to_whole_seconds() -> None:
     second = clock.next_whole_second()
     assert first.microsecond == 0 and second > first
     assert first.timestamp() > before + 300
+
+
+def test_a_pinned_start_is_utc_unless_it_names_an_offset_and_is_undone_after() -> None:
+    clock = VirtualClock()
+    before = clock.time()
+    naive = datetime.datetime(2027, 1, 4, 9, 0)
+    with clock.starting_at(naive) as started:
+        assert started == datetime.datetime(2027, 1, 4, 9, 0, tzinfo=datetime.UTC)
+        assert abs(clock.time() - started.timestamp()) < 5
+    berlin = datetime.timezone(datetime.timedelta(hours=1))
+    with clock.starting_at(naive.replace(tzinfo=berlin)) as started:
+        assert abs(clock.time() - started.timestamp()) < 5
+        assert clock.now().hour == 8  # 09:00 in UTC+1
+    # Afterwards the clock runs on from where it was.
+    assert clock.time() >= before
