@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from constructs import Construct
 
 from .. import defaults, naming
+from ..application_settings import FunctionSettings
 from ..assets import handlers_package
 from ..engine import TerraformResourceLifecycle, aws
 from ..layout import handlers_layout
@@ -146,20 +148,20 @@ class HandlerFunctions(Construct):
         problems.raise_if_any()
         placeholder, placeholder_asset = application.placeholder
         candidate_name = self.layout.candidate_function
-        # Runs a candidate release's test cases for run_tests, as the application would run:
-        # its runtime, handler and memory; its role can only write its logs. Only where some
-        # function runs from the zip.
-        self.candidate = (
-            LoggedFunction(
+
+        def candidate(
+            id: str, name: str, description: str, first: FunctionSettings, **code: Any
+        ) -> LoggedFunction:
+            """Runs a candidate release's test cases for run_tests, as the application would
+            run: the first function's runtime, handler and architecture to begin with, the most
+            memory; its role can only write its logs."""
+            return LoggedFunction(
                 self,
-                "candidate",
-                function_name=candidate_name,
-                description="Deployment pipeline: runs a candidate release's test cases",
-                code=placeholder,
-                asset=placeholder_asset,
-                handler=app.first.handler,
-                runtime=str(app.first.runtime),
-                architecture=app.first.architecture,
+                id,
+                function_name=name,
+                description=description,
+                handler=first.handler,
+                architecture=first.architecture,
                 memory_mb=app.largest_memory_mb,
                 timeout_seconds=props.test_case_timeout_seconds,
                 environment={},
@@ -167,6 +169,19 @@ class HandlerFunctions(Construct):
                 key=key,
                 log_retention_days=props.log_retention_days,
                 sandboxed=True,
+                **code,
+            )
+
+        # Where some function runs from the zip.
+        self.candidate = (
+            candidate(
+                "candidate",
+                candidate_name,
+                "Deployment pipeline: runs a candidate release's test cases",
+                app.first,
+                code=placeholder,
+                asset=placeholder_asset,
+                runtime=str(app.first.runtime),
             )
             if app.zipped
             else None
@@ -176,22 +191,13 @@ class HandlerFunctions(Construct):
         image_candidate = self.layout.image_candidate_function
         first_image = app.first_image
         self.image_candidate = (
-            LoggedFunction(
-                self,
+            candidate(
                 "candidate-image",
-                function_name=image_candidate,
-                description="Deployment pipeline: runs a candidate release image's test cases",
+                image_candidate,
+                "Deployment pipeline: runs a candidate release image's test cases",
+                first_image,
                 image_uri=images.bootstrap_image,
-                handler=first_image.handler,
                 runtime=None,
-                architecture=first_image.architecture,
-                memory_mb=app.largest_memory_mb,
-                timeout_seconds=props.test_case_timeout_seconds,
-                environment={},
-                statements=[],
-                key=key,
-                log_retention_days=props.log_retention_days,
-                sandboxed=True,
             )
             if images and image_candidate and first_image
             else None
