@@ -259,8 +259,10 @@ class UserApp:
             )
             if not events:
                 raise AppError(
-                    f"{kind} gives {function} wrong answers in {place.name}, and no test case "
-                    f"of it runs there (stage staging) to notice"
+                    f"{kind} gives {function} wrong answers in {place.name} to the events of its "
+                    f"RunTestsIn{place.title} cases, and it has none: a case counts with stage "
+                    "staging and without stage smoke (smoke cases run in the deployment's hook, "
+                    "where this drill does not break them)"
                 )
             return _Defect(False, names, events)
         smoke = [c for c in cases if "smoke" in c.stages]

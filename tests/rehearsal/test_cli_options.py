@@ -5,16 +5,25 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import json
 import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from serverless_pipeline import DeploymentWindow
+from serverless_pipeline import (
+    ApplicationProps,
+    DeploymentWindow,
+    Environment,
+    FunctionSettings,
+    PipelineConfig,
+)
 from serverless_pipeline.cli import EXIT_USAGE, main
 from serverless_pipeline.example import example_config
+from serverless_pipeline.layout import pipeline_layout
 from serverless_pipeline.rehearsal.runner import rehearse
+from serverless_pipeline.rehearsal.user_app import open_app
 
 CONFIG = """
 from serverless_pipeline import ApplicationProps, Environment, FunctionSettings, PipelineConfig
@@ -98,3 +107,33 @@ def test_every_problem_of_a_config_is_named_before_anything_runs(
     assert "2 invalid setting(s)" in error
     assert "ServerlessApplication: functions['api'].handler is 'app'" in error
     assert "PipelineConfig: region is 'eu-west-9'; expected an AWS region" in error
+
+
+def test_a_staging_drill_names_the_cases_that_count(tmp_path: Path) -> None:
+    (tmp_path / "app.py").write_text("def handler(event, context):\n    return 1\n")
+    (tmp_path / "worker.py").write_text("def handler(event, context):\n    return 2\n")
+    smoke_only = {"name": "w", "function": "worker", "event": {}, "expected": 2}
+    cases = [
+        {"name": "a", "event": {}, "expected": 1},
+        {**smoke_only, "stages": ["candidate", "smoke"]},
+    ]
+    (tmp_path / "release-tests.json").write_text(json.dumps({"cases": cases}))
+    config = PipelineConfig(
+        name="shop",
+        region="eu-west-1",
+        application=ApplicationProps(
+            name="shop",
+            functions={
+                "api": FunctionSettings(handler="app.handler"),
+                "worker": FunctionSettings(handler="worker.handler"),
+            },
+        ),
+        environments=(Environment("qa"), Environment("live")),
+    )
+    app = open_app(str(tmp_path), pipeline_layout(config).application, "release-tests.json")
+    assert app.refusal("worker-staging-tests") == (
+        "worker-staging-tests gives worker wrong answers in qa to the events of its "
+        "RunTestsInQa cases, and it has none: a case counts with stage staging and without "
+        "stage smoke (smoke cases run in the deployment's hook, where this drill does not "
+        "break them)"
+    )
