@@ -13,6 +13,9 @@ copy of one function's handler module (the first function's; the worker's for `w
 - `staging-deploy` / `production-deploy`: in the first / last environment only, it fails every
   call, which the environment's smoke hook or alarms (on the users' traffic) catch while the
   deployment runs.
+- `production-bake`: in the last environment only, a leak: each execution environment serves
+  the smoke cases and the canary's requests, then fails every call, so the users who keep coming
+  while the release bakes set the errors alarm off (BakeAlarm).
 - `abort-staging` / `abort-production`: the code as it is, and an operator stops the execution
   while the first / last environment deploys; the cleanup rule rolls back.
 
@@ -37,8 +40,8 @@ from ..assets import zip_bytes
 from ..handlers.archive import MAX_ENTRIES, TestCase, entry_point, parse_manifest
 from ..handlers.errors import HandlerNotFound
 from ..layout import ApplicationLayout
-from .account import TRAFFIC_REQUESTS
-from .source import ABORTS, KINDS
+from .account import BAKE_REQUESTS, TRAFFIC_REQUESTS
+from .source import ABORTS, BAKES, KINDS
 
 WRONG_ANSWER = {"rehearsal-drill": "a wrong answer"}
 
@@ -56,6 +59,9 @@ class _Defect:
     """Physical function names where it misbehaves; None: everywhere."""
     events: tuple[Any, ...] | None
     """Only for these events; None: for every event."""
+    after: int = 0
+    """It behaves while an execution environment has served fewer calls than this (a leak that
+    runs out), then misbehaves; 0: from the first call."""
 
 
 class UserApp:
@@ -173,14 +179,18 @@ class UserApp:
             "import os as _drill_os\n"
             f"_drill_handler = {name}\n"
             f"_DRILL_FUNCTIONS = {defect.functions!r}\n"
-            f"_DRILL_EVENTS = {json.dumps(defect.events)!r}\n\n\n"
+            f"_DRILL_EVENTS = {json.dumps(defect.events)!r}\n"
+            f"_DRILL_AFTER = {defect.after}\n"
+            "_drill_served = []\n\n\n"
             f"def {name}(event, context):\n"
             '    where = _drill_os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "")\n'
             "    events = _drill_json.loads(_DRILL_EVENTS)\n"
             "    if (_DRILL_FUNCTIONS is None or where in _DRILL_FUNCTIONS) and (\n"
             "        events is None or event in events\n"
             "    ):\n"
-            f"        {answer}\n"
+            "        _drill_served.append(1)  # never released: runs out after _DRILL_AFTER\n"
+            "        if len(_drill_served) > _DRILL_AFTER:\n"
+            f"            {answer}\n"
             "    return _drill_handler(event, context)\n"
         )
 
@@ -206,11 +216,14 @@ class UserApp:
         body = (
             f"const DRILL_FUNCTIONS = {json.dumps(defect.functions)};\n"
             f"const DRILL_EVENTS = {json.dumps(defect.events)};\n"
+            f"const DRILL_AFTER = {defect.after};\n"
+            "let drillServed = 0; // never released: runs out after DRILL_AFTER\n"
             "const drillHandler = (event, context, callback) => {\n"
             '  const where = process.env.AWS_LAMBDA_FUNCTION_NAME || "";\n'
             "  if (\n"
             "    (DRILL_FUNCTIONS === null || DRILL_FUNCTIONS.includes(where)) &&\n"
             "    (DRILL_EVENTS === null || DRILL_EVENTS.some((e) => isDeepStrictEqual(e, event)))\n"
+            "    && ++drillServed > DRILL_AFTER\n"
             "  ) {\n"
             f"    return {answer};\n"
             "  }\n"
@@ -266,8 +279,23 @@ class UserApp:
                 )
             return _Defect(False, names, events)
         smoke = [c for c in cases if "smoke" in c.stages]
-        # The users' few requests must be enough errors to set the errors alarm off.
         errors = [a for a in place.function(function).alarms if a.metric_name == "Errors"]
+        if kind in BAKES:
+            # A leak: the smoke cases and the canary's requests pass, the users who keep
+            # coming while the release bakes run it out, and the errors alarm sees them.
+            after = len(smoke) + TRAFFIC_REQUESTS
+            failing = BAKE_REQUESTS - after
+            if not self.traffic_events(function) or not any(
+                a.threshold <= failing for a in errors
+            ):
+                raise AppError(
+                    f"{kind} makes {function} fail in {place.name} once its users have made "
+                    f"{after} requests, and nothing would catch it while it bakes: no errors "
+                    f"alarm that {max(failing, 0)} failing requests set off "
+                    "(AlarmSettings.errors_threshold)"
+                )
+            return _Defect(True, names, None, after)
+        # The users' few requests must be enough errors to set the errors alarm off.
         watched = bool(self.traffic_events(function)) and any(
             a.threshold <= TRAFFIC_REQUESTS for a in errors
         )

@@ -38,6 +38,7 @@ def config():
                 TrafficShift("canary", percentage=10, interval_minutes=15),
                 {{"STAGE": "production"}},
                 before_allow_traffic={hook},
+                bake_minutes={bake},
             ),
         ),
         approval_timeout_seconds=4 * 3600,
@@ -47,12 +48,14 @@ not_a_config = 42
 """
 
 
-def project(tmp_path: Path, *, alarms: bool = True, hook: str = "SMOKE_TESTS") -> str:
+def project(
+    tmp_path: Path, *, alarms: bool = True, hook: str = "SMOKE_TESTS", bake: int = 0
+) -> str:
     """An application directory (src/) and a config module; returns the --config value."""
     write_service(tmp_path / "src")
     # A module name of its own per test: a module, once imported, stays in sys.modules.
     module = f"pipeline_{uuid.uuid4().hex[:8]}"
-    (tmp_path / f"{module}.py").write_text(CONFIG.format(alarms=alarms, hook=hook))
+    (tmp_path / f"{module}.py").write_text(CONFIG.format(alarms=alarms, hook=hook, bake=bake))
     return f"{module}:config"
 
 
@@ -166,3 +169,21 @@ def test_what_cannot_be_rehearsed_is_a_usage_error_that_says_why(
     code, _, error = rehearse(tmp_path, monkeypatch, capsys, *given)
     assert code == EXIT_USAGE
     assert message in error
+
+
+@pytest.mark.slow
+def test_a_leak_in_your_own_app_is_found_while_it_bakes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    """production-bake passes the smoke hook and the canary and fails under the users who keep
+    coming while the release bakes: found at the bake, not at the deployment."""
+    config = project(tmp_path, bake=10)
+    code, document, _ = rehearse(
+        tmp_path, monkeypatch, capsys, "production-bake", "--app", "src", "--config", config,
+        "--json",
+    )
+    assert code == EXIT_ROLLED_BACK
+    (release,) = document["releases"]
+    assert (release["failed_state"], release["error"]) == ("CheckProductionBake", "BakeAlarm")
+    assert "DeployProduction" in release["path"]
+    assert document["live"] == {"staging": "r1", "production": "r1"}
