@@ -1,4 +1,5 @@
-"""Fetching a release's bytes from S3, verified against the checksum the build recorded."""
+"""Fetching a release's bytes (its zip, its layers) from S3, verified against the checksums the
+build recorded."""
 
 from __future__ import annotations
 
@@ -20,28 +21,42 @@ def fetch(s3: Any, release: Release, artifact_bucket: str) -> bytes:
             f"release.bucket is {release.bucket!r}; releases are read only from the pipeline's "
             f"artifact bucket {artifact_bucket!r}"
         )
-    location = {"Bucket": release.bucket, "Key": release.key}
-    if release.version_id:
-        location["VersionId"] = release.version_id
+    return _verified(s3, release.bucket, release.key, release.version_id, release.sha256)
+
+
+def fetch_layer(s3: Any, release: Release, name: str) -> bytes:
+    """The bytes of the release's layer `name`, from the bucket of the release's artifact (which
+    fetch has checked), verified like the artifact."""
+    if name not in release.layers:
+        built = ", ".join(sorted(release.layers)) or "none"
+        raise ArtifactNotFound(
+            f"release {release.id} has no layer {name!r} (it has {built}): the build makes the "
+            "layers that BuildSettings.layers names, and functions may use only those"
+        )
+    layer = release.layers[name]
+    return _verified(s3, release.bucket, layer.key, layer.version_id, layer.sha256)
+
+
+def _verified(s3: Any, bucket: str, key: str, version_id: str | None, sha256: str) -> bytes:
+    location = {"Bucket": bucket, "Key": key}
+    if version_id:
+        location["VersionId"] = version_id
     try:
         head = s3.head_object(**location)
         if head["ContentLength"] > MAX_UNZIPPED_BYTES:
             raise ArtifactTooLarge(
-                f"s3://{release.bucket}/{release.key} is {head['ContentLength']} bytes; "
+                f"s3://{bucket}/{key} is {head['ContentLength']} bytes; "
                 f"at most {MAX_UNZIPPED_BYTES}"
             )
         data: bytes = s3.get_object(**location)["Body"].read()
     except ClientError as error:
         code = error.response.get("Error", {}).get("Code", "")
         if code in {"404", "NoSuchKey", "NoSuchVersion", "NoSuchBucket", "403", "AccessDenied"}:
-            raise ArtifactNotFound(
-                f"s3://{release.bucket}/{release.key} cannot be read ({code})"
-            ) from error
+            raise ArtifactNotFound(f"s3://{bucket}/{key} cannot be read ({code})") from error
         raise
     digest = hashlib.sha256(data).hexdigest()
-    if digest != release.sha256:
+    if digest != sha256:
         raise ChecksumMismatch(
-            f"s3://{release.bucket}/{release.key} has SHA-256 {digest}, "
-            f"the release says {release.sha256}"
+            f"s3://{bucket}/{key} has SHA-256 {digest}, the release says {sha256}"
         )
     return data

@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import InvalidEvent
@@ -28,10 +28,18 @@ IMAGE_URI = re.compile(
 # Where a release's artifact lives, in the artifact bucket (put there by the build) and in each
 # environment's bucket (put there by promote): one scheme for the build, handlers and rehearsal.
 RELEASE_KEY = "releases/{release_id}/app.zip"
+# A layer the build made from the repository (BuildSettings.layers), beside the release's zip.
+LAYER_KEY = "releases/{release_id}/layers/{layer}.zip"
+# The name of a layer built from the release: what functions' `layers` say instead of an ARN.
+RELEASE_LAYER = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
 def release_key(release_id: str) -> str:
     return RELEASE_KEY.format(release_id=release_id)
+
+
+def layer_key(release_id: str, layer: str) -> str:
+    return LAYER_KEY.format(release_id=release_id, layer=layer)
 
 
 def _field(event: Mapping[str, Any], key: str, where: str) -> Any:
@@ -68,6 +76,15 @@ def require_one_of(event: Mapping[str, Any], key: str, choices: tuple[str, ...])
 
 
 @dataclass(frozen=True)
+class LayerArtifact:
+    """Where the build put the zip of one layer built from the release, and its checksum."""
+
+    key: str
+    sha256: str
+    version_id: str | None = None
+
+
+@dataclass(frozen=True)
 class Release:
     """Where the build put one release and what its bytes hash to."""
 
@@ -79,6 +96,8 @@ class Release:
     image: str | None = None
     """The release's container image, <repository URL>@sha256:<digest>, which the build pushed
     when some function is an image; None: no image."""
+    layers: Mapping[str, LayerArtifact] = field(default_factory=dict)
+    """The layers the build made from the repository (BuildSettings.layers), by name."""
 
     @property
     def code_sha256(self) -> str:
@@ -108,9 +127,7 @@ def parse_release(event: Mapping[str, Any]) -> Release:
             "(the release id must match the artifact)"
         )
     sha256 = require_str(release, "sha256", SHA256_HEX, "64 lowercase hex digits", "release.")
-    version_id = release.get("version_id")
-    if version_id is not None and (not isinstance(version_id, str) or not version_id):
-        raise InvalidEvent(f"release.version_id is {version_id!r:.80}; expected a non-empty string")
+    version_id = _version_id(release, "release.")
     image = release.get("image")
     if image is not None:
         uri = require_mapping(image, "release.image").get("uri")
@@ -121,7 +138,35 @@ def parse_release(event: Mapping[str, Any]) -> Release:
                 "@sha256:<64 hex digits>"
             )
         image = uri
-    return Release(release_id, bucket, key, sha256, version_id, image)
+    return Release(release_id, bucket, key, sha256, version_id, image, _layers(release, release_id))
+
+
+def _layers(release: Mapping[str, Any], release_id: str) -> dict[str, LayerArtifact]:
+    """release.layers: name -> {key, sha256, version_id}, each key the build's for that name,
+    so that a release cannot hand promote another release's (or another layer's) bytes."""
+    raw = require_mapping(release.get("layers", {}), "release.layers")
+    layers = {}
+    for name, value in raw.items():
+        where = f"release.layers.{name}."
+        if not isinstance(name, str) or not RELEASE_LAYER.fullmatch(name):
+            raise InvalidEvent(
+                f"release.layers names {name!r:.80}; expected 1-64 letters, digits, '_' or '-'"
+            )
+        artifact = require_mapping(value, where.rstrip("."))
+        key, expected = _field(artifact, "key", where), layer_key(release_id, name)
+        if key != expected:
+            raise InvalidEvent(f"{where}key is {key!r:.100}; expected {expected!r}")
+        sha256 = require_str(artifact, "sha256", SHA256_HEX, "64 lowercase hex digits", where)
+        layers[name] = LayerArtifact(key, sha256, _version_id(artifact, where))
+    return layers
+
+
+def _version_id(artifact: Mapping[str, Any], where: str) -> str | None:
+    """An S3 object's version id, where the bucket is versioned; None where it is not."""
+    version_id = artifact.get("version_id")
+    if version_id is not None and (not isinstance(version_id, str) or not version_id):
+        raise InvalidEvent(f"{where}version_id is {version_id!r:.80}; expected a non-empty string")
+    return version_id
 
 
 def parse_execution(event: Mapping[str, Any]) -> str:

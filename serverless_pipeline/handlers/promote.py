@@ -17,11 +17,12 @@ from collections.abc import Mapping
 from dataclasses import asdict
 from typing import Any
 
-from . import artifacts, deployments, gates, images, records, settings
+from . import artifacts, deployments, gates, images, records, release_layers, settings
 from .clients import client, in_environment
 from .errors import DeploymentFailed, DeploymentInProgress, DeploymentTimedOut, InvalidEvent
 from .events import (
     EXECUTION_ARN,
+    LayerArtifact,
     Release,
     parse_execution,
     parse_release,
@@ -156,7 +157,8 @@ def start(
                 deadline=deadline,
             )
             records.write_deployment(s3, target, execution, record)
-    versions = _publish(s3, lam, environment, pending, release, data, image)
+    layers = _publish_layers(config, s3, lam, environment, pending, release)
+    versions = _publish(s3, lam, environment, pending, release, data, image, layers)
     for target in pending:
         record = found[target.function]
         assert record is not None
@@ -174,6 +176,32 @@ def start(
     return _report(environment, release, _known(found), "InProgress")
 
 
+def _publish_layers(
+    config: settings.Settings,
+    s3: Any,
+    lam: Any,
+    environment: settings.Environment,
+    targets: list[settings.Target],
+    release: Release,
+) -> dict[str, str]:
+    """The targets' layers built from the release, published in the environment (name -> ARN).
+    Each is read with the pipeline's role and stored in the environment's bucket, like the
+    release's zip, for Lambda to read it there."""
+
+    def store(name: str, layer: LayerArtifact) -> release_layers.Content:
+        data = artifacts.fetch_layer(client("s3"), release, name)
+        stored = s3.put_object(
+            Bucket=environment.bucket, Key=layer.key, Body=data, Metadata={"sha256": layer.sha256}
+        )
+        content = {"S3Bucket": environment.bucket, "S3Key": layer.key}
+        if stored.get("VersionId"):
+            content["S3ObjectVersion"] = stored["VersionId"]
+        return content
+
+    wanted = release_layers.names(layer for t in targets for layer in t.layers)
+    return release_layers.publish(lam, config.application, release, wanted, store)
+
+
 def _publish(
     s3: Any,
     lam: Any,
@@ -182,12 +210,15 @@ def _publish(
     release: Release,
     data: bytes,
     image: str | None,
+    layers: dict[str, str],
 ) -> dict[str, str]:
     """Store the release in the environment's bucket and publish it as a new version of each
     target's function; function -> version. Every code update starts before the first wait.
     An image function gets `image`, the release's image by digest, never by tag: the version
     then runs exactly the image validate checked, and the alias that pins it keeps that image
-    through a rollback. The zip is stored for it too: it holds the release's test cases."""
+    through a rollback. The zip is stored for it too: it holds the release's test cases.
+    A function with layers built from the release gets their versions (`layers`) first: the
+    version published then holds both, and a rollback to the version before restores both."""
     key = release_key(release.id)
     stored = s3.put_object(
         Bucket=environment.bucket, Key=key, Body=data, Metadata={"sha256": release.sha256}
@@ -195,6 +226,16 @@ def _publish(
     code = {"S3Bucket": environment.bucket, "S3Key": key}
     if stored.get("VersionId"):
         code["S3ObjectVersion"] = stored["VersionId"]
+    waiter = lam.get_waiter("function_updated_v2")
+    layered = [t for t in targets if release_layers.names(t.layers)]
+    for target in layered:
+        lam.update_function_configuration(
+            FunctionName=target.function_name,
+            Layers=release_layers.resolve(target.layers, layers),
+        )
+    # A function takes its code only once its configuration update is done.
+    for target in layered:
+        waiter.wait(FunctionName=target.function_name)
     # The architecture comes with the code (UpdateFunctionCode's Architectures): a function
     # moved from arm64 back to x86_64 keeps arm64 until code arrives saying otherwise, since
     # Terraform leaves x86_64, Lambda's default, unset.
@@ -206,7 +247,6 @@ def _publish(
         )
         for t in targets
     }
-    waiter = lam.get_waiter("function_updated_v2")
     versions = {}
     for target in targets:
         waiter.wait(FunctionName=target.function_name)

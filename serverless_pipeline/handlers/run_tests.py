@@ -18,11 +18,18 @@ import logging
 import uuid
 from typing import Any
 
-from . import archive, artifacts, images, settings
+from . import archive, artifacts, images, release_layers, settings
 from .case_runner import invoke_case, invoke_client, judge
 from .clients import client, environment_session, in_environment
 from .errors import ConfigurationError, EnvironmentNotOnRelease, TestCasesFailed
-from .events import Release, parse_execution, parse_release, require_mapping, require_one_of
+from .events import (
+    LayerArtifact,
+    Release,
+    parse_execution,
+    parse_release,
+    require_mapping,
+    require_one_of,
+)
 
 LOGGER = logging.getLogger(__name__)
 
@@ -75,7 +82,17 @@ def _run_candidates(
     functions: list[settings.Function],
 ) -> list[dict[str, Any]]:
     """The zip functions' cases on the candidate function, the image functions' on the image
-    candidate, in the cases' order."""
+    candidate, in the cases' order. Layers built from the release are published in the
+    pipeline's account first, from the artifact bucket, as promote publishes them elsewhere."""
+
+    def store(name: str, layer: LayerArtifact) -> release_layers.Content:
+        content = {"S3Bucket": release.bucket, "S3Key": layer.key}
+        if layer.version_id:
+            content["S3ObjectVersion"] = layer.version_id
+        return content
+
+    wanted = release_layers.names(layer for f in functions for layer in f.layers)
+    layers = release_layers.publish(client("lambda"), config.application, release, wanted, store)
     outcomes: dict[int, dict[str, Any]] = {}
     for image in (False, True):
         indexes = [
@@ -100,21 +117,23 @@ def _run_candidates(
             code,
             [cases[i] for i in indexes],
             [functions[i] for i in indexes],
+            layers,
         )
         outcomes.update(zip(indexes, ran, strict=True))
     return [outcomes[index] for index in range(len(cases))]
 
 
-def _configuration(function: settings.Function) -> dict[str, Any]:
+def _configuration(function: settings.Function, layers: dict[str, str]) -> dict[str, Any]:
     """What the candidate takes of a case's function beside its code: an image function's
-    command is its handler (ImageConfig), the image brings runtime and layers."""
+    command is its handler (ImageConfig), the image brings runtime and layers. `layers`: the
+    versions of the layers built from the release."""
     if function.package_type == images.IMAGE:
         return {"ImageConfig": {"Command": [function.handler]}, "MemorySize": function.memory_mb}
     return {
         "Runtime": function.runtime,
         "Handler": function.handler,
         "MemorySize": function.memory_mb,
-        "Layers": list(function.layers),
+        "Layers": release_layers.resolve(function.layers, layers),
     }
 
 
@@ -124,6 +143,7 @@ def _run_candidate(
     code: dict[str, str],
     cases: list[archive.TestCase],
     functions: list[settings.Function],
+    layers: dict[str, str],
 ) -> list[dict[str, Any]]:
     """Each case invoked on a version of the candidate function that holds exactly the release's
     `code` (its zip, or its image by digest), the runtime, architecture, layers, handler and
@@ -153,7 +173,7 @@ def _run_candidate(
         # latest version instead when code and configuration are unchanged since it.
         lam.update_function_configuration(
             FunctionName=function_name,
-            **_configuration(function),
+            **_configuration(function, layers),
             Environment={"Variables": json.loads(variables)},
             Description=f"candidate {release.id} {uuid.uuid4()}",
         )

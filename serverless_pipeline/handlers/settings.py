@@ -31,7 +31,8 @@ class Function:
     runtime: str = runtimes.DEFAULT_RUNTIME
     architecture: str = runtimes.DEFAULT_ARCHITECTURE
     layers: tuple[str, ...] = ()
-    """Layer version ARNs, which the candidate function takes for this function's cases."""
+    """Layer version ARNs and names of layers built from the release (release_layers.py), in
+    Lambda's merge order; the candidate function takes them for this function's cases."""
     package_type: str = "Zip"
     """"Image": the function runs the release's container image (handlers/images.py), and
     `handler` is the image's command; its runtime is the image's, not `runtime`."""
@@ -57,6 +58,9 @@ class Target:
     """The function's Function.package_type: promote deploys an image function by its digest."""
     architecture: str = runtimes.DEFAULT_ARCHITECTURE
     """The function's Function.architecture, which promote sends with each release's code."""
+    layers: tuple[str, ...] = ()
+    """The function's Function.layers: promote sets them with the release when some are built
+    from it (Terraform cannot know those versions' ARNs)."""
 
 
 OWN_ALARMS = ("errors", "throttles")
@@ -106,6 +110,8 @@ class Environment:
 
 @dataclass(frozen=True)
 class Settings:
+    application: str
+    """The application's name, which names the layers published from its releases."""
     artifact_bucket: str
     test_manifest: str
     functions: tuple[Function, ...]
@@ -290,7 +296,7 @@ def _application(raw: str) -> tuple[tuple[Function, ...], tuple[Environment, ...
         if not isinstance(layers, list) or not all(isinstance(a, str) for a in layers):
             raise ConfigurationError(
                 f"APPLICATION function {values['name']} layers is {layers!r:.80}; "
-                "expected a list of layer version ARNs"
+                "expected a list of layer version ARNs and release layer names"
             )
         package_type = values.get("package_type", "Zip")
         if package_type not in ("Zip", "Image"):
@@ -339,6 +345,7 @@ def _application(raw: str) -> tuple[tuple[Function, ...], tuple[Environment, ...
                     single_form="{function}" not in pattern,
                     package_type=function.package_type,
                     architecture=function.architecture,
+                    layers=function.layers,
                 )
             )
         role, region = _placement(values)
@@ -359,7 +366,8 @@ def _application(raw: str) -> tuple[tuple[Function, ...], tuple[Environment, ...
     ):
         raise ConfigurationError("APPLICATION line must name its parameter and a positive wait")
     records["line_switch"] = line.get("parameter", "")
-    return tuple(functions), tuple(environments), {**records, "line_wait": line.get("wait", 3600)}
+    records |= {"line_wait": line.get("wait", 3600), "name": app["name"]}
+    return tuple(functions), tuple(environments), records
 
 
 def load(env: Mapping[str, str] | None = None) -> Settings:
@@ -367,6 +375,7 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
     env = os.environ if env is None else env
     functions, environments, records = _application(_required(env, "APPLICATION"))
     return Settings(
+        application=records["name"],
         artifact_bucket=_required(env, "ARTIFACT_BUCKET"),
         test_manifest=_required(env, "TEST_MANIFEST"),
         functions=functions,
