@@ -14,6 +14,7 @@ from . import asl, defaults, naming
 from .alarms import AlarmSettings
 from .assets import zip_bytes
 from .handlers import runtimes
+from .handlers.events import RELEASE_LAYER
 from .handlers.runtimes import DEFAULT_ARCHITECTURE
 from .validation import (
     ACCOUNT_ID,
@@ -316,9 +317,11 @@ class FunctionSettings:
     """Instruction set, "x86_64" or "arm64" (Graviton); validate refuses a release whose native
     files are built for the other one. Omitted: x86_64."""
     layers: Sequence[str] = ()
-    """ARNs of Lambda layer versions (arn:aws:lambda:<region>:<account>:layer:<name>:<version>),
-    at most 5, in the order Lambda extracts them; omitted: none. A layer must be in the
-    function's region and built for its runtime and architecture."""
+    """At most 5 layers, in the order Lambda extracts them: ARNs of layer versions
+    (arn:aws:lambda:<region>:<account>:layer:<name>:<version>), and names of layers the build
+    makes from the repository with each release (BuildSettings.layers), which the pipeline
+    publishes beside the functions. Omitted: none. A layer given by ARN must be in the
+    function's region; every layer must be built for the function's runtime and architecture."""
     package_type: str = ZIP
     """"Zip" (the release zip) or "Image" (the container image the build pushes to the
     pipeline's repository; `runtime` and `layers` are then not set: the image brings both, and
@@ -616,6 +619,8 @@ def _validate_gates(problems: Problems, where: str, environment: Environment) ->
 # Lambda: "You can add up to five layers to a function" (Lambda quotas).
 MAX_LAYERS = 5
 LAYER_ARN = r"arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:layer:[A-Za-z0-9_-]{1,140}:[1-9]\d*"
+# Or the name of a layer built from the release (BuildSettings.layers; handlers/events.py).
+LAYER = rf"{LAYER_ARN}|{RELEASE_LAYER.pattern.strip('^$')}"
 
 
 def _validate_code(
@@ -641,7 +646,10 @@ def _validate_code(
             problems.add(f"{where}handler {handler_problem}")
     problems.one_of(f"{where}architecture", architecture, runtimes.ARCHITECTURES)
     if isinstance(layers, str) or not isinstance(layers, Sequence):
-        problems.add(f"{where}layers is {layers!r}; expected a list of layer version ARNs")
+        problems.add(
+            f"{where}layers is {layers!r}; expected a list of layer version ARNs and names of "
+            "layers built from the release"
+        )
         return
     if len(layers) > MAX_LAYERS:
         problems.add(f"{where}layers has {len(layers)} entries; Lambda allows {MAX_LAYERS}")
@@ -649,8 +657,9 @@ def _validate_code(
         problems.pattern(
             f"{where}layers item",
             layer,
-            LAYER_ARN,
-            "a layer version ARN, arn:aws:lambda:<region>:<account>:layer:<name>:<version>",
+            LAYER,
+            "a layer version ARN, arn:aws:lambda:<region>:<account>:layer:<name>:<version>, "
+            "or the name of a layer in BuildSettings.layers (1-64 letters, digits, '_' or '-')",
         )
     for duplicate in sorted({layer for layer in layers if list(layers).count(layer) > 1}):
         problems.add(f"{where}layers names {duplicate} more than once")

@@ -7,10 +7,11 @@ import json
 import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import PurePosixPath
 
 from . import defaults
 from .handlers import runtimes
-from .handlers.events import RELEASE_KEY
+from .handlers.events import LAYER_KEY, RELEASE_KEY, RELEASE_LAYER
 from .validation import Problems
 
 CONNECTION_ARN = (
@@ -110,6 +111,14 @@ class BuildSettings:
     source_dir's files from there). Built for the image functions' architecture, tagged with the
     release id, pushed to the pipeline's repository and named by digest in the release.
     Omitted: Dockerfile at the root."""
+    layers: Mapping[str, str] = field(default_factory=dict)
+    """Layers built with each release: name -> a directory relative to the repository's root
+    that holds the layer's content in Lambda's layout (python/ for Python libraries,
+    nodejs/node_modules/ for Node.js modules, bin/, lib/, extensions/), as the build commands
+    leave it. Each is zipped reproducibly beside the release's zip and named in the release;
+    functions take it by name in their `layers`, and the pipeline publishes it as a layer
+    version <application>-<name> in each account and region that runs them, once per content.
+    Omitted: none."""
 
 
 CODEBUILD_RUNTIMES: dict[str, tuple[str, str]] = {
@@ -289,6 +298,7 @@ def validate_build(
         problems.one_of("function_runtimes item architecture", architecture, runtimes.ARCHITECTURES)
     if settings.architecture is not None:
         problems.one_of("build.architecture", settings.architecture, runtimes.ARCHITECTURES)
+    _validate_layers(problems, settings)
     if len(problems.items) > known:
         return
     languages = _languages(functions)
@@ -298,6 +308,30 @@ def validate_build(
     _validate_image(problems, settings, functions)
     if image_architecture is not None:
         _validate_docker(problems, settings, image_architecture, architecture)
+
+
+def _validate_layers(problems: Problems, settings: BuildSettings) -> None:
+    """Each layer's name is one a layer may have, and its directory is in the repository."""
+    if not isinstance(settings.layers, Mapping):
+        problems.add(
+            f"build.layers is {settings.layers!r}; expected a mapping of layer names to "
+            "directories in the repository"
+        )
+        return
+    for name, directory in settings.layers.items():
+        accepted = "1-64 letters, digits, '_' or '-'"
+        problems.pattern("build.layers name", name, RELEASE_LAYER.pattern.strip("^$"), accepted)
+        where = f"build.layers[{name!r}]"
+        if not isinstance(directory, str) or not _inside_repository(directory):
+            problems.add(
+                f"{where} is {directory!r}; expected a directory relative to the repository's "
+                "root, without '..', such as 'layers/common'"
+            )
+
+
+def _inside_repository(path: str) -> bool:
+    parts = PurePosixPath(path).parts
+    return bool(parts) and not path.startswith("/") and ".." not in parts and "\\" not in path
 
 
 def _validate_docker(
@@ -583,6 +617,45 @@ def _image(settings: BuildSettings, architecture: str) -> list[str]:
     ]
 
 
+def _layer(index: int, name: str, directory: str) -> list[str]:
+    """Zip one layer's directory as the release's zip is made (no bytecode, fixed timestamps,
+    sorted entries: the same content gives the same checksum, and the pipeline publishes it
+    once), and upload it beside the release's zip."""
+    quoted, out = shlex.quote(directory), f".layers/{name}.zip"
+    return [
+        f'if [ ! -d {quoted} ]; then echo "The layer {name} needs its directory {directory} '
+        '(BuildSettings.layers) after the build." >&2; exit 1; fi',
+        f"mkdir -p .layers && rm -f {out}",
+        f"find {quoted} -name __pycache__ -type d -prune -exec rm -rf {{}} +",
+        f"find {quoted} -exec touch -h -d @315532800 {{}} +",
+        f'(out="$PWD/{out}"; cd {quoted} && find . -type f | LC_ALL=C sort | zip -X -q -@ "$out")',
+        f"LAYER_SHA256_{index}=$(sha256sum {out} | cut -d' ' -f1)",
+        f'LAYER_VERSION_{index}=$(aws s3api put-object --bucket "$ARTIFACT_BUCKET" --key '
+        f'"{LAYER_KEY.format(release_id="$RELEASE_ID", layer=name)}" --body {out} '
+        "--query VersionId --output text)",
+    ]
+
+
+def _release_input(image: bool, layers: Sequence[str]) -> str:
+    """The printf that writes release.json, the state machine's input: where the release's zip
+    is and its checksum, and with them its image by digest and its layers, where it has them."""
+    form = '"id":"%s","bucket":"%s","key":"%s","sha256":"%s","version_id":"%s"'
+    values = ['"$RELEASE_ID"', '"$ARTIFACT_BUCKET"', '"$KEY"', '"$SHA256"', '"$VERSION_ID"']
+    if image:
+        form += ',"image":{"uri":"%s"}'
+        values.append('"$IMAGE_REPOSITORY@$IMAGE_DIGEST"')
+    if layers:
+        entries = ",".join(
+            f'"{name}":{{"key":"{LAYER_KEY.format(release_id="%s", layer=name)}",'
+            '"sha256":"%s","version_id":"%s"}'
+            for name in layers
+        )
+        form += f',"layers":{{{entries}}}'
+        for index in range(len(layers)):
+            values += ['"$RELEASE_ID"', f'"$LAYER_SHA256_{index}"', f'"$LAYER_VERSION_{index}"']
+    return f"printf '{{\"release\":{{{form}}}}}' {' '.join(values)} > {RELEASE_INPUT_FILE}"
+
+
 def buildspec(
     settings: BuildSettings,
     functions: Sequence[tuple[str, str]],
@@ -624,20 +697,12 @@ def buildspec(
         'VERSION_ID=$(aws s3api put-object --bucket "$ARTIFACT_BUCKET" --key "$KEY" '
         "--body release.zip --query VersionId --output text)",
     ]
-    if image_architecture is None:
-        commands.append(
-            'printf \'{"release":{"id":"%s","bucket":"%s","key":"%s","sha256":"%s",'
-            '"version_id":"%s"}}\' "$RELEASE_ID" "$ARTIFACT_BUCKET" "$KEY" "$SHA256" '
-            f'"$VERSION_ID" > {RELEASE_INPUT_FILE}'
-        )
-    else:
-        commands += [
-            *_image(settings, image_architecture),
-            'printf \'{"release":{"id":"%s","bucket":"%s","key":"%s","sha256":"%s",'
-            '"version_id":"%s","image":{"uri":"%s"}}}\' "$RELEASE_ID" "$ARTIFACT_BUCKET" '
-            '"$KEY" "$SHA256" "$VERSION_ID" "$IMAGE_REPOSITORY@$IMAGE_DIGEST" '
-            f"> {RELEASE_INPUT_FILE}",
-        ]
+    layers = sorted(settings.layers.items())
+    for index, (name, directory) in enumerate(layers):
+        commands += _layer(index, name, directory)
+    if image_architecture is not None:
+        commands += _image(settings, image_architecture)
+    commands.append(_release_input(image_architecture is not None, [n for n, _ in layers]))
     versions = runtime_versions(settings, functions)
     install_phase: dict[str, object] = {}
     if versions:  # none without zip functions: CodeBuild's image brings docker

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field, replace
 from . import asl, defaults
 from .application_settings import ApplicationProps, Environment, FunctionSettings, shift_minutes
 from .build_settings import BuildSettings, ConnectionSource, S3Source
+from .handlers.events import RELEASE_LAYER
+from .handlers.release_layers import is_release_layer
 from .subscribers import Subscriber
 from .validation import AWS_REGIONS, Problems, partition_of
 
@@ -269,10 +271,22 @@ class PipelineConfig:
         for environment in application.environment_list():
             if isinstance(environment, Environment):
                 regions[f"environment {environment.name!r}"] = environment.region or self.region
+        built = self.build.layers if isinstance(self.build.layers, Mapping) else {}
+        used: set[str] = set()
         for key, function in application.function_settings().items():
             if not isinstance(function, FunctionSettings) or isinstance(function.layers, str):
                 continue
             for layer in function.layers:
+                if isinstance(layer, str) and is_release_layer(layer):
+                    used.add(layer)
+                    # A name no layer may have is the application's to report.
+                    if layer not in built and RELEASE_LAYER.fullmatch(layer):
+                        problems.add(
+                            f"functions[{key!r}].layers item {layer!r} is no layer the build "
+                            f"makes; expected a layer version ARN or one of build.layers "
+                            f"({', '.join(sorted(built)) or 'none'})"
+                        )
+                    continue
                 layer_region = layer.split(":")[3] if layer.count(":") >= 6 else None
                 away = [where for where, region in regions.items() if region != layer_region]
                 if layer_region and away:
@@ -283,6 +297,11 @@ class PipelineConfig:
                         "layers from its own region only: publish the layer there, or keep "
                         "the environments in one region"
                     )
+        for unused in sorted(set(built) - used):
+            problems.add(
+                f"build.layers[{unused!r}] is built with every release, but no function takes "
+                "it; add it to a function's layers, or remove it"
+            )
 
     def validate(self) -> None:
         """Everything `ServerlessPipelineStack` uses: the pipeline, and the region, backend and

@@ -36,7 +36,7 @@ from serverless_pipeline.build_settings import (
     validate_build,
 )
 from serverless_pipeline.handlers import runtimes
-from serverless_pipeline.handlers.events import RELEASE_KEY
+from serverless_pipeline.handlers.events import RELEASE_KEY, parse_release
 from serverless_pipeline.validation import Problems
 
 Functions = Sequence[tuple[str, str]]
@@ -348,6 +348,76 @@ def test_python_and_nodejs_functions_ship_in_one_release(tmp_path: Path) -> None
         check=True,
     )
     assert ran.stdout == "{'order': 'A1'}\n"
+
+
+@pytest.mark.slow
+def test_layers_are_zipped_reproducibly_beside_the_release_and_named_in_it(
+    tmp_path: Path,
+) -> None:
+    """The build's command fills the layer's directory (a library installed into python/, as
+    Lambda's layout wants it); each checkout gives the same layer zip, uploaded beside the
+    release's and named in release.json with its checksum and object version."""
+    project, home, wheels = tmp_path / "repo", tmp_path / "home", tmp_path / "wheels"
+    home.mkdir()
+    project.mkdir()
+    python_project(project, wheels)
+    (project / "layers" / "common" / "python").mkdir(parents=True)
+    (project / "layers" / "common" / "python" / "common.py").write_text("GREETING = 'hi'\n")
+    settings = BuildSettings(
+        layers={"common": "layers/common"},
+        build_command="pip install --quiet --no-index --find-links "
+        f"{wheels} tinylib==1.0 -t layers/common/python",
+    )
+    built = buildspec(settings, PYTHON)
+    path = [tools(tmp_path), python_environment(tmp_path)]
+    again = project.with_name("repo-again")
+    shutil.copytree(project, again, symlinks=True)
+    layers = []
+    for checkout in (again, project):
+        done = run_build(built, checkout, path, home)
+        assert done.returncode == 0, done.stdout + done.stderr
+        layers.append((checkout / ".layers" / "common.zip").read_bytes())
+    assert layers[0] == layers[1]
+    release = json.loads((project / "release.json").read_text())["release"]
+    key = "releases/execution-1/layers/common.zip"
+    assert release["layers"] == {
+        "common": {
+            "key": key,
+            "sha256": hashlib.sha256(layers[0]).hexdigest(),
+            "version_id": "version-1",
+        }
+    }
+    # The state machine's input is what the handlers parse.
+    assert parse_release({"release": release}).layers["common"].key == key
+    uploads = [c for c in (home / "calls").read_text().splitlines() if c.startswith("aws ")]
+    assert uploads[1] == (
+        f"aws s3api put-object --bucket orders-artifacts --key {key} --body .layers/common.zip "
+        "--query VersionId --output text"
+    )
+    with zipfile.ZipFile(project / ".layers" / "common.zip") as archive:
+        names = [info.filename for info in archive.infolist()]
+        assert {info.date_time for info in archive.infolist()} == {FIXED_TIME}
+    assert names == sorted(names)
+    assert {"python/common.py", "python/tinylib/__init__.py"} <= set(names)
+    assert not [name for name in names if name.endswith(".pyc")]
+    # The layer is not in the release's zip: the functions get it as a layer.
+    with zipfile.ZipFile(project / "release.zip") as archive:
+        assert not [n for n in archive.namelist() if n.startswith(("layers/", "python/"))]
+
+
+def test_a_layer_without_its_directory_fails_the_build_naming_it(tmp_path: Path) -> None:
+    project, home = tmp_path / "repo", tmp_path / "home"
+    home.mkdir()
+    (project / "src").mkdir(parents=True)
+    (project / "src" / "release-tests.json").write_text(MANIFEST)
+    settings = BuildSettings(
+        layers={"vendor": "layers/vendor"}, install_command="true", unit_test_command="true"
+    )
+    done = run_build(buildspec(settings, PYTHON), project, [tools(tmp_path)], home)
+    assert done.returncode != 0
+    assert "The layer vendor needs its directory layers/vendor (BuildSettings.layers)" in (
+        done.stderr
+    )
 
 
 @pytest.mark.slow

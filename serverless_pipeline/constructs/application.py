@@ -3,7 +3,7 @@ each environment, behind a `live` alias that CodeDeploy shifts."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from contextlib import nullcontext
 from typing import Any
 
@@ -18,6 +18,8 @@ from ..application_settings import (
     validate_props,
 )
 from ..engine import TerraformResourceLifecycle, aws
+from ..handlers import release_layers
+from ..handlers.release_layers import is_release_layer
 from ..layout import EnvironmentLayout, FunctionLayout, application_layout
 from ..validation import ConfigurationError
 from .artifact_buckets import ArtifactBuckets
@@ -157,7 +159,10 @@ class ServerlessApplication(Construct):
             handler=function.handler,
             runtime=function.runtime or None,
             architecture=function.architecture,
-            layers=function.layers,
+            # Layers built from the release get their versions' ARNs from promote, which sets
+            # all of the function's layers with each release (Terraform cannot know them).
+            layers=[layer for layer in function.layers if not is_release_layer(layer)],
+            pipeline_sets_layers=bool(release_layers.names(function.layers)),
             memory_mb=function.memory_mb,
             timeout_seconds=function.timeout_seconds,
             environment=function.variables,
@@ -401,7 +406,58 @@ class ServerlessApplication(Construct):
                 ["codedeploy:GetDeploymentConfig"],
                 [c.arn("codedeploy", f"deploymentconfig:{name}") for c, name in configs],
             ),
+            Statement(
+                "SetReleaseLayers",
+                ["lambda:UpdateFunctionConfiguration"],
+                [
+                    self.context_of(env).arn("lambda", f"function:{function.function_name}")
+                    for env in environments
+                    for function in self.layout.environment(env).functions
+                    if release_layers.names(function.layers)
+                ],
+            ),
+            *self.grant_release_layers(self.context_of(env) for env in environments),
         )
+
+    def grant_release_layers(self, contexts: Iterable[AwsContext]) -> list[Statement]:
+        """Publish the layers built from the release in these accounts and regions, find their
+        versions again and hand them to functions with the layers given by ARN. Lambda
+        authorizes PublishLayerVersion and ListLayerVersions on the layer, GetLayerVersion and
+        DeleteLayerVersion on its versions (Lambda developer guide, "Resources and conditions
+        for Lambda actions")."""
+        functions = self.layout.functions.values()
+        names = sorted(
+            {
+                release_layers.layer_name(self.props.name, layer)
+                for function in functions
+                for layer in release_layers.names(function.layers)
+            }
+        )
+        if not names:
+            return []
+        places = dict.fromkeys(contexts)
+        layers = [c.arn("lambda", f"layer:{name}") for c in places for name in names]
+        return [
+            Statement(
+                "PublishReleaseLayers",
+                ["lambda:ListLayerVersions", "lambda:PublishLayerVersion"],
+                layers,
+            ),
+            Statement(
+                "UseReleaseLayers",
+                ["lambda:DeleteLayerVersion", "lambda:GetLayerVersion"],
+                [f"{arn}:*" for arn in layers],
+            ),
+            *self.grant_given_layers(),
+        ]
+
+    def grant_given_layers(self) -> list[Statement]:
+        """Give functions the layers named by ARN: "To add layers to a function, you need
+        lambda:GetLayerVersion permission on the layer version" (Lambda developer guide, "Adding
+        layers to functions")."""
+        functions = self.layout.functions.values()
+        given = sorted({a for f in functions for a in f.layers if not is_release_layer(a)})
+        return _granted(Statement("UseFunctionLayers", ["lambda:GetLayerVersion"], given))
 
     def grant_rollback(self, environments: Sequence[str]) -> list[Statement]:
         """Stop deployments and move every alias of `environments` back."""

@@ -47,6 +47,7 @@ class LoggedFunction(Construct):
         sandboxed: bool = False,
         architecture: str = DEFAULT_ARCHITECTURE,
         layers: Sequence[str] = (),
+        pipeline_sets_layers: bool = False,
         code: bytes | None = None,
         asset: TerraformAsset | None = None,
         image_uri: str | None = None,
@@ -55,7 +56,9 @@ class LoggedFunction(Construct):
         command `handler` is; `runtime` is then None, the image brings it).
         `sandboxed`: the function runs release code that is not yet trusted, so its role may
         only write its logs (no traces, no key, nothing in `statements`), and Terraform leaves
-        its code and environment to the pipeline, which sets both for every release."""
+        its code and environment to the pipeline, which sets both for every release.
+        `pipeline_sets_layers`: the function takes layers built from the release, whose versions
+        promote sets with each release; Terraform leaves them (its `layers` are the start)."""
         if (image_uri is None) == (code is None or asset is None):
             raise ValueError(f"{function_name}: give either code and asset, or image_uri")
         super().__init__(scope, id)
@@ -88,6 +91,8 @@ class LoggedFunction(Construct):
             ignored += ["filename", "source_code_hash", "s3_bucket", "s3_key", "s3_object_version"]
         if sandboxed:
             ignored.append("environment")
+        if pipeline_sets_layers:
+            ignored.append("layers")
         lifecycle = TerraformResourceLifecycle(ignore_changes=ignored) if ignored else None
         self.function = aws.lambda_function.LambdaFunction(
             self,

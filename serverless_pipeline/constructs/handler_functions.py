@@ -289,14 +289,9 @@ class HandlerFunctions(Construct):
                     [f"{candidate}:*" for candidate in candidates],
                 ),
                 *pull,
-                # Giving the candidate a function's layers: "To add layers to a function, you
-                # need lambda:GetLayerVersion permission on the layer version" (Lambda's guide,
-                # "Adding layers to functions").
-                *(
-                    [Statement("UseFunctionLayers", ["lambda:GetLayerVersion"], layers)]
-                    if (layers := sorted({a for f in app.functions.values() for a in f.layers}))
-                    else []
-                ),
+                # The candidate takes each function's layers, those built from the release
+                # published in the pipeline's account and region.
+                *(application.grant_release_layers([context]) or application.grant_given_layers()),
             ],
             "promote": [
                 read,

@@ -34,9 +34,7 @@ LAYER = "arn:aws:lambda:eu-west-1:123456789012:layer:shared-lib:3"
 
 def config_with(**functions: FunctionSettings) -> Any:
     base = single_function_config()
-    return dataclasses.replace(
-        base, application=ApplicationProps(name="shop", functions=functions)
-    )
+    return dataclasses.replace(base, application=ApplicationProps(name="shop", functions=functions))
 
 
 # One release holds one set of Python dependencies and one node_modules (the build's rule), so
@@ -255,3 +253,99 @@ def test_a_nodejs_handler_outside_the_code_is_refused(handler: str) -> None:
     function = FunctionSettings(handler=handler, runtime="nodejs22.x")
     with pytest.raises(ConfigurationError, match=r"functions\['web'\].handler is"):
         synth_config(config_with(web=function))
+
+
+def config_with_release_layers(**layers: str) -> Any:
+    """Two functions: the api takes the release's `common` layer before a layer given by ARN,
+    the worker takes none; the build makes `layers`."""
+    config = config_with(
+        api=FunctionSettings(handler="app.handler", layers=("common", LAYER)),
+        worker=FunctionSettings(handler="worker.handler"),
+    )
+    return dataclasses.replace(config, build=dataclasses.replace(config.build, layers=layers))
+
+
+@pytest.fixture(scope="module")
+def release_layers_stack() -> dict[str, Any]:
+    return synth_config(config_with_release_layers(common="layers/common"))
+
+
+def test_a_function_with_release_layers_leaves_its_layers_to_the_pipeline(
+    release_layers_stack: dict[str, Any],
+) -> None:
+    functions = resources(release_layers_stack, "aws_lambda_function").values()
+    by_name = {f["function_name"]: f for f in functions}
+    for environment in ("staging", "production"):
+        api, worker = by_name[f"shop-api-{environment}"], by_name[f"shop-worker-{environment}"]
+        # Created with the layers Terraform knows; promote sets all of them with each release.
+        assert api["layers"] == [LAYER]
+        assert "layers" in api["lifecycle"]["ignore_changes"]
+        assert "layers" not in worker.get("lifecycle", {}).get("ignore_changes", [])
+
+
+def test_promote_and_run_tests_may_publish_the_release_layers_and_no_other(
+    release_layers_stack: dict[str, Any],
+) -> None:
+    """Lambda authorizes PublishLayerVersion and ListLayerVersions on the layer, GetLayerVersion
+    and DeleteLayerVersion on its versions (Lambda developer guide, "Resources and conditions
+    for Lambda actions"); setting a function's layers takes GetLayerVersion on each."""
+    for role in ("promote", "run-tests"):
+        statements = policy_statements(release_layers_stack, role)
+        publish = statement(statements, "PublishReleaseLayers")
+        assert publish["actions"] == ["lambda:ListLayerVersions", "lambda:PublishLayerVersion"]
+        [arn] = publish["resources"]
+        assert arn.startswith("arn:") and arn.endswith(":layer:shop-common"), arn
+        use = statement(statements, "UseReleaseLayers")
+        assert use["actions"] == ["lambda:DeleteLayerVersion", "lambda:GetLayerVersion"]
+        assert use["resources"] == [f"{arn}:*"]
+        assert statement(statements, "UseFunctionLayers")["resources"] == [LAYER]
+    promote = policy_statements(release_layers_stack, "promote")
+    configure = statement(promote, "SetReleaseLayers")
+    assert configure["actions"] == ["lambda:UpdateFunctionConfiguration"]
+    assert len(configure["resources"]) == 2  # the api function in staging and in production
+    assert all(
+        r.endswith(("function:shop-api-staging", "function:shop-api-production"))
+        for r in configure["resources"]
+    )
+
+
+@pytest.mark.parametrize(
+    ("layers", "problem"),
+    [
+        (
+            {},
+            "functions['api'].layers item 'common' is no layer the build makes; expected a "
+            "layer version ARN or one of build.layers (none)",
+        ),
+        (
+            {"common": "layers/common", "vendor": "layers/vendor"},
+            "build.layers['vendor'] is built with every release, but no function takes it; "
+            "add it to a function's layers, or remove it",
+        ),
+        (
+            {"common": "../common"},
+            "build.layers['common'] is '../common'; expected a directory relative to the "
+            "repository's root, without '..', such as 'layers/common'",
+        ),
+        (
+            {"common": "/opt/common"},
+            "build.layers['common'] is '/opt/common'; expected a directory relative to the "
+            "repository's root, without '..', such as 'layers/common'",
+        ),
+    ],
+)
+def test_release_layers_are_checked_against_the_build(layers: dict[str, str], problem: str) -> None:
+    with pytest.raises(ConfigurationError) as raised:
+        synth_config(config_with_release_layers(**layers))
+    assert problem in raised.value.problems
+
+
+def test_a_release_layer_name_a_layer_cannot_have_is_refused() -> None:
+    config = config_with(api=FunctionSettings(handler="app.handler", layers=("common lib",)))
+    with pytest.raises(ConfigurationError) as raised:
+        synth_config(config)
+    assert (
+        "functions['api'].layers item is 'common lib'; expected a layer version ARN, "
+        "arn:aws:lambda:<region>:<account>:layer:<name>:<version>, or the name of a layer in "
+        "BuildSettings.layers (1-64 letters, digits, '_' or '-')"
+    ) in raised.value.problems
