@@ -838,6 +838,14 @@ def _validate_states(problems: Problems, props: ApplicationProps) -> None:
 
 def validate_props(props: ApplicationProps) -> None:
     problems = Problems("ServerlessApplication")
+    application_problems(problems, props)
+    problems.raise_if_any()
+
+
+def application_problems(problems: Problems, props: ApplicationProps) -> None:
+    """Every problem of the application's settings, added to `problems`; the checks that need
+    the rest to be sound run only when nothing else is wrong with the application."""
+    known = len(problems.items)
     problems.pattern("name", props.name, NAME_PREFIX, NAME_PREFIX_ACCEPTED)
     problems.pattern("alias", props.alias, r"(?!^[0-9]+$)[a-zA-Z0-9-_]{1,128}", "an alias name")
     problems.one_of("log_retention_days", props.log_retention_days, defaults.LOG_RETENTION_CHOICES)
@@ -845,9 +853,8 @@ def validate_props(props: ApplicationProps) -> None:
     _validate_images(problems, props)
     _validate_environments(problems, props)
     _validate_names(problems, props)
-    if not problems.items:
+    if len(problems.items) == known:
         _validate_states(problems, props)
-    problems.raise_if_any()
 
 
 def _validate_names(problems: Problems, props: ApplicationProps) -> None:

@@ -283,12 +283,17 @@ def runtime_versions(
 def validate_build(
     problems: Problems,
     settings: BuildSettings,
-    functions: Sequence[tuple[str, str]],
+    functions: Sequence[tuple[str, str]] | None,
     image_architecture: str | None = None,
 ) -> None:
     """What the build cannot do for these zip functions (and the image functions, of
-    `image_architecture`): each problem names the setting or the functions and the way out."""
+    `image_architecture`): each problem names the setting or the functions and the way out.
+    None: functions with problems of their own, whose build is judged once they are sound."""
     known = len(problems.items)
+    if functions is None:
+        # The functions are reported where they are configured (PipelineConfig's one pass).
+        _validate_layers(problems, settings)
+        return
     if not functions and image_architecture is None:
         problems.add("function_runtimes is empty; expected (runtime, architecture) per function")
     for runtime, architecture in functions:
@@ -722,3 +727,65 @@ def buildspec(
         "artifacts": {"files": [RELEASE_INPUT_FILE]},
     }
     return json.dumps(spec, indent=2)
+
+
+def validate_source_and_build(
+    problems: Problems,
+    source: S3Source | ConnectionSource,
+    build: BuildSettings,
+    function_runtimes: Sequence[tuple[str, str]] | None,
+    image_architecture: str | None,
+) -> None:
+    """Where releases come from, and how they are built for these functions (None: functions
+    with problems of their own): DeployPipeline's props, and PipelineConfig's source and
+    build."""
+    if isinstance(source, S3Source):
+        problems.pattern(
+            "source.object_key",
+            source.object_key,
+            r"(?!releases/)[A-Za-z0-9!_.*'()/-]{1,1024}\.zip",
+            "a key ending in .zip outside releases/",
+        )
+    elif isinstance(source, ConnectionSource):
+        problems.pattern(
+            "source.connection_arn",
+            source.connection_arn,
+            CONNECTION_ARN,
+            "a CodeConnections connection ARN",
+        )
+        problems.pattern("source.repository", source.repository, r"[\w.-]+/[\w./-]+", "owner/name")
+        problems.pattern(
+            "source.branch", source.branch, r"[^\s~^:?*\[\\]{1,255}", "a git branch name"
+        )
+        for prop, globs in (
+            ("source.file_paths", source.file_paths),
+            ("source.excluded_file_paths", source.excluded_file_paths),
+        ):
+            if len(globs) > 8:
+                problems.add(f"{prop} has {len(globs)} patterns; CodePipeline accepts at most 8")
+            for glob in globs:
+                problems.pattern(
+                    f"{prop} item", glob, r"[^\s]{1,255}", "a glob such as src/** (no spaces)"
+                )
+    else:
+        problems.add(f"source is {source!r}; expected S3Source or ConnectionSource")
+    problems.pattern(
+        "build.source_dir",
+        build.source_dir,
+        r"(?!/)(?!.*\.\.)[\w./-]{1,200}",
+        "a relative directory of the repository",
+    )
+    validate_build(problems, build, function_runtimes, image_architecture)
+    problems.within("build.timeout_minutes", build.timeout_minutes, 5, 480, "minutes")
+    problems.one_of(
+        "build.compute_type",
+        build.compute_type,
+        ("BUILD_GENERAL1_SMALL", "BUILD_GENERAL1_MEDIUM", "BUILD_GENERAL1_LARGE"),
+    )
+    for prop, command in (
+        ("build.install_command", build.install_command),
+        ("build.unit_test_command", build.unit_test_command),
+        ("build.build_command", build.build_command),
+    ):
+        if command is not None and not command.strip():
+            problems.add(f"{prop} is empty; give a shell command (use 'true' to skip the step)")

@@ -6,12 +6,19 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from . import asl, defaults
-from .application_settings import ApplicationProps, Environment, FunctionSettings, shift_minutes
-from .build_settings import BuildSettings, ConnectionSource, S3Source
+from .application_settings import (
+    ApplicationProps,
+    Environment,
+    FunctionSettings,
+    application_problems,
+    shift_minutes,
+)
+from .build_settings import BuildSettings, ConnectionSource, S3Source, validate_source_and_build
 from .handlers.events import RELEASE_LAYER
 from .handlers.release_layers import is_release_layer
-from .subscribers import Subscriber
-from .validation import AWS_REGIONS, Problems, partition_of
+from .pipeline_settings import validate_handler_settings, validate_state_machine_settings
+from .subscribers import Subscriber, validate_subscribers
+from .validation import AWS_REGIONS, NAME_PREFIX, NAME_PREFIX_ACCEPTED, Problems, partition_of
 
 
 @dataclass(frozen=True)
@@ -231,15 +238,49 @@ class PipelineConfig:
             )
 
     def validate_pipeline(self) -> None:
-        """Checks across the pipeline's constructs (each construct checks its own props):
-        what `ServerlessPipeline` uses."""
+        """Everything `ServerlessPipeline` uses, in one pass: the application, the settings of
+        each construct the pipeline is made of, and the checks across them, so that a
+        configuration with mistakes in several parts lists them all in one error."""
         problems = Problems("PipelineConfig")
-        problems.within("line_wait_minutes", self.line_wait_minutes, 1, 4320, "minutes")
+        self._validate_parts(problems)
+        problems.raise_if_any()
+
+    def _validate_parts(self, problems: Problems) -> None:
+        application = self.application_props()
+        known = len(problems.items)
+        application_problems(problems, application)
+        sound = len(problems.items) == known
+        problems.pattern("name", self.name, NAME_PREFIX, NAME_PREFIX_ACCEPTED)
+        validate_source_and_build(
+            problems,
+            self.source,
+            self.build,
+            application.function_runtimes() if sound else None,
+            application.image_architecture() if sound else None,
+        )
+        validate_handler_settings(
+            problems,
+            test_manifest=self.test_manifest,
+            runtime=defaults.LAMBDA_RUNTIME,
+            memory_mb=defaults.HANDLER_MEMORY_MB,
+            timeout_seconds=defaults.HANDLER_TIMEOUT_SECONDS,
+            deployment_timeout_seconds=self.deployment_timeout_seconds,
+            test_case_timeout_seconds=defaults.TEST_CASE_TIMEOUT_SECONDS,
+            line_wait_minutes=self.line_wait_minutes,
+            log_retention_days=self.log_retention_days,
+            reserved_concurrency=self.handler_reserved_concurrency,
+        )
+        validate_state_machine_settings(
+            problems,
+            poll_interval_seconds=self.poll_interval_seconds,
+            log_retention_days=self.log_retention_days,
+            approval_timeout_seconds=self.approval_timeout_seconds,
+        )
+        validate_subscribers(problems, self.subscribers)
         self._validate_environments(problems)
         self._validate_images(problems)
         self._validate_layers(problems)
         self._validate_timing(problems)
-        problems.raise_if_any()
 
     def _validate_images(self, problems: Problems) -> None:
         """Image functions are pulled from the pipeline's repository, which only functions of
@@ -304,8 +345,8 @@ class PipelineConfig:
             )
 
     def validate(self) -> None:
-        """Everything `ServerlessPipelineStack` uses: the pipeline, and the region, backend and
-        tags of its provider and state."""
+        """Everything `ServerlessPipelineStack` uses, in one pass: the pipeline's parts
+        (validate_pipeline), and the region, backend and tags of its provider and state."""
         problems = Problems("PipelineConfig")
         problems.region("region", self.region)
         backend = self.backend
@@ -339,10 +380,7 @@ class PipelineConfig:
             problems.add(
                 f"backend is {backend!r}; expected LocalBackend, S3Backend or CloudBackend"
             )
-        self._validate_environments(problems)
-        self._validate_images(problems)
-        self._validate_layers(problems)
-        self._validate_timing(problems)
+        self._validate_parts(problems)
         for key, value in self.tags.items():
             if not 1 <= len(key) <= 128 or key.lower().startswith("aws:"):
                 problems.add(f"tags key {key!r} is not allowed; 1-128 characters, not aws:")

@@ -3,7 +3,10 @@ configuration."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+
+from .validation import Problems
 
 # Protocol -> what its endpoint must look like.
 ENDPOINTS = {
@@ -23,3 +26,15 @@ class Subscriber:
     """email, email-json, https, sqs or lambda (chat tools: their https webhook)."""
     endpoint: str
     """The address, URL or ARN that receives the messages."""
+
+
+def validate_subscribers(problems: Problems, subscribers: Sequence[Subscriber]) -> None:
+    """Each subscriber's protocol is one SNS offers here, and its endpoint has that protocol's
+    form."""
+    for index, subscriber in enumerate(subscribers):
+        where = f"subscribers[{index}]"
+        if subscriber.protocol not in ENDPOINTS:
+            problems.one_of(f"{where}.protocol", subscriber.protocol, ENDPOINTS)
+            continue
+        pattern, accepted = ENDPOINTS[subscriber.protocol]
+        problems.pattern(f"{where}.endpoint", subscriber.endpoint, pattern, accepted)

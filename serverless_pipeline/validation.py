@@ -67,8 +67,10 @@ class Problems:
         )
 
     def raise_if_any(self) -> None:
+        """Each problem once: settings two parts share (a retention, a name) may be judged by
+        both."""
         if self.items:
-            raise ConfigurationError(self.construct, self.items)
+            raise ConfigurationError(self.construct, list(dict.fromkeys(self.items)))
 
 
 # The patterns AWS enforces, quoted in messages through `accepted`.

@@ -9,7 +9,7 @@ from constructs import Construct
 
 from .. import naming
 from ..engine import aws
-from ..subscribers import ENDPOINTS, Subscriber
+from ..subscribers import Subscriber, validate_subscribers
 from ..validation import NAME_PREFIX, NAME_PREFIX_ACCEPTED, Problems
 from .aws_context import AwsContext
 from .encryption import PipelineKey
@@ -48,13 +48,7 @@ class Notifications(Construct):
         super().__init__(scope, id)
         problems = Problems("Notifications")
         problems.pattern("name_prefix", props.name_prefix, NAME_PREFIX, NAME_PREFIX_ACCEPTED)
-        for index, subscriber in enumerate(props.subscribers):
-            where = f"subscribers[{index}]"
-            if subscriber.protocol not in ENDPOINTS:
-                problems.one_of(f"{where}.protocol", subscriber.protocol, ENDPOINTS)
-                continue
-            pattern, accepted = ENDPOINTS[subscriber.protocol]
-            problems.pattern(f"{where}.endpoint", subscriber.endpoint, pattern, accepted)
+        validate_subscribers(problems, props.subscribers)
         problems.raise_if_any()
         self._key = key
         self._context = context

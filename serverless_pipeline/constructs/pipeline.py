@@ -11,7 +11,6 @@ from constructs import Construct
 
 from .. import defaults
 from ..build_settings import (
-    CONNECTION_ARN,
     RELEASE_INPUT_FILE,
     BuildSettings,
     ConnectionSource,
@@ -19,7 +18,7 @@ from ..build_settings import (
     build_image,
     buildspec,
     environment_type,
-    validate_build,
+    validate_source_and_build,
 )
 from ..engine import aws
 from ..handlers.runtimes import DEFAULT_ARCHITECTURE
@@ -61,58 +60,9 @@ class DeployPipelineProps:
 def _validate(props: DeployPipelineProps) -> None:
     problems = Problems("DeployPipeline")
     problems.pattern("name_prefix", props.name_prefix, NAME_PREFIX, NAME_PREFIX_ACCEPTED)
-    source = props.source
-    if isinstance(source, S3Source):
-        problems.pattern(
-            "source.object_key",
-            source.object_key,
-            r"(?!releases/)[A-Za-z0-9!_.*'()/-]{1,1024}\.zip",
-            "a key ending in .zip outside releases/",
-        )
-    elif isinstance(source, ConnectionSource):
-        problems.pattern(
-            "source.connection_arn",
-            source.connection_arn,
-            CONNECTION_ARN,
-            "a CodeConnections connection ARN",
-        )
-        problems.pattern("source.repository", source.repository, r"[\w.-]+/[\w./-]+", "owner/name")
-        problems.pattern(
-            "source.branch", source.branch, r"[^\s~^:?*\[\\]{1,255}", "a git branch name"
-        )
-        for prop, globs in (
-            ("source.file_paths", source.file_paths),
-            ("source.excluded_file_paths", source.excluded_file_paths),
-        ):
-            if len(globs) > 8:
-                problems.add(f"{prop} has {len(globs)} patterns; CodePipeline accepts at most 8")
-            for glob in globs:
-                problems.pattern(
-                    f"{prop} item", glob, r"[^\s]{1,255}", "a glob such as src/** (no spaces)"
-                )
-    else:
-        problems.add(f"source is {source!r}; expected S3Source or ConnectionSource")
-    build = props.build
-    problems.pattern(
-        "build.source_dir",
-        build.source_dir,
-        r"(?!/)(?!.*\.\.)[\w./-]{1,200}",
-        "a relative directory of the repository",
+    validate_source_and_build(
+        problems, props.source, props.build, props.function_runtimes, props.image_architecture
     )
-    validate_build(problems, build, props.function_runtimes, props.image_architecture)
-    problems.within("build.timeout_minutes", build.timeout_minutes, 5, 480, "minutes")
-    problems.one_of(
-        "build.compute_type",
-        build.compute_type,
-        ("BUILD_GENERAL1_SMALL", "BUILD_GENERAL1_MEDIUM", "BUILD_GENERAL1_LARGE"),
-    )
-    for prop, command in (
-        ("build.install_command", build.install_command),
-        ("build.unit_test_command", build.unit_test_command),
-        ("build.build_command", build.build_command),
-    ):
-        if command is not None and not command.strip():
-            problems.add(f"{prop} is empty; give a shell command (use 'true' to skip the step)")
     problems.one_of("log_retention_days", props.log_retention_days, defaults.LOG_RETENTION_CHOICES)
     problems.raise_if_any()
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from constructs import Construct
 
-from ..application_settings import validate_props
 from ..config import CloudBackend, LocalBackend, PipelineConfig, S3Backend
 from ..engine import CloudBackend as TfCloudBackend
 from ..engine import LocalBackend as TfLocalBackend
@@ -30,12 +29,10 @@ class ServerlessPipeline(Construct):
 
     def __init__(self, scope: Construct, id: str, config: PipelineConfig) -> None:
         super().__init__(scope, id)
-        # The application first: the pipeline's checks (deadlines across its environments) read
-        # it, and the buckets are laid out from its environments. Region, backend and tags
-        # belong to the stack (ServerlessPipelineStack checks them).
-        application = config.application_props()
-        validate_props(application)
+        # Every part of the configuration at once, before any construct exists. Region, backend
+        # and tags belong to the stack (ServerlessPipelineStack checks them).
         config.validate_pipeline()
+        application = config.application_props()
         name = config.name
         self.context = AwsContext(self, "context")
         image_architecture = application.image_architecture()

@@ -71,7 +71,7 @@ def test_invalid_application_props_are_reported_together() -> None:
     )
     with pytest.raises(ConfigurationError) as raised:
         synth_config(config)
-    assert raised.value.construct == "ServerlessApplication"
+    assert raised.value.construct == "PipelineConfig"
     problems = raised.value.problems
     # Lambda's runtime list names python3.9 deprecated; the handler's form depends on the
     # runtime, so it is judged once the runtime is one Lambda runs.

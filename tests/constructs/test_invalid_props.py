@@ -20,9 +20,11 @@ from serverless_pipeline import (
     PipelineKey,
     PipelineKeyProps,
     S3Source,
+    Subscriber,
 )
 from serverless_pipeline.constructs.artifact_buckets import ArtifactBuckets
 from serverless_pipeline.engine import TerraformStack, Testing
+from serverless_pipeline.example import example_config
 from tests.conftest import synth_config
 from tests.single_function_config import single_function_config
 
@@ -159,7 +161,56 @@ def test_handler_props_are_checked_together() -> None:
 
 
 def test_application_props_are_checked_before_the_stack_is_built() -> None:
-    with pytest.raises(ConfigurationError, match="ServerlessApplication"):
+    with pytest.raises(ConfigurationError, match="name is 'x'"):
         synth_config(application(name="x"))
     production = ApplicationProps(name="ok-name").environment_list()[-1]
     assert production.shift(last=True).startswith("CodeDeployDefault.LambdaCanary")
+
+
+def test_one_synth_names_the_mistakes_of_every_part_of_the_config() -> None:
+    """The stack, the application, the build, the handlers, the state machine and the
+    subscribers each have a mistake: one error lists them all, before any construct exists."""
+    base = example_config()
+    functions = dict(base.application.functions or {})
+    functions["api"] = dataclasses.replace(functions["api"], memory_mb=64)
+    config = dataclasses.replace(
+        base,
+        name="Orders",
+        region="eu-west-9",
+        application=dataclasses.replace(base.application, functions=functions),
+        build=dataclasses.replace(base.build, compute_type="HUGE"),
+        test_manifest="../tests.json",
+        poll_interval_seconds=1,
+        subscribers=[Subscriber("email", "ops")],
+    )
+    with pytest.raises(ConfigurationError) as raised:
+        synth_config(config)
+    assert raised.value.construct == "PipelineConfig"
+    assert raised.value.problems == [
+        "region is 'eu-west-9'; expected an AWS region such as eu-central-1 (one of 38 in the "
+        "aws, aws-cn and aws-us-gov partitions)",
+        "functions['api'].memory_mb is 64; expected a whole number from 128 to 10240 MB",
+        "name is 'Orders'; expected 3-20 lowercase letters, digits or '-', starting with a letter",
+        "build.compute_type is 'HUGE'; expected one of BUILD_GENERAL1_SMALL, "
+        "BUILD_GENERAL1_MEDIUM, BUILD_GENERAL1_LARGE",
+        "test_manifest is '../tests.json'; expected a relative path to a .json file inside the "
+        "release",
+        "test_manifest is '../tests.json'; '..' is not allowed",
+        "poll_interval_seconds is 1; expected a whole number from 5 to 3600 seconds",
+        "subscribers[0].endpoint is 'ops'; expected an email address",
+    ]
+
+
+def test_a_function_with_its_own_problem_is_not_judged_again_by_the_build() -> None:
+    base = example_config()
+    functions = dict(base.application.functions or {})
+    functions["api"] = dataclasses.replace(functions["api"], runtime="python2.7")
+    config = dataclasses.replace(
+        base, application=dataclasses.replace(base.application, functions=functions)
+    )
+    with pytest.raises(ConfigurationError) as raised:
+        synth_config(config)
+    assert [p for p in raised.value.problems if "python2.7" in p] == [
+        raised.value.problems[0]
+    ]
+    assert raised.value.problems[0].startswith("functions['api'].runtime is 'python2.7'")

@@ -163,7 +163,7 @@ def test_invalid_pipeline_settings_are_reported_together() -> None:
     )
     with pytest.raises(ConfigurationError) as raised:
         synth_config(config)
-    assert raised.value.construct == "DeployPipeline"
+    assert raised.value.construct == "PipelineConfig"
     assert raised.value.problems == [
         "source.connection_arn is 'arn:aws:s3:::bucket'; expected a CodeConnections connection ARN",
         "source.repository is 'orders'; expected owner/name",
