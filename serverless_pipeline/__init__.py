@@ -31,6 +31,7 @@ if TYPE_CHECKING:
         EnvironmentSettings,
         FunctionSettings,
         TrafficShift,
+        VpcConfig,
     )
     from .build_settings import BuildSettings, ConnectionSource, S3Source
     from .config import Backend, CloudBackend, LocalBackend, PipelineConfig, S3Backend
@@ -81,6 +82,7 @@ _EXPORTS = {
     "ServerlessPipelineStack": ".constructs.stack",
     "Subscriber": ".subscribers",
     "TrafficShift": ".application_settings",
+    "VpcConfig": ".application_settings",
 }
 
 
@@ -131,5 +133,6 @@ __all__ = [
     "ServerlessPipelineStack",
     "Subscriber",
     "TrafficShift",
+    "VpcConfig",
     "__version__",
 ]

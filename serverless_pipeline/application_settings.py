@@ -185,6 +185,22 @@ class _TrafficHooks:
 
 
 @dataclass(frozen=True)
+class VpcConfig:
+    """The VPC an environment's functions run in: Lambda gives each function network interfaces
+    in these subnets, with these security groups, so it reaches what the VPC holds (databases,
+    caches, internal services). Outside the VPC a function reaches the internet and AWS APIs
+    only through the VPC's own routes (a NAT gateway, VPC endpoints)."""
+
+    subnet_ids: Sequence[str]
+    """1-16 subnets (subnet-...), in two Availability Zones or more for Lambda to keep the
+    function running when one zone fails."""
+    security_group_ids: Sequence[str]
+    """1-5 security groups (sg-...) of the same VPC."""
+    ipv6_allowed_for_dual_stack: bool = False
+    """Let the functions reach IPv6 addresses through dual-stack subnets; omitted: IPv4 only."""
+
+
+@dataclass(frozen=True)
 class EnvironmentSettings(_TrafficHooks):
     """What differs between staging and production, in the single-function form
     (`ApplicationProps.staging` / `.production`); `Environment` is the general form."""
@@ -209,6 +225,9 @@ class EnvironmentSettings(_TrafficHooks):
     rolls it back everywhere. Omitted: no bake."""
     deployment_window: DeploymentWindow | None = None
     """When this environment may be deployed; omitted: any time."""
+    vpc: VpcConfig | None = None
+    """The VPC this environment's functions run in (each function may stay out with
+    FunctionSettings.in_vpc=False); omitted: none."""
 
 
 @dataclass(frozen=True)
@@ -242,6 +261,11 @@ class Environment(_TrafficHooks):
     fails the release with BakeAlarm and rolls it back everywhere. Omitted: no bake."""
     deployment_window: DeploymentWindow | None = None
     """When this environment may be deployed; omitted: any time."""
+    vpc: VpcConfig | None = None
+    """The VPC every function of this environment runs in, in the environment's account and
+    region (a function may stay out with FunctionSettings.in_vpc=False). Each such function's
+    role may create, describe and delete the network interfaces Lambda needs, in these subnets
+    and security groups only where AWS allows scoping. Omitted: none."""
     account_id: str | None = None
     """The AWS account the environment lives in, 12 digits; omitted: the pipeline's. Its
     functions, aliases, CodeDeploy application and groups, alarms, bucket and key are created
@@ -280,6 +304,7 @@ class Environment(_TrafficHooks):
             approval_timeout_seconds=approval_timeout_seconds,
             bake_minutes=settings.bake_minutes,
             deployment_window=settings.deployment_window,
+            vpc=settings.vpc,
         )
 
 
@@ -322,6 +347,10 @@ class FunctionSettings:
     makes from the repository with each release (BuildSettings.layers), which the pipeline
     publishes beside the functions. Omitted: none. A layer given by ARN must be in the
     function's region; every layer must be built for the function's runtime and architecture."""
+    in_vpc: bool = True
+    """Run in the VPC of each environment that has one (Environment.vpc); False keeps the
+    function out of every VPC, for one that needs the internet and no NAT gateway is there.
+    Omitted: in the VPC where there is one."""
     package_type: str = ZIP
     """"Zip" (the release zip) or "Image" (the container image the build pushes to the
     pipeline's repository; `runtime` and `layers` are then not set: the image brings both, and
@@ -501,6 +530,8 @@ def _validate_environment(
             "a CloudWatch alarm name (not an ARN)",
         )
     _validate_variables(problems, where, environment.variables)
+    if environment.vpc is not None:
+        _validate_vpc(problems, f"{where}.vpc", environment.vpc)
     if environment.approval_timeout_seconds is not None:
         problems.within(
             f"{where}.approval_timeout_seconds",
@@ -509,6 +540,31 @@ def _validate_environment(
             31536000,
             "seconds",
         )
+
+
+# Lambda's VpcConfig: "up to 16 subnets" and "up to 5 security groups" (Lambda API reference,
+# VpcConfig), each an EC2 id: a prefix and 8 or 17 hex digits.
+VPC_LISTS = {"subnet_ids": ("subnet", 16), "security_group_ids": ("sg", 5)}
+
+
+def _validate_vpc(problems: Problems, where: str, vpc: VpcConfig) -> None:
+    if not isinstance(vpc, VpcConfig):
+        problems.add(f"{where} is {vpc!r}; expected a VpcConfig")
+        return
+    for prop, (prefix, most) in VPC_LISTS.items():
+        ids = getattr(vpc, prop)
+        if isinstance(ids, str) or not isinstance(ids, Sequence) or not 1 <= len(ids) <= most:
+            problems.add(f"{where}.{prop} is {ids!r}; expected a list of 1 to {most} {prefix} ids")
+            continue
+        for value in ids:
+            problems.pattern(
+                f"{where}.{prop} item",
+                value,
+                rf"{prefix}-([0-9a-f]{{8}}|[0-9a-f]{{17}})",
+                f"an id such as {prefix}-0123456789abcdef0",
+            )
+        for duplicate in sorted({i for i in ids if list(ids).count(i) > 1}):
+            problems.add(f"{where}.{prop} names {duplicate} more than once")
 
 
 ROLE_ARN = r"arn:(aws|aws-cn|aws-us-gov):iam::(\d{12}):role/[\w+=,.@/-]{1,512}"

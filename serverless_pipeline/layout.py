@@ -21,6 +21,7 @@ from .application_settings import (
     DeploymentWindow,
     FunctionSettings,
     TrafficShift,
+    VpcConfig,
 )
 from .application_settings import function_name as application_function_name
 from .asl import Stage
@@ -51,6 +52,8 @@ class FunctionLayout:
     memory_mb: int
     timeout_seconds: int
     reserved_concurrency: int | None
+    vpc: VpcConfig | None
+    """The environment's VPC, where the function runs in it (FunctionSettings.in_vpc)."""
     variables: Mapping[str, str]
     alarms: tuple[AlarmSpec, ...]
     """The alarms the pipeline creates for this function in this environment."""
@@ -262,6 +265,7 @@ def application_layout(
                     memory_mb=function.memory_mb,
                     timeout_seconds=function.timeout_seconds,
                     reserved_concurrency=function.reserved_concurrency,
+                    vpc=settings.vpc if function.in_vpc else None,
                     variables={**function.variables, **settings.variables},
                     alarms=tuple(alarm_specs(function_name, props.alias, settings.alarms)),
                     watched_alarms=watched,

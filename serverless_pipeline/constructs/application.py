@@ -13,6 +13,7 @@ from ..application_settings import (
     IMAGE,
     SMOKE_TESTS,
     ApplicationProps,
+    VpcConfig,
     placeholder_code,
     runs_library_hook,
     validate_props,
@@ -166,7 +167,8 @@ class ServerlessApplication(Construct):
             memory_mb=function.memory_mb,
             timeout_seconds=function.timeout_seconds,
             environment=function.variables,
-            statements=[],
+            vpc=function.vpc,
+            statements=self._network_interfaces(environment.name, function.vpc),
             key=self.key_of(environment.name),
             log_retention_days=props.log_retention_days,
             publish=True,
@@ -184,6 +186,42 @@ class ServerlessApplication(Construct):
                 ignore_changes=["function_version", "routing_config"]
             ),
         )
+
+    def _network_interfaces(self, environment: str, vpc: VpcConfig | None) -> list[Statement]:
+        """What Lambda does with a VPC function's role: create, describe and delete the network
+        interfaces it attaches in the VPC (Lambda developer guide, "Giving Lambda functions
+        access to resources in an Amazon VPC", execution role permissions). Creating is scoped
+        to the environment's subnets and security groups; the Describe actions have no resource
+        type (service authorization reference, Amazon EC2), so they take "*"."""
+        if vpc is None:
+            return []
+        context = self.context_of(environment)
+        interfaces = context.arn("ec2", "network-interface/*")
+        return [
+            Statement(
+                "CreateNetworkInterfaces",
+                ["ec2:CreateNetworkInterface"],
+                [
+                    interfaces,
+                    *(context.arn("ec2", f"subnet/{subnet}") for subnet in vpc.subnet_ids),
+                    *(context.arn("ec2", f"security-group/{g}") for g in vpc.security_group_ids),
+                ],
+            ),
+            Statement(
+                "ManageNetworkInterfaces",
+                [
+                    "ec2:AssignPrivateIpAddresses",
+                    "ec2:DeleteNetworkInterface",
+                    "ec2:UnassignPrivateIpAddresses",
+                ],
+                [interfaces],
+            ),
+            Statement(
+                "DescribeNetworkInterfaces",
+                ["ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets"],
+                ["*"],
+            ),
+        ]
 
     def _alarms(self, environment: EnvironmentLayout, function: FunctionLayout) -> None:
         self.alarm_names[environment.name] += function.watched_alarms

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from constructs import Construct
 
+from ..application_settings import VpcConfig
 from ..assets import lambda_hash, write_once
 from ..engine import AssetType, TerraformAsset, TerraformResourceLifecycle, aws
 from ..handlers.runtimes import DEFAULT_ARCHITECTURE
@@ -48,6 +49,7 @@ class LoggedFunction(Construct):
         architecture: str = DEFAULT_ARCHITECTURE,
         layers: Sequence[str] = (),
         pipeline_sets_layers: bool = False,
+        vpc: VpcConfig | None = None,
         code: bytes | None = None,
         asset: TerraformAsset | None = None,
         image_uri: str | None = None,
@@ -58,7 +60,9 @@ class LoggedFunction(Construct):
         only write its logs (no traces, no key, nothing in `statements`), and Terraform leaves
         its code and environment to the pipeline, which sets both for every release.
         `pipeline_sets_layers`: the function takes layers built from the release, whose versions
-        promote sets with each release; Terraform leaves them (its `layers` are the start)."""
+        promote sets with each release; Terraform leaves them (its `layers` are the start).
+        `vpc`: the subnets and security groups the function runs in; `statements` must then let
+        its role manage the network interfaces Lambda creates there."""
         if (image_uri is None) == (code is None or asset is None):
             raise ValueError(f"{function_name}: give either code and asset, or image_uri")
         super().__init__(scope, id)
@@ -118,6 +122,13 @@ class LoggedFunction(Construct):
             timeout=timeout_seconds,
             publish=publish,
             reserved_concurrent_executions=reserved_concurrency,
+            vpc_config=aws.lambda_function.LambdaFunctionVpcConfig(
+                subnet_ids=list(vpc.subnet_ids),
+                security_group_ids=list(vpc.security_group_ids),
+                ipv6_allowed_for_dual_stack=vpc.ipv6_allowed_for_dual_stack or None,
+            )
+            if vpc
+            else None,
             # A sandboxed function's variables are set per test case by run_tests: values from
             # the release's own manifest, under Lambda's own key, so that run_tests needs no
             # kms:CreateGrant on the pipeline key.

@@ -12,6 +12,7 @@ from serverless_pipeline import (
     S3Backend,
     Subscriber,
     TrafficShift,
+    VpcConfig,
 )
 
 
@@ -34,6 +35,10 @@ def full_config() -> PipelineConfig:
                 {"STAGE": "production"},
                 before_allow_traffic=SMOKE_TESTS,
                 after_allow_traffic="payments-synthetic-checkout",
+                vpc=VpcConfig(
+                    subnet_ids=("subnet-0a1b2c3d4e5f60718", "subnet-0f1e2d3c4b5a69788"),
+                    security_group_ids=("sg-0a1b2c3d4e5f60718",),
+                ),
             ),
         ),
         source=ConnectionSource(

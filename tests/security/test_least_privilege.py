@@ -24,6 +24,10 @@ STAR_ONLY_ACTIONS = frozenset(
         "xray:GetSamplingTargets",
         # CloudWatch Logs vended-log delivery that Step Functions logging needs.
         *LOG_DELIVERY_ACTIONS,
+        # A VPC function's network interfaces (service authorization reference, Amazon EC2:
+        # no resource types).
+        "ec2:DescribeNetworkInterfaces",
+        "ec2:DescribeSubnets",
     }
 )
 
