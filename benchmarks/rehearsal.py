@@ -62,7 +62,7 @@ exports.handler = async (event) => {
 };
 """
 NODE_CONFIG = CONFIG.replace(
-    'handler="service.api.handler",', 'handler="service/api.handler", runtime="nodejs20.x",'
+    'handler="service.api.handler",', 'handler="service/api.handler", runtime="nodejs22.x",'
 )
 GRID_CONFIG = """
 from serverless_pipeline import (

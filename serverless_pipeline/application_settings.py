@@ -72,6 +72,9 @@ MAX_ENVIRONMENTS = 10
 MAX_FUNCTION_NAME = 64 - len("-codedeploy")
 # Choose the library's own traffic hook (HandlerFunctions.traffic_hook).
 SMOKE_TESTS = "smoke-tests"
+"""A traffic hook (`before_allow_traffic`, `after_allow_traffic`) that names the library's own
+hook: it runs the release's cases marked `"stages": ["smoke"]` against the version being
+deployed and reports to CodeDeploy; any other value names your own hook function."""
 RESERVED_ENV_VARS = frozenset(
     {
         "AWS_REGION",
@@ -334,8 +337,8 @@ class FunctionSettings:
     reserved_concurrency: int | None = None
     """Concurrency reserved for this function in each environment; omitted: none reserved."""
     runtime: str | None = None
-    """Lambda runtime of this function: nodejs20.x, nodejs22.x, python3.11-python3.13, java17,
-    java21, dotnet8 or provided.al2023 (Go, Rust); the handler takes that runtime's form
+    """Lambda runtime of this function: nodejs22.x, nodejs24.x, python3.12-python3.14, java21,
+    java25, dotnet10 or provided.al2023 (Go, Rust); the handler takes that runtime's form
     (index.handler for Node.js, example.Handler::handleRequest for Java, ...). Omitted: the
     application's `ApplicationProps.runtime`."""
     architecture: str = DEFAULT_ARCHITECTURE

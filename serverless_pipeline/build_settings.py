@@ -122,14 +122,14 @@ class BuildSettings:
 
 
 CODEBUILD_RUNTIMES: dict[str, tuple[str, str]] = {
-    "python3.11": ("python", "3.11"),
     "python3.12": ("python", "3.12"),
     "python3.13": ("python", "3.13"),
-    "nodejs20.x": ("nodejs", "20"),
+    "python3.14": ("python", "3.14"),
     "nodejs22.x": ("nodejs", "22"),
-    "java17": ("java", "corretto17"),
+    "nodejs24.x": ("nodejs", "24"),
     "java21": ("java", "corretto21"),
-    "dotnet8": ("dotnet", "8.0"),
+    "java25": ("java", "corretto25"),
+    "dotnet10": ("dotnet", "10.0"),
     "provided.al2023": ("golang", defaults.BUILD_GO_VERSION),
 }
 """Lambda runtime -> the CodeBuild runtime-versions entry that builds it, oldest first within a
@@ -469,10 +469,10 @@ def _python(settings: BuildSettings, python: _Language, architecture: str) -> _S
     platform = ""
     if target != architecture:
         # pip widens a manylinux tag only to older ones: name the newest the runtime's glibc
-        # runs too (Amazon Linux 2023's 2.34 for python3.12 and later; python3.11 runs on
-        # Amazon Linux 2, glibc 2.26), so wheels published only for manylinux_2_28 are found.
+        # runs too (Amazon Linux 2023's 2.34, every Python runtime Lambda supports), so wheels
+        # published only for manylinux_2_28 are found.
         machine = _TARGETS[target].wheel_platform.removeprefix("manylinux2014_")
-        newer = () if python.runtimes[0] == "python3.11" else ("manylinux_2_34", "manylinux_2_28")
+        newer = ("manylinux_2_34", "manylinux_2_28")
         tags = [f"{tag}_{machine}" for tag in newer] + [_TARGETS[target].wheel_platform]
         platform = "".join(f" --platform {tag}" for tag in tags) + " --only-binary=:all:"
     return _Steps(

@@ -21,7 +21,7 @@ def example_config() -> PipelineConfig:
                 "worker": FunctionSettings(handler="worker.handler", timeout_seconds=60),
                 # Node.js on Graviton: each function has its own runtime and architecture.
                 "notifier": FunctionSettings(
-                    handler="notifier.handler", runtime="nodejs20.x", architecture="arm64"
+                    handler="notifier.handler", runtime="nodejs22.x", architecture="arm64"
                 ),
             },
         ),

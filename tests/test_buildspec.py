@@ -28,6 +28,7 @@ from serverless_pipeline.build_settings import (
     CODEBUILD_IMAGES,
     CODEBUILD_RUNTIMES,
     PYTHON_INSTALL,
+    CodeBuildImage,
     build_architecture,
     build_image,
     buildspec,
@@ -306,7 +307,7 @@ def test_nodejs_release_holds_the_built_output_and_production_dependencies(
     project, home = tmp_path / "repo", tmp_path / "home"
     home.mkdir()
     node_project(project, home)
-    built = buildspec(BuildSettings(), [("nodejs20.x", "x86_64")])
+    built = buildspec(BuildSettings(), [("nodejs22.x", "x86_64")])
     entries = build_twice(built, project, [tools(tmp_path)], home)
     assert "notifier.js" in entries  # the build script's output
     assert "node_modules/leftpad/index.js" in entries
@@ -432,7 +433,7 @@ def test_required_unit_tests_fail_a_nodejs_build_without_a_test_script(tmp_path:
     )
     (project / "src").mkdir()
     (project / "src" / "release-tests.json").write_text(MANIFEST)
-    functions = [("nodejs20.x", "x86_64")]
+    functions = [("nodejs22.x", "x86_64")]
     bin_dir = tools(tmp_path)
     required = buildspec(BuildSettings(require_unit_tests=True), functions)
     done = run_build(required, project, [bin_dir], home)
@@ -511,7 +512,7 @@ def test_gradle_gets_the_release_layout_from_an_init_script(tmp_path: Path) -> N
     # The stand-in shows the init script it was given; Gradle itself is not here to run it.
     gradle = 'if [ "$1" = --init-script ]; then cat "$2" >> "$TOOL_CALLS"; fi\n'
     _, calls = stand_in_build(
-        tmp_path, [("java17", "x86_64")], {"build.gradle.kts": ""}, gradle=gradle
+        tmp_path, [("java21", "x86_64")], {"build.gradle.kts": ""}, gradle=gradle
     )
     assert calls[0] == "gradle build"
     assert calls[1].startswith("gradle --init-script /") and calls[1].endswith(" lambdaRelease")
@@ -525,7 +526,7 @@ def test_gradle_gets_the_release_layout_from_an_init_script(tmp_path: Path) -> N
 @pytest.mark.slow
 def test_a_wrapper_runs_gradle_when_the_repository_has_one(tmp_path: Path) -> None:
     files = {"build.gradle": "", "gradlew": 'echo "gradlew $*" >> "$TOOL_CALLS"\n'}
-    _, calls = stand_in_build(tmp_path, [("java17", "x86_64")], files)
+    _, calls = stand_in_build(tmp_path, [("java21", "x86_64")], files)
     assert calls[0] == "gradlew build"
     assert calls[1].startswith("gradlew --init-script /")
 
@@ -590,7 +591,7 @@ def test_provided_functions_without_go_or_rust_are_refused(tmp_path: Path) -> No
 @pytest.mark.slow
 def test_dotnet_publishes_into_the_release_root(tmp_path: Path) -> None:
     entries, calls = stand_in_build(
-        tmp_path, [("dotnet8", "x86_64")], {"Orders.csproj": "<Project/>"}, dotnet=DOTNET
+        tmp_path, [("dotnet10", "x86_64")], {"Orders.csproj": "<Project/>"}, dotnet=DOTNET
     )
     assert {"Orders.dll", "Orders.deps.json"} <= set(entries)
     assert calls == [
@@ -625,14 +626,14 @@ def test_a_python_application_builds_as_it_always_has() -> None:
 def test_every_runtime_has_its_codebuild_runtime_version() -> None:
     assert set(CODEBUILD_RUNTIMES) == set(runtimes.RUNTIMES)
     wanted = {
-        "python3.11": {"python": "3.11"},
         "python3.12": {"python": "3.12"},
         "python3.13": {"python": "3.13"},
-        "nodejs20.x": {"nodejs": "20"},
+        "python3.14": {"python": "3.14"},
         "nodejs22.x": {"nodejs": "22"},
-        "java17": {"java": "corretto17"},
+        "nodejs24.x": {"nodejs": "24"},
         "java21": {"java": "corretto21"},
-        "dotnet8": {"dotnet": "8.0"},
+        "java25": {"java": "corretto25"},
+        "dotnet10": {"dotnet": "10.0"},
         "provided.al2023": {"golang": defaults.BUILD_GO_VERSION},
     }
     for runtime, expected in wanted.items():
@@ -647,11 +648,11 @@ def test_the_default_images_build_every_runtime(architecture: str) -> None:
 
 def test_each_language_present_adds_its_runtime_version_once() -> None:
     functions = [
-        ("dotnet8", "x86_64"),
+        ("dotnet10", "x86_64"),
+        ("java25", "x86_64"),
         ("java21", "x86_64"),
-        ("java17", "x86_64"),
+        ("nodejs24.x", "x86_64"),
         ("nodejs22.x", "x86_64"),
-        ("nodejs20.x", "x86_64"),
         ("python3.12", "x86_64"),
         ("provided.al2023", "x86_64"),
     ]
@@ -659,9 +660,9 @@ def test_each_language_present_adds_its_runtime_version_once() -> None:
     # runs on both.
     assert list(versions(BuildSettings(), functions).items()) == [
         ("python", "3.12"),
-        ("nodejs", "20"),
-        ("java", "corretto17"),
-        ("dotnet", "8.0"),
+        ("nodejs", "22"),
+        ("java", "corretto21"),
+        ("dotnet", "10.0"),
         ("golang", defaults.BUILD_GO_VERSION),
     ]
     assert versions(BuildSettings(python_version="3.12"), functions)["python"] == "3.12"
@@ -670,9 +671,9 @@ def test_each_language_present_adds_its_runtime_version_once() -> None:
 def test_each_language_runs_its_own_install_tests_and_build() -> None:
     settings = BuildSettings()
     functions = [
-        ("nodejs20.x", "x86_64"),
-        ("java17", "x86_64"),
-        ("dotnet8", "x86_64"),
+        ("nodejs22.x", "x86_64"),
+        ("java21", "x86_64"),
+        ("dotnet10", "x86_64"),
         ("provided.al2023", "x86_64"),
     ]
     install = commands(settings, functions, "install")
@@ -734,7 +735,7 @@ def test_required_unit_tests_make_a_missing_test_script_fail() -> None:
 
 
 def test_every_function_on_arm64_builds_on_the_arm_image() -> None:
-    functions = [("python3.13", "arm64"), ("provided.al2023", "arm64"), ("dotnet8", "arm64")]
+    functions = [("python3.13", "arm64"), ("provided.al2023", "arm64"), ("dotnet10", "arm64")]
     settings = BuildSettings()
     assert build_image(settings, functions) == defaults.BUILD_IMAGE_ARM
     assert environment_type(settings, functions) == "ARM_CONTAINER"
@@ -763,7 +764,7 @@ def test_a_mixed_application_builds_on_x86_64_and_cross_builds_for_arm64() -> No
 
 def test_nodejs_functions_choose_the_build_machine() -> None:
     # npm builds native modules only for the machine it runs on: the Node.js functions'.
-    functions = [("nodejs20.x", "arm64"), ("python3.13", "x86_64")]
+    functions = [("nodejs22.x", "arm64"), ("python3.13", "x86_64")]
     settings = BuildSettings()
     assert build_architecture(settings, functions) == "arm64"
     assert build_image(settings, functions) == defaults.BUILD_IMAGE_ARM
@@ -775,7 +776,7 @@ def test_nodejs_functions_choose_the_build_machine() -> None:
 
 
 def test_dotnet_functions_of_both_architectures_get_the_portable_publish() -> None:
-    build = commands(BuildSettings(), [("dotnet8", "x86_64"), ("dotnet8", "arm64")], "build")
+    build = commands(BuildSettings(), [("dotnet10", "x86_64"), ("dotnet10", "arm64")], "build")
     assert build[0] == (
         "dotnet publish -c Release --self-contained false -p:ContinuousIntegrationBuild=true "
         "-o .publish"
@@ -795,11 +796,17 @@ def test_a_named_image_decides_the_architecture_when_this_library_knows_it() -> 
     assert all(image.architecture in runtimes.ARCHITECTURES for image in CODEBUILD_IMAGES.values())
 
 
-def test_what_the_build_cannot_do_is_refused_naming_the_way_out() -> None:
+def test_what_the_build_cannot_do_is_refused_naming_the_way_out(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Every maintained image offers every supported runtime today; an image that lacks one
+    # (as the older images lacked Node.js 24 before it shipped) is refused by name.
     newer = "aws/codebuild/amazonlinux-x86_64-standard:6.0"
-    assert problems(BuildSettings(image=newer), [("nodejs20.x", "x86_64")]) == [
-        f"build.image {newer} offers no nodejs 20, which the nodejs20.x functions need (it has "
-        "22, 24); omit build.image (the default images have it) or name an image that does"
+    lacking = {**CODEBUILD_IMAGES[newer].runtimes, "nodejs": ("22",)}
+    monkeypatch.setitem(CODEBUILD_IMAGES, newer, CodeBuildImage("x86_64", lacking))
+    assert problems(BuildSettings(image=newer), [("nodejs24.x", "x86_64")]) == [
+        f"build.image {newer} offers no nodejs 24, which the nodejs24.x functions need (it has "
+        "22); omit build.image (the default images have it) or name an image that does"
     ]
     assert problems(BuildSettings(), [("python3.12", "x86_64"), ("python3.13", "x86_64")]) == [
         "the Python functions run python3.12 and python3.13, but a release holds one set of "
@@ -937,10 +944,3 @@ def test_the_build_runs_where_the_image_runs() -> None:
         "runs on arm64) or run them on x86_64",
     ]
 
-
-def test_python311_dependencies_are_cross_built_for_amazon_linux_2() -> None:
-    # python3.11 runs on Amazon Linux 2 (glibc 2.26): only manylinux2014 wheels load there.
-    functions = [("nodejs20.x", "arm64"), ("python3.11", "x86_64")]
-    build = " ".join(commands(BuildSettings(), functions, "build"))
-    assert "--platform manylinux2014_x86_64 --only-binary=:all:" in build
-    assert "manylinux_2_28" not in build

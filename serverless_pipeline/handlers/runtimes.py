@@ -61,33 +61,39 @@ PROVIDED = Family(
 )
 
 RUNTIMES: dict[str, Family] = {
-    "nodejs20.x": NODEJS,
     "nodejs22.x": NODEJS,
-    "python3.11": PYTHON,
+    "nodejs24.x": NODEJS,
     "python3.12": PYTHON,
     "python3.13": PYTHON,
-    "java17": JAVA,
+    "python3.14": PYTHON,
     "java21": JAVA,
-    "dotnet8": DOTNET,
+    "java25": JAVA,
+    "dotnet10": DOTNET,
     "provided.al2023": PROVIDED,
 }
-"""Every runtime an application function may use: Lambda supports it and has not deprecated it."""
+"""Every runtime an application function may use: Lambda supports it and has not deprecated it
+(December 2026: nodejs20.x was deprecated on 2026-04-30, python3.11 and java17 on 2026-06-30 with
+Amazon Linux 2, dotnet8 on 2026-11-10)."""
 
 DEPRECATED = (
     "nodejs14.x",
     "nodejs16.x",
     "nodejs18.x",
+    "nodejs20.x",
     "python2.7",
     "python3.6",
     "python3.7",
     "python3.8",
     "python3.9",
     "python3.10",
+    "python3.11",
     "java8",
     "java8.al2",
     "java11",
+    "java17",
     "dotnet6",
     "dotnet7",
+    "dotnet8",
     "dotnetcore3.1",
     "go1.x",
     "ruby2.7",

@@ -77,8 +77,8 @@ def test_invalid_application_props_are_reported_together() -> None:
     # runtime, so it is judged once the runtime is one Lambda runs.
     assert problems[:4] == [
         "name is 'Orders'; expected 3-20 lowercase letters, digits or '-', starting with a letter",
-        "runtime is 'python3.9', which Lambda has deprecated; expected one of nodejs20.x, "
-        "nodejs22.x, python3.11, python3.12, python3.13, java17, java21, dotnet8, provided.al2023",
+        "runtime is 'python3.9', which Lambda has deprecated; expected one of nodejs22.x, "
+        "nodejs24.x, python3.12, python3.13, python3.14, java21, java25, dotnet10, provided.al2023",
         "memory_mb is 64; expected a whole number from 128 to 10240 MB",
         "timeout_seconds is 901; expected a whole number from 1 to 900 seconds",
     ]

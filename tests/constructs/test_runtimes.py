@@ -19,14 +19,14 @@ from tests.single_function_config import single_function_config
 # A handler of each runtime's own form (each language's "Define Lambda function handler" page
 # in the Lambda developer guide).
 HANDLERS = {
-    "nodejs20.x": "src/api.handler",
-    "nodejs22.x": "index.handler",
-    "python3.11": "service.api.handler",
-    "python3.12": "app.handler",
+    "nodejs22.x": "src/api.handler",
+    "nodejs24.x": "index.handler",
+    "python3.12": "service.api.handler",
     "python3.13": "app.handler",
-    "java17": "example.Orders::handleRequest",
-    "java21": "example.Orders",
-    "dotnet8": "Orders::Orders.Function::Handle",
+    "python3.14": "app.handler",
+    "java21": "example.Orders::handleRequest",
+    "java25": "example.Orders",
+    "dotnet10": "Orders::Orders.Function::Handle",
     "provided.al2023": "bootstrap",
 }
 LAYER = "arn:aws:lambda:eu-west-1:123456789012:layer:shared-lib:3"
@@ -133,7 +133,7 @@ def test_a_deprecated_runtime_is_refused_by_name(runtime: str) -> None:
 def test_every_wrong_setting_of_a_function_is_reported_at_once() -> None:
     config = config_with(
         api=FunctionSettings(handler="app.handler", runtime="node20"),
-        web=FunctionSettings(handler="index", runtime="nodejs20.x", architecture="arm"),
+        web=FunctionSettings(handler="index", runtime="nodejs22.x", architecture="arm"),
         jobs=FunctionSettings(
             handler="example.Jobs:handle",
             runtime="java21",
@@ -169,7 +169,7 @@ def test_the_single_form_takes_a_runtime_architecture_and_layers() -> None:
         base,
         application=dataclasses.replace(
             base.application,
-            runtime="nodejs20.x",
+            runtime="nodejs22.x",
             handler="index.handler",
             architecture="arm64",
             layers=(LAYER,),
@@ -180,7 +180,7 @@ def test_the_single_form_takes_a_runtime_architecture_and_layers() -> None:
     assert len(app) == 2
     for function in app:
         assert (function["runtime"], function["architectures"], function["layers"]) == (
-            "nodejs20.x",
+            "nodejs22.x",
             ["arm64"],
             [LAYER],
         )
@@ -203,7 +203,7 @@ def test_new_functions_start_with_code_that_says_nothing_is_released() -> None:
     code = placeholder_code(
         {
             "api": FunctionSettings(handler="service.api.handler", runtime="python3.13"),
-            "web": FunctionSettings(handler="src/web.handler", runtime="nodejs20.x"),
+            "web": FunctionSettings(handler="src/web.handler", runtime="nodejs22.x"),
             "jobs": FunctionSettings(handler="example.Jobs", runtime="java21"),
         }
     )

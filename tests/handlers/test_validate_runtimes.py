@@ -98,7 +98,7 @@ def check(account: Account, monkeypatch: pytest.MonkeyPatch) -> Validate:
 # dot"; its extensions and their order are the Node.js runtime interface client's module loader).
 
 
-@pytest.mark.parametrize("runtime", ["nodejs20.x", "nodejs22.x"])
+@pytest.mark.parametrize("runtime", ["nodejs22.x", "nodejs24.x"])
 @pytest.mark.parametrize(
     ("handler", "path", "source"),
     [
@@ -244,7 +244,7 @@ def test_a_node_release_does_not_compile_python_files_but_a_python_function_does
         ("nodejs22.x", "index"),
         ("java21", "example/Handler::handleRequest"),
         ("python3.13", "app"),
-        ("dotnet8", "MyApp::MyApp.Function"),
+        ("dotnet10", "MyApp::MyApp.Function"),
     ],
 )
 def test_a_handler_not_of_its_runtimes_form_is_refused(
@@ -258,7 +258,7 @@ def test_a_handler_not_of_its_runtimes_form_is_refused(
 # "Deploy Java Lambda functions with .zip or JAR file archives").
 
 
-@pytest.mark.parametrize("runtime", ["java17", "java21"])
+@pytest.mark.parametrize("runtime", ["java21", "java25"])
 @pytest.mark.parametrize(
     ("handler", "path"),
     [
@@ -303,7 +303,7 @@ def test_a_java_class_in_neither_place_is_refused(check: Validate, files: dict[s
         "is not in the release"
     )
     with pytest.raises(HandlerNotFound, match=message):
-        check({"api": function("example.Handler::handleRequest", "java17")}, files)
+        check({"api": function("example.Handler::handleRequest", "java21")}, files)
 
 
 def test_the_jars_are_read_only_for_a_class_not_at_the_root(check: Validate) -> None:
@@ -333,7 +333,7 @@ def test_a_jar_is_held_to_the_release_safety_limits(check: Validate) -> None:
 def test_a_dotnet_assembly_at_the_root_is_accepted(
     check: Validate, handler: str, path: str
 ) -> None:
-    check({"api": function(handler, "dotnet8")}, {path: b"MZ\x90\x00", "MyApp.deps.json": "{}"})
+    check({"api": function(handler, "dotnet10")}, {path: b"MZ\x90\x00", "MyApp.deps.json": "{}"})
 
 
 @pytest.mark.parametrize("files", [{"publish/MyApp.dll": b"MZ"}, {"MyApp.exe": b"MZ"}, {}])
@@ -341,7 +341,7 @@ def test_a_missing_dotnet_assembly_is_refused(check: Validate, files: dict[str, 
     with pytest.raises(
         HandlerNotFound, match="assembly MyApp.dll \\(at the root\\) is not in the release"
     ):
-        check({"api": function("MyApp::MyApp.Function::FunctionHandler", "dotnet8")}, files)
+        check({"api": function("MyApp::MyApp.Function::FunctionHandler", "dotnet10")}, files)
 
 
 # provided.al2023: "A custom runtime's entry point is an executable file named bootstrap [...]
@@ -544,7 +544,7 @@ def test_a_mixed_architecture_release_takes_native_files_of_either(check: Valida
 def test_native_files_the_loader_picks_by_platform_are_not_held_to_the_architecture(
     check: Validate, path: str
 ) -> None:
-    functions = {"api": function("MyApp", "dotnet8", "arm64")}
+    functions = {"api": function("MyApp", "dotnet10", "arm64")}
     machine = EM_ARM if "linux-arm/" in path else EM_X86_64
     assert check(functions, {"MyApp.dll": b"MZ", path: elf(machine)})["native_files"] == 1
     # A file directly in such a folder is no platform's.
@@ -601,10 +601,10 @@ def test_functions_of_several_runtimes_share_one_release(check: Validate) -> Non
     ("runtime", "handler", "names", "found"),
     [
         ("nodejs22.x", "src/api.handler", {"src/api.cjs", "src/api.mjs"}, "src/api.mjs"),
-        ("nodejs20.x", "index.handler", {"index.js", "index.mjs"}, "index.js"),
+        ("nodejs24.x", "index.handler", {"index.js", "index.mjs"}, "index.js"),
         ("python3.12", "pkg.app.handler", {"pkg/app.py"}, "pkg/app.py"),
-        ("java17", "a.B::run", {"a/B.class"}, "a/B.class"),
-        ("dotnet8", "A::A.B::Run", {"A.dll"}, "A.dll"),
+        ("java25", "a.B::run", {"a/B.class"}, "a/B.class"),
+        ("dotnet10", "A::A.B::Run", {"A.dll"}, "A.dll"),
         ("provided.al2023", "anything", {"bootstrap"}, "bootstrap"),
     ],
 )
@@ -646,9 +646,9 @@ def test_a_functions_runtime_and_architecture_are_read_with_their_defaults() -> 
         (
             {"runtime": "nodejs18.x"},
             "worker runtime is 'nodejs18.x', which Lambda has deprecated; expected one of "
-            "nodejs20.x, nodejs22.x, python3.11",
+            "nodejs22.x, nodejs24.x, python3.12",
         ),
-        ({"runtime": "ruby3.3"}, "worker runtime is 'ruby3.3'; expected one of nodejs20.x"),
+        ({"runtime": "ruby3.3"}, "worker runtime is 'ruby3.3'; expected one of nodejs22.x"),
         ({"runtime": ["nodejs22.x"]}, "worker runtime is \"\\['nodejs22.x'\\]\"; expected one of"),
         ({"architecture": "aarch64"}, "worker architecture is 'aarch64'; expected x86_64 or arm64"),
     ],

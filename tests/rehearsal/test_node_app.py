@@ -258,7 +258,7 @@ def test_a_node_module_that_is_not_there_is_named(
     ) in error
 
 
-OTHER_NODE = "nodejs20.x" if NODE_RUNTIME == "nodejs22.x" else "nodejs22.x"
+OTHER_NODE = "nodejs24.x" if NODE_RUNTIME == "nodejs22.x" else "nodejs22.x"
 
 
 @pytest.mark.parametrize(
@@ -302,13 +302,13 @@ def test_a_function_this_machine_cannot_run_is_refused_before_anything_runs(
 def test_a_node_app_without_node_on_the_path_is_refused(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
 ) -> None:
-    config = write_app(tmp_path, NODE_FILES, runtime="nodejs20.x")
+    config = write_app(tmp_path, NODE_FILES, runtime="nodejs22.x")
     monkeypatch.setenv("PATH", str(tmp_path / "no-node-here"))
     code, _, error = rehearse(
         tmp_path, monkeypatch, capsys, "ok", "--app", "src", "--config", config
     )
     assert code == EXIT_USAGE
-    assert "function api runs nodejs20.x: the rehearsal runs Node.js code on this machine's " in (
+    assert "function api runs nodejs22.x: the rehearsal runs Node.js code on this machine's " in (
         error
     )
-    assert "there is no node on PATH; install Node.js 20" in error
+    assert "there is no node on PATH; install Node.js 22" in error
