@@ -119,11 +119,18 @@ def compose(environments: Sequence[Stage], bake: Mapping[str, int] | None = None
         _merge(states, _states(GATES_TEMPLATE, values))
         after = "NotifyPromoted" if index == last else f"RunTestsIn{title}"
         seconds = (bake or {}).get(name, 0)
+        # The execution holds the pipeline until nothing can send it to Rollback any more:
+        # past the last environment's deployment, and past its bake where it bakes.
         if seconds:
-            baking = values | {"BakeSeconds": seconds, "AfterBake": after}
-            _merge(states, _states(BAKE_TEMPLATE, baking))
+            baking = {
+                "BakeSeconds": seconds,
+                "AfterBake": after,
+                "ReleaseClaimBaked": index == last,
+            }
+            _merge(states, _states(BAKE_TEMPLATE, values | baking))
             after = f"Bake{title}"
-        _merge(states, _states(ENVIRONMENT_TEMPLATE, values | {"AfterDeployed": after}))
+        deployed = {"AfterDeployed": after, "ReleaseClaimDeployed": index == last and not seconds}
+        _merge(states, _states(ENVIRONMENT_TEMPLATE, values | deployed))
         if index != last:
             _merge(states, _states(TESTS_TEMPLATE, values | {"NextState": entries[index + 1]}))
     skeleton = fill(

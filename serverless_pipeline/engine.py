@@ -77,9 +77,11 @@ __all__ = [
     "App",
     "AssetType",
     "CloudBackend",
+    "DefaultTokenResolver",
     "LocalBackend",
     "NamedCloudWorkspace",
     "S3Backend",
+    "StringConcat",
     "TerraformAsset",
     "TerraformDataSource",
     "TerraformResource",
@@ -87,6 +89,7 @@ __all__ = [
     "TerraformStack",
     "Testing",
     "Token",
+    "Tokenization",
     "aws",
     "choose",
 ]
@@ -97,9 +100,11 @@ if TYPE_CHECKING:
         App,
         AssetType,
         CloudBackend,
+        DefaultTokenResolver,
         LocalBackend,
         NamedCloudWorkspace,
         S3Backend,
+        StringConcat,
         TerraformAsset,
         TerraformDataSource,
         TerraformResource,
@@ -107,6 +112,7 @@ if TYPE_CHECKING:
         TerraformStack,
         Testing,
         Token,
+        Tokenization,
     )
 else:
     try:

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from serverless_pipeline import (
     SMOKE_TESTS,
     AlarmSettings,
@@ -47,4 +49,24 @@ def grid_config() -> PipelineConfig:
             ),
         ),
         tags={"team": "shop"},
+    )
+
+
+def shaped(functions: int, environments: int) -> PipelineConfig:
+    """The grid config with `functions` functions (fn00, fn01, ...) in `environments`
+    environments (env0, env1, ...), the last of them smoke-tested: an application of any size
+    the model allows, names of ordinary length."""
+    config = grid_config()
+    settings = {
+        f"fn{i:02}": FunctionSettings(handler=f"shop.fn{i:02}.handler") for i in range(functions)
+    }
+    last = environments - 1
+    return dataclasses.replace(
+        config,
+        application=dataclasses.replace(config.application, functions=settings),
+        environments=tuple(
+            Environment(f"env{i}", before_allow_traffic=SMOKE_TESTS if i == last else None)
+            for i in range(environments)
+        ),
+        poll_interval_seconds=60,
     )

@@ -13,13 +13,14 @@ from ..assets import handlers_package
 from ..engine import TerraformResourceLifecycle, aws
 from ..layout import handlers_layout
 from ..naming import HANDLER_NAMES
+from ..pipeline_settings import validate_handler_settings
 from ..validation import NAME_PREFIX, NAME_PREFIX_ACCEPTED, ConfigurationError, Problems
 from .application import ServerlessApplication
 from .artifact_buckets import ArtifactBuckets
 from .aws_context import AwsContext
 from .encryption import PipelineKey
 from .functions import LoggedFunction, zip_asset
-from .iam import ServiceRole, Statement
+from .iam import ServiceRole, Statement, merge_by_resources
 from .image_repository import ImageRepository
 from .notifications import Notifications
 
@@ -79,29 +80,18 @@ class HandlerFunctions(Construct):
         super().__init__(scope, id)
         problems = Problems("HandlerFunctions")
         problems.pattern("name_prefix", props.name_prefix, NAME_PREFIX, NAME_PREFIX_ACCEPTED)
-        problems.pattern(
-            "test_manifest",
-            props.test_manifest,
-            r"[A-Za-z0-9_][A-Za-z0-9_./-]{0,200}\.json",
-            "a relative path to a .json file inside the release",
+        validate_handler_settings(
+            problems,
+            test_manifest=props.test_manifest,
+            runtime=props.runtime,
+            memory_mb=props.memory_mb,
+            timeout_seconds=props.timeout_seconds,
+            deployment_timeout_seconds=props.deployment_timeout_seconds,
+            test_case_timeout_seconds=props.test_case_timeout_seconds,
+            line_wait_minutes=props.line_wait_minutes,
+            log_retention_days=props.log_retention_days,
+            reserved_concurrency=props.reserved_concurrency,
         )
-        if ".." in props.test_manifest.split("/"):
-            problems.add(f"test_manifest is {props.test_manifest!r}; '..' is not allowed")
-        problems.one_of("runtime", props.runtime, defaults.SUPPORTED_RUNTIMES)
-        problems.within("memory_mb", props.memory_mb, 128, 10240, "MB")
-        problems.within("timeout_seconds", props.timeout_seconds, 1, 900, "seconds")
-        problems.within(
-            "deployment_timeout_seconds", props.deployment_timeout_seconds, 60, 86400, "seconds"
-        )
-        problems.within(
-            "test_case_timeout_seconds", props.test_case_timeout_seconds, 1, 300, "seconds"
-        )
-        problems.within("line_wait_minutes", props.line_wait_minutes, 1, 4320, "minutes")
-        problems.one_of(
-            "log_retention_days", props.log_retention_days, defaults.LOG_RETENTION_CHOICES
-        )
-        if props.reserved_concurrency is not None:
-            problems.within("reserved_concurrency", props.reserved_concurrency, 1, 1000)
         problems.raise_if_any()
         app = application.layout
         missing = [e for e in app.environment_names if e not in buckets.environment_buckets]
@@ -297,7 +287,12 @@ class HandlerFunctions(Construct):
                 read,
                 *records,
                 _write_with_key(key),
-                *application.grant_promote(local),
+                # Its claim cleans up after an execution that ended without the cleanup rule's
+                # rollback (promote.claim runs the rollback's restore): the rollback's actions,
+                # on the functions and deployment groups promote's own statements name.
+                *merge_by_resources(
+                    [*application.grant_promote(local), *application.grant_rollback(local)]
+                ),
                 *pull,
                 *application.grant_watch_alarms(local),
                 *application.grant_change_calendars(local),
@@ -311,7 +306,8 @@ class HandlerFunctions(Construct):
                 *notifications.grant_publish(),
             ],
             # The state machine grants what its executions need (DeploymentStateMachine's
-            # grant_read_execution_history and grant_task_response): it owns those ARNs.
+            # grant_read_execution_history, grant_describe_executions and grant_task_response):
+            # it owns those ARNs.
             # Publish: what the cleanup restored, and (as Lambda's on-failure destination, with
             # the function's own role) a cleanup that failed.
             "rollback": [

@@ -8,21 +8,28 @@ A role's statements go into one inline policy while they fit IAM's 10,240 charac
 inline policies of a role. Statements that name every function of a large application (20
 functions in 10 environments are 400 ARNs) do not: the largest of them move, cut by resources
 into pieces of at most 6,144 characters, into customer managed policies attached to the role.
-The split is decided from the statements alone, so the same configuration always gives the same
-policies, and a small one keeps its single inline policy.
+The split is decided from all of a role's statements, those granted after it was built
+(`ServiceRole.add_statements`) included, and decided again whenever one is granted: a grant
+that arrives last never finds the inline policy full. It depends on the statements alone, so
+the same configuration always gives the same policies, and a small one keeps its single inline
+policy.
+
+Sizes are counted as IAM will count them once Terraform has resolved every reference: each
+`${...}` at the longest value it can take (the longest partition, region and account id, and
+the longest name AWS allows for the resource an ARN names), never at the length of its token.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from constructs import Construct
 
-from ..engine import aws
+from ..engine import DefaultTokenResolver, StringConcat, Tokenization, aws
 from ..layout import deployment_role_trust
 
 # IAM quotas: all inline policies of a role together, and one managed policy, in characters
@@ -32,10 +39,62 @@ MANAGED_POLICY_CHARACTERS = 6_144
 MANAGED_POLICIES_PER_ROLE = 10
 # Room for what the rendered document adds around the statements (Version, Statement, Effect).
 _DOCUMENT_CHARACTERS = 200
-# A token (${data.aws_partition...}, ${data.aws_region...}, an account id) resolves to at most
-# this many characters: us-gov-west-1 and ap-southeast-2 are the longest region names.
+# A reference in a statement: a cdktf token (${TfToken[TOKEN.7]}) before synthesis, the
+# Terraform expression (${data.aws_region.x.region}) after.
 _TOKEN = re.compile(r"\$\{[^}]*\}")
-_TOKEN_CHARACTERS = 14
+_REFERENCE = re.compile(r"\$\{(?:data\.)?(aws_[a-z0-9_]+)\.[^.}]+\.([a-z_]+)\}")
+# The longest partition (aws-us-gov), region (us-isof-south-1, botocore's endpoints.json) and
+# account id.
+PARTITION_CHARACTERS = 10
+REGION_CHARACTERS = 15
+ACCOUNT_CHARACTERS = 12
+
+
+def arn_characters(
+    service: str, resource: int, *, region: bool = True, account: bool = True
+) -> int:
+    """The longest arn:<partition>:<service>:<region>:<account>:<resource> whose resource part
+    is at most `resource` characters."""
+    return (
+        len(f"arn::{service}:::")
+        + PARTITION_CHARACTERS
+        + (REGION_CHARACTERS if region else 0)
+        + (ACCOUNT_CHARACTERS if account else 0)
+        + resource
+    )
+
+
+# (Terraform type, attribute) -> the most characters the reference resolves to: what the
+# constructs put in statements. Names at the longest AWS allows: a KMS key id 36 characters
+# (mrk-<32 hex> for a multi-Region key), a bucket 63, a log group 512, a function 64, a topic
+# 256.
+RESOLVED_CHARACTERS = {
+    ("aws_partition", "partition"): PARTITION_CHARACTERS,
+    ("aws_region", "region"): REGION_CHARACTERS,
+    ("aws_region", "name"): REGION_CHARACTERS,
+    ("aws_caller_identity", "account_id"): ACCOUNT_CHARACTERS,
+    ("aws_kms_key", "arn"): arn_characters("kms", len("key/") + 36),
+    ("aws_s3_bucket", "arn"): arn_characters("s3", 63, region=False, account=False),
+    ("aws_cloudwatch_log_group", "arn"): arn_characters("logs", len("log-group:") + 512),
+    ("aws_lambda_function", "arn"): arn_characters("lambda", len("function:") + 64),
+    ("aws_sns_topic", "arn"): arn_characters("sns", 256),
+}
+# Any other reference: the longest ARN IAM accepts (its API's arnType).
+ANY_REFERENCE_CHARACTERS = 2048
+# A cdktf token -> the Terraform expression it stands for.
+Resolve = Callable[[str], str]
+
+
+def resolved_characters(expression: str) -> int:
+    """The most characters `expression` (a Terraform expression, or the literal a token stood
+    for) takes once Terraform has resolved it."""
+    if "${" not in expression:
+        return len(expression)
+    match = _REFERENCE.fullmatch(expression)
+    if match is None:
+        return ANY_REFERENCE_CHARACTERS
+    kind, attribute = match.groups()
+    return RESOLVED_CHARACTERS.get((kind, attribute), ANY_REFERENCE_CHARACTERS)
 
 
 @dataclass(frozen=True)
@@ -55,6 +114,25 @@ class Statement:
     conditions: Sequence[Condition] = field(default_factory=tuple)
 
 
+def merge_by_resources(statements: Sequence[Statement]) -> list[Statement]:
+    """The statements, those that name the same resources under the same conditions as one
+    (the first one's sid, every action): a role that does two jobs on the same resources names
+    each ARN once, which keeps a large application's policies within IAM's sizes."""
+    merged: dict[Any, Statement] = {}
+    for statement in statements:
+        key = (
+            tuple(statement.resources),
+            tuple((c.test, c.variable, tuple(c.values)) for c in statement.conditions),
+        )
+        first = merged.get(key)
+        merged[key] = (
+            statement
+            if first is None
+            else replace(first, actions=sorted({*first.actions, *statement.actions}))
+        )
+    return list(merged.values())
+
+
 def trust_policy(service: str) -> str:
     """A trust policy that only `service` can use."""
     return json.dumps(
@@ -72,9 +150,15 @@ def trust_policy(service: str) -> str:
     )
 
 
-def policy_characters(statements: Sequence[Statement]) -> int:
+def _as_written(reference: str) -> str:
+    return reference
+
+
+def policy_characters(statements: Sequence[Statement], resolve: Resolve = _as_written) -> int:
     """What IAM counts of a policy of these statements: its characters without whitespace,
-    with every token at its longest value."""
+    with every reference at the longest value it resolves to. `resolve` turns a cdktf token
+    into its Terraform expression; statements read back from synthesized JSON hold the
+    expressions already."""
     rendered = json.dumps(
         [
             {
@@ -88,46 +172,56 @@ def policy_characters(statements: Sequence[Statement]) -> int:
         ],
         separators=(",", ":"),
     )
-    return len(_TOKEN.sub("x" * _TOKEN_CHARACTERS, rendered)) + _DOCUMENT_CHARACTERS
+    resolved = _TOKEN.sub(lambda m: "x" * resolved_characters(resolve(m.group(0))), rendered)
+    return len(resolved) + _DOCUMENT_CHARACTERS
 
 
 def split_policy(
-    statements: Sequence[Statement],
+    statements: Sequence[Statement], resolve: Resolve = _as_written
 ) -> tuple[list[Statement], list[list[Statement]]]:
     """(inline statements, managed policies' statements): the largest statements move out
     until the inline policy fits; each is cut by resources into pieces that fit a managed
     policy, and the pieces are packed into as few policies as they fill (first fit, largest
     first)."""
+
+    def size(part: Sequence[Statement]) -> int:
+        return policy_characters(part, resolve)
+
     inline = list(statements)
     moved: list[Statement] = []
-    while policy_characters(inline) > INLINE_POLICY_CHARACTERS and inline:
-        largest = max(inline, key=lambda s: policy_characters([s]))
+    while size(inline) > INLINE_POLICY_CHARACTERS and inline:
+        largest = max(inline, key=lambda s: size([s]))
         inline.remove(largest)
         moved.append(largest)
     pieces: list[Statement] = []
     for statement in moved:
+        # Sids are unique within a policy: each piece is numbered (before it is measured, the
+        # number being part of its size).
+        number = 1
         part: list[str] = []
         for resource in statement.resources:
-            grown = replace(statement, resources=[*part, resource])
-            if part and policy_characters([grown]) > MANAGED_POLICY_CHARACTERS:
-                pieces.append(replace(statement, resources=part))
+            grown = replace(
+                statement, sid=f"{statement.sid}Part{number}", resources=[*part, resource]
+            )
+            if part and size([grown]) > MANAGED_POLICY_CHARACTERS:
+                pieces.append(replace(grown, resources=part))
+                number += 1
                 part = []
             part.append(resource)
-        pieces.append(replace(statement, resources=part))
+        pieces.append(replace(statement, sid=f"{statement.sid}Part{number}", resources=part))
     policies: list[list[Statement]] = []
-    for piece in sorted(pieces, key=lambda p: -policy_characters([p])):
-        home = next(
-            (p for p in policies if policy_characters([*p, piece]) <= MANAGED_POLICY_CHARACTERS),
-            None,
-        )
+    for piece in sorted(pieces, key=lambda p: -size([p])):
+        home = next((p for p in policies if size([*p, piece]) <= MANAGED_POLICY_CHARACTERS), None)
         if home is None:
             policies.append([piece])
         else:
             home.append(piece)
-    # Sids are unique within a policy: number the pieces of a statement.
-    for policy in policies:
-        policy[:] = [replace(p, sid=f"{p.sid}Part{i + 1}") for i, p in enumerate(policy)]
     return inline, policies
+
+
+# Token -> the Terraform expression it stands for. The jsii kernel numbers a token once for the
+# life of the process, so an answer holds for every later question about it.
+_EXPRESSIONS: dict[str, str] = {}
 
 
 class ServiceRole(Construct):
@@ -158,14 +252,10 @@ class ServiceRole(Construct):
             max_session_duration=3600,
         )
         self._name = name
-        inline, managed = split_policy(statements)
-        if len(managed) > MANAGED_POLICIES_PER_ROLE:
-            raise ValueError(
-                f"{name} needs {len(managed)} managed policies besides its inline policy, more "
-                f"than the {MANAGED_POLICIES_PER_ROLE} IAM attaches to a role; deploy fewer "
-                "functions or environments, or use shorter names"
-            )
+        self._granted = list(statements)
+        inline, managed = self._split(self._granted)
         self.statements = inline
+        """The statements of the inline policy."""
         self.document = aws.data_aws_iam_policy_document.DataAwsIamPolicyDocument(
             self, "policy-document", statement=_rendered(self.statements)
         )
@@ -174,11 +264,28 @@ class ServiceRole(Construct):
         )
         self.managed_policies: list[Any] = []
         """The customer managed policies (IamPolicy) holding the statements too large for the
-        inline one."""
-        if managed:
-            self._attach(name, managed)
+        inline one, as the split of every statement granted so far made them."""
+        self._attach(managed)
 
-    def _attach(self, name: str, managed: list[list[Statement]]) -> None:
+    def _split(
+        self, statements: Sequence[Statement]
+    ) -> tuple[list[Statement], list[list[Statement]]]:
+        inline, managed = split_policy(statements, self.expression)
+        if len(managed) > MANAGED_POLICIES_PER_ROLE:
+            raise ValueError(
+                f"{self._name} needs {len(managed)} managed policies besides its inline policy, "
+                f"more than the {MANAGED_POLICIES_PER_ROLE} IAM attaches to a role; deploy fewer "
+                "functions or environments, or use shorter names"
+            )
+        return inline, managed
+
+    def _attach(self, managed: list[list[Statement]]) -> None:
+        """Managed policies for `managed`, replacing those of an earlier split: a grant can
+        move other statements out, or reshuffle the pieces."""
+        for number in range(1, len(self.managed_policies) + 1):
+            for suffix in ("-document", "", "-attachment"):
+                self.node.try_remove_child(f"managed-{number}{suffix}")
+        self.managed_policies = []
         # Only the largest applications reach these provider modules, and a synth loads only
         # the ones it reaches (provider_imports).
         for number, part in enumerate(managed, start=1):
@@ -188,8 +295,8 @@ class ServiceRole(Construct):
             policy = aws.iam_policy.IamPolicy(
                 self,
                 f"managed-{number}",
-                name=f"{name}-{number}",
-                description=f"Part {number} of the permissions of {name}",
+                name=f"{self._name}-{number}",
+                description=f"Part {number} of the permissions of {self._name}",
                 policy=document.json,
             )
             aws.iam_role_policy_attachment.IamRolePolicyAttachment(
@@ -200,18 +307,37 @@ class ServiceRole(Construct):
     def add_statements(self, *statements: Statement) -> None:
         """Grant more after creation: how the construct that owns a resource grants access to
         it (`DeploymentStateMachine.grant_task_response`, ...). A statement names its resource
-        by an ARN built from a name, so granting adds no reference cycle."""
-        sids = {s.sid for s in self.statements}
+        by an ARN built from a name, so granting adds no reference cycle. The role's policies
+        are split again, from every statement it holds now."""
+        sids = {s.sid for s in self._granted}
         clashing = [s.sid for s in statements if s.sid in sids]
         if clashing:
             raise ValueError(f"{self.node.path} already has statement(s) {', '.join(clashing)}")
-        if policy_characters([*self.statements, *statements]) > INLINE_POLICY_CHARACTERS:
-            raise ValueError(
-                f"{self._name}'s inline policy would outgrow IAM's {INLINE_POLICY_CHARACTERS} "
-                f"characters with {', '.join(s.sid for s in statements)}"
-            )
-        self.statements += statements
+        inline, managed = self._split([*self._granted, *statements])
+        self._granted += statements
+        self.statements = inline
         self.document.put_statement(_rendered(self.statements))
+        self._attach(managed)
+
+    def expression(self, token: str) -> str:
+        """The Terraform expression a cdktf token of its statements stands for, as the role's
+        stack will write it (${data.aws_region.x.region}): what tells how long it can be."""
+        if token not in _EXPRESSIONS:
+            _EXPRESSIONS[token] = str(
+                Tokenization.resolve(
+                    token,
+                    scope=self,
+                    preparing=False,
+                    resolver=DefaultTokenResolver(StringConcat()),
+                )
+            )
+        return _EXPRESSIONS[token]
+
+    @property
+    def granted(self) -> list[Statement]:
+        """Every statement the role holds, inline or in a managed policy, in the order they
+        were granted."""
+        return list(self._granted)
 
     @property
     def arn(self) -> str:

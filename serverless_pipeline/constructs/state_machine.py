@@ -11,6 +11,7 @@ from .. import asl, defaults, naming
 from ..asl import definition_values
 from ..engine import aws
 from ..layout import cleanup_rule_name, cleanup_rule_pattern, gate_seconds
+from ..pipeline_settings import validate_state_machine_settings
 from ..validation import NAME_PREFIX, NAME_PREFIX_ACCEPTED, Problems
 from .aws_context import AwsContext
 from .encryption import LOG_DELIVERY_CONTEXT, PipelineKey, encrypted_log_group
@@ -75,14 +76,12 @@ class DeploymentStateMachine(Construct):
         super().__init__(scope, id)
         problems = Problems("DeploymentStateMachine")
         problems.pattern("name_prefix", props.name_prefix, NAME_PREFIX, NAME_PREFIX_ACCEPTED)
-        problems.within("poll_interval_seconds", props.poll_interval_seconds, 5, 3600, "seconds")
-        problems.one_of(
-            "log_retention_days", props.log_retention_days, defaults.LOG_RETENTION_CHOICES
+        validate_state_machine_settings(
+            problems,
+            poll_interval_seconds=props.poll_interval_seconds,
+            log_retention_days=props.log_retention_days,
+            approval_timeout_seconds=props.approval_timeout_seconds,
         )
-        if props.approval_timeout_seconds is not None:
-            problems.within(
-                "approval_timeout_seconds", props.approval_timeout_seconds, 60, 31536000, "seconds"
-            )
         problems.raise_if_any()
         self.name = naming.state_machine(props.name_prefix)
         self._context = context
@@ -249,7 +248,8 @@ class DeploymentStateMachine(Construct):
         )
 
     def grant_describe_executions(self, role: ServiceRole) -> None:
-        """Read whether an execution still runs (promote's claim of the pipeline)."""
+        """Read whether an execution still runs, and its input (promote's claim of the
+        pipeline, which cleans up after a holder that ended without its cleanup)."""
         role.add_statements(
             Statement(
                 "ReadWhetherExecutionsRun", ["states:DescribeExecution"], [self.executions_arn()]

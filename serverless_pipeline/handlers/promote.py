@@ -17,9 +17,16 @@ from collections.abc import Mapping
 from dataclasses import asdict
 from typing import Any
 
-from . import artifacts, deployments, gates, images, records, release_layers, settings
+from . import artifacts, deployments, gates, images, records, release_layers, rollback, settings
 from .clients import client, in_environment
-from .errors import DeploymentFailed, DeploymentInProgress, DeploymentTimedOut, InvalidEvent
+from .errors import (
+    DeploymentFailed,
+    DeploymentInProgress,
+    DeploymentTimedOut,
+    ExecutionInProgress,
+    InvalidEvent,
+    RollbackFailed,
+)
 from .events import (
     EXECUTION_ARN,
     LayerArtifact,
@@ -55,38 +62,82 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
         if not isinstance(reason, str):
             raise InvalidEvent(f"reason is {reason!r:.80}; expected why the gate waited, or ''")
         return gates.gate(config, environment, release, execution, since, reason)
+    ends = _ends_changes(config, environment, action, event)
     if action == "bake":
         seconds = event.get("bake_seconds")
         if isinstance(seconds, bool) or not isinstance(seconds, int) or seconds <= 0:
             raise InvalidEvent(f"bake_seconds is {seconds!r:.80}; expected a positive number")
-        return gates.bake(environment, release, execution, seconds)
-    if action == "start":
-        report = start(config, environment, release, execution)
+        report = gates.bake(environment, release, execution, seconds)
+        succeeded = True
     else:
-        report = status(config, environment, release, execution)
-    # A start finds the release live already when its code is unchanged: no status follows.
-    if report["status"] == "Succeeded" and environment is config.environments[-1]:
-        # The release is live everywhere: the next execution may go.
+        if action == "start":
+            report = start(config, environment, release, execution)
+        else:
+            report = status(config, environment, release, execution)
+        # A start finds the release live already when its code is unchanged: no status follows.
+        succeeded = report["status"] == "Succeeded"
+    if succeeded and ends:
+        # Nothing of this execution can roll back any more: the next execution may go.
         records.release(client("s3"), config.claim_bucket, execution)
     return report
+
+
+def _ends_changes(
+    config: settings.Settings,
+    environment: settings.Environment,
+    action: str,
+    event: Mapping[str, Any],
+) -> bool:
+    """Whether this state, once it succeeds, is the execution's last that can fail into
+    Rollback: the last environment's deployment, or its bake's check where it bakes (a BakeAlarm
+    there restores every environment, which must still be this execution's alone). The
+    definition says which (`release_claim`); an execution started from a definition that did
+    not say releases when the last environment's deployment succeeds, as that definition
+    expects."""
+    said = event.get("release_claim")
+    if said is None:
+        return action != "bake" and environment is config.environments[-1]
+    if not isinstance(said, bool):
+        raise InvalidEvent(f"release_claim is {said!r:.80}; expected true or false")
+    return said
 
 
 def claim(
     config: settings.Settings, release: Release, execution: str, event: Mapping[str, Any]
 ) -> dict[str, Any]:
-    """ClaimPipeline: this execution, and no other, may change environments until it ends."""
+    """ClaimPipeline: this execution, and no other, may change environments until it ends.
+    A holder that ended without success and was never cleaned up (its status change event,
+    delivered at best effort, was lost, or its cleanup gave up) is cleaned up here first, by
+    the cleanup's own code: what it touched is restored and subscribers hear of it."""
     own = require_str(event, "execution_arn", EXECUTION_ARN, "this execution's ARN")
     prefix = own.rsplit(":", 1)[0]
 
-    def status_of(name: str) -> str:
+    def execution_named(name: str) -> dict[str, Any] | None:
+        """Its DescribeExecution answer, or None when Step Functions no longer knows it."""
         sfn = client("stepfunctions")
         try:
-            answer = sfn.describe_execution(executionArn=f"{prefix}:{name}")
+            answer: dict[str, Any] = sfn.describe_execution(executionArn=f"{prefix}:{name}")
         except sfn.exceptions.ExecutionDoesNotExist:
-            return records.GONE
-        return str(answer["status"])
+            return None
+        return answer
 
-    records.claim(client("s3"), config.claim_bucket, execution, status_of)
+    def status_of(name: str) -> str:
+        described = execution_named(name)
+        return records.GONE if described is None else str(described["status"])
+
+    def clean_up(holder: str, status: str) -> None:
+        # Its input names the release, for the notification: what a status change carries.
+        described = execution_named(holder) or {"name": holder, "status": status}
+        LOGGER.info("cleaning up", extra={"execution": execution, "holder": holder})
+        try:
+            rollback.cleanup(config, described)
+        except RollbackFailed as failed:
+            raise ExecutionInProgress(
+                f"execution {holder} ended {status} without its cleanup, and restoring what it "
+                f"touched failed ({failed}); {execution} refuses before it changes anything"
+            ) from failed
+
+    records.claim(client("s3"), config.claim_bucket, execution, status_of, clean_up)
     LOGGER.info("pipeline claimed", extra={"execution": execution, "release_id": release.id})
     return {"release_id": release.id, "execution": execution, "claimed": True}
 

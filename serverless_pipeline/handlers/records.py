@@ -159,37 +159,61 @@ ENDED_WELL = "SUCCEEDED"
 GONE = "GONE"
 
 
-def claim(s3: Any, bucket: str, execution: str, status_of: Callable[[str], str]) -> None:
+# The endings after which an execution's cleanup restores what it touched (the cleanup rule's
+# statuses): every terminal status but SUCCEEDED.
+ENDED_BADLY = ("ABORTED", "FAILED", "TIMED_OUT")
+
+
+def claim(
+    s3: Any,
+    bucket: str,
+    execution: str,
+    status_of: Callable[[str], str],
+    clean_up: Callable[[str, str], None],
+) -> None:
     """Take the pipeline for `execution`, or raise ExecutionInProgress naming who holds it.
-    A holder that ended well left everything deployed, so its claim is taken over; one that
-    ended otherwise holds it until its rollback has restored what it touched and released it."""
+    A holder that ended well left everything deployed, so its claim is taken over. One that
+    ended otherwise and still holds it was never cleaned up: the status change that sends the
+    cleanup its way is delivered at best effort. `clean_up(holder, status)` then restores what
+    it touched and releases it, before the claim is taken."""
     loaded = load(s3, bucket, CLAIM_KEY)
-    etag = None
-    if loaded is not None:
-        held, etag = loaded
-        holder = held.get("execution")
-        if held.get("state") == "held" and holder not in (None, execution):
-            status = status_of(str(holder))
-            if status == GONE:
-                status = ENDED_WELL  # closed executions are kept 90 days; its turn is long over
-            if status == "RUNNING":
+    holder = _other_holder(loaded, execution)
+    if holder is not None:
+        status = status_of(holder)
+        if status in ENDED_BADLY:
+            clean_up(holder, status)
+            loaded = load(s3, bucket, CLAIM_KEY)
+            if _other_holder(loaded, execution) is not None:
                 raise ExecutionInProgress(
-                    f"execution {holder} is running and holds the pipeline; {execution} "
-                    "refuses before it changes anything (start it again after that one ends)"
+                    f"execution {holder} ended {status} and its cleanup did not release the "
+                    f"pipeline; {execution} refuses before it changes anything"
                 )
-            if status != ENDED_WELL:
-                raise ExecutionInProgress(
-                    f"execution {holder} ended {status} and its rollback has not released the "
-                    f"pipeline yet; {execution} refuses before it changes anything. The "
-                    "cleanup rule runs that rollback; if it failed, invoke the rollback "
-                    "function with that execution's status change"
-                )
+        # GONE: Step Functions keeps a closed execution 90 days; its turn is long over.
+        elif status not in (ENDED_WELL, GONE):
+            raise ExecutionInProgress(
+                f"execution {holder} is {status.lower()} and holds the pipeline; {execution} "
+                "refuses before it changes anything (start it again after that one ends)"
+            )
     try:
-        save(s3, bucket, CLAIM_KEY, {"execution": execution, "state": "held"}, etag=etag)
+        save(
+            s3,
+            bucket,
+            CLAIM_KEY,
+            {"execution": execution, "state": "held"},
+            etag=None if loaded is None else loaded[1],
+        )
     except RecordConflict as conflict:
         raise ExecutionInProgress(
             f"another execution claimed the pipeline at the same moment as {execution}"
         ) from conflict
+
+
+def _other_holder(loaded: tuple[dict[str, Any], str] | None, execution: str) -> str | None:
+    """The execution other than `execution` that holds the pipeline, if one does."""
+    if loaded is None or loaded[0].get("state") != "held":
+        return None
+    holder = loaded[0].get("execution")
+    return None if holder in (None, execution) else str(holder)
 
 
 def holds(s3: Any, bucket: str, execution: str) -> bool:

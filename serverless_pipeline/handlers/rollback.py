@@ -1,11 +1,13 @@
 """Rollback: put every function of every environment this execution touched back on the release
 it served before, including functions whose own deployment succeeded: a release is atomic.
 
-It runs in two ways: as the state machine's Rollback state, and as the target of the cleanup
-rule, which EventBridge invokes with Step Functions' status change event when an execution ends
-aborted, timed out or failed, however it got there (an operator's StopExecution, the execution's
-time limit, an error outside any Catch). After the state machine's own Rollback the cleanup finds
-everything restored and stays quiet; otherwise it restores and tells subscribers what it did.
+It runs in two ways: as the state machine's Rollback state, and as the cleanup, for an execution
+that ended aborted, timed out or failed however it got there (an operator's StopExecution, the
+execution's time limit, an error outside any Catch). The cleanup rule invokes it with Step
+Functions' status change event; as that event is delivered at best effort, the next execution's
+ClaimPipeline runs the same cleanup (promote.claim) when it finds such an execution still holding
+the pipeline. After the state machine's own Rollback the cleanup finds everything restored and
+stays quiet; otherwise it restores and tells subscribers what it did.
 
 It reads the records promote wrote before changing anything, so it needs nothing from the failed
 state's output. Idempotent: a function already back on its previous version, or one without a
@@ -44,8 +46,8 @@ FAILURE_EVENTS = frozenset(
 
 
 STATUS_CHANGE = "Step Functions Execution Status Change"
-# The endings the cleanup rule matches: every terminal status but SUCCEEDED.
-UNFINISHED = ("ABORTED", "FAILED", "TIMED_OUT")
+# The endings the cleanup rule matches.
+UNFINISHED = records.ENDED_BADLY
 
 
 def handler(event: Any, context: Any) -> dict[str, Any]:
@@ -65,10 +67,12 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
 
 def cleanup(config: settings.Settings, detail: Mapping[str, Any]) -> dict[str, Any]:
     """An execution ended without success: restore what it touched, and say so if anything
-    was left to restore (the state machine's own Rollback leaves nothing). Only while it still
-    holds the pipeline: once it released it (its Rollback ran, or its release went live
-    everywhere), another execution may be deploying, and a late or repeated cleanup must not
-    touch that one's functions."""
+    was left to restore (the state machine's own Rollback leaves nothing). `detail` is its
+    status change event's, or its DescribeExecution answer (the next execution's claim cleans
+    up after one whose event never came: promote.claim). Only while it still holds the
+    pipeline: once it released it (its Rollback ran, or its release went live everywhere),
+    another execution may be deploying, and a late or repeated cleanup must not touch that
+    one's functions."""
     status = require_one_of(detail, "status", UNFINISHED)
     execution = require_str(detail, "name", EXECUTION_NAME, "the execution's name")
     if not records.holds(client("s3"), config.claim_bucket, execution):

@@ -88,8 +88,12 @@ def test_promote_changes_only_the_applications_functions_and_groups(
         "orders-api-production",
         "orders-api-staging",
     ]
-    assert "lambda:UpdateAlias" not in publish["actions"]
+    # ClaimPipeline restores what an execution that was never cleaned up left, as the rollback
+    # does: the rollback's actions, on these same functions and groups, in these statements.
+    assert "lambda:UpdateAlias" in publish["actions"]
+    assert "RestoreAliases" not in {s["sid"] for s in statements}
     deploy = statement(statements, "DeployReleases")
+    assert "codedeploy:StopDeployment" in deploy["actions"]
     assert [r.split(":deploymentgroup:")[1] for r in deploy["resources"]] == [
         "orders-api/orders-api-staging",
         "orders-api/orders-api-production",

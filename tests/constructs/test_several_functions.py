@@ -12,14 +12,12 @@ from typing import Any
 import pytest
 
 from serverless_pipeline import (
-    SMOKE_TESTS,
     AlarmSettings,
     ApplicationProps,
     ConfigurationError,
     Environment,
     EnvironmentSettings,
     FunctionSettings,
-    PipelineConfig,
 )
 from serverless_pipeline.constructs.iam import Statement, policy_characters
 from tests.conftest import (
@@ -31,7 +29,7 @@ from tests.conftest import (
     statement,
     synth_config,
 )
-from tests.grid_config import grid_config
+from tests.grid_config import grid_config, shaped
 from tests.security.test_least_privilege import identity_policies
 
 FUNCTIONS = ("api", "worker", "nightly")
@@ -372,25 +370,9 @@ def test_a_deployment_group_watches_at_most_ten_alarms() -> None:
     ]
 
 
-def largest_config() -> PipelineConfig:
-    """The most the model allows: 20 functions in 10 environments, names of ordinary length."""
-    config = grid_config()
-    functions = {f"fn{i:02}": FunctionSettings(handler=f"shop.fn{i:02}.handler") for i in range(20)}
-    environments = tuple(
-        Environment(f"env{i}", before_allow_traffic=SMOKE_TESTS if i == 9 else None)
-        for i in range(10)
-    )
-    return dataclasses.replace(
-        config,
-        application=dataclasses.replace(config.application, functions=functions),
-        environments=environments,
-        poll_interval_seconds=60,
-    )
-
-
 @pytest.mark.slow
 def test_twenty_functions_in_ten_environments_fit_iams_policy_limits() -> None:
-    document = synth_config(largest_config())
+    document = synth_config(shaped(20, 10))
     assert len(resources(document, "aws_codedeploy_deployment_group")) == 200
     # The promote role names 400 function ARNs: more than an inline policy holds (IAM quotas:
     # 10,240 characters for a role's inline policies, 6,144 per managed policy, 10 managed

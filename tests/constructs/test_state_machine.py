@@ -319,3 +319,36 @@ def test_an_execution_that_ends_unfinished_is_sent_to_rollback(single: dict[str,
     destination = failures["destination_config"]["on_failure"]["destination"]
     assert destination.startswith("${aws_sns_topic.")
     assert failures["maximum_retry_attempts"] == 2
+
+
+@pytest.mark.parametrize(
+    ("bake", "releasing"),
+    [
+        # Where production bakes, its bake's check is the last state that can fail into
+        # Rollback: a BakeAlarm there restores every environment, so the claim is kept until it
+        # passes; a second execution started during the bake waits at ClaimPipeline.
+        ({"production": 600}, ["CheckProductionBake"]),
+        ({"staging": 600, "production": 600}, ["CheckProductionBake"]),
+        ({"staging": 600}, ["DeployProduction", "CheckProductionDeployment"]),
+        ({}, ["DeployProduction", "CheckProductionDeployment"]),
+    ],
+)
+def test_the_claim_is_released_by_the_last_state_that_can_roll_back(
+    bake: dict[str, int], releasing: list[str]
+) -> None:
+    states = asl.compose([("staging", None), ("production", None)], bake)["States"]
+    promoting = {
+        name: state["Parameters"]["Payload"]
+        for name, state in states.items()
+        if state.get("Parameters", {}).get("FunctionName") == "${PromoteFunctionArn}"
+        and state["Parameters"]["Payload"].get("action") in ("start", "status", "bake")
+    }
+    assert sorted(name for name, payload in promoting.items() if payload["release_claim"]) == (
+        sorted(releasing)
+    )
+    assert all(isinstance(payload["release_claim"], bool) for payload in promoting.values())
+    # The states and their transitions are those of before: only the payloads say more.
+    if "production" in bake:
+        assert states["ProductionDeployed"]["Choices"][0]["Next"] == "BakeProduction"
+        assert states["BakeProduction"]["Next"] == "CheckProductionBake"
+        assert states["CheckProductionBake"]["Next"] == "NotifyPromoted"

@@ -211,6 +211,24 @@ def two_functions(monkeypatch: pytest.MonkeyPatch) -> Iterator[Account]:
         yield opened
 
 
+def create_alarms(account: Account, environments: tuple[str, ...]) -> None:
+    """The pipeline's own alarms of the function in `environments` (its gates and bakes read
+    them), quiet."""
+    cloudwatch = boto3.client("cloudwatch", region_name=REGION)
+    for environment in environments:
+        for suffix in settings.OWN_ALARMS:
+            cloudwatch.put_metric_alarm(
+                AlarmName=f"{account.function_name(environment)}-{suffix}",
+                Namespace="AWS/Lambda",
+                MetricName=suffix.capitalize(),
+                Statistic="Sum",
+                Period=60,
+                EvaluationPeriods=1,
+                Threshold=1,
+                ComparisonOperator="GreaterThanOrEqualToThreshold",
+            )
+
+
 def inbox(monkeypatch: pytest.MonkeyPatch) -> Callable[[], list[Any]]:
     """The release topic with a subscribed queue, as the handlers' NOTIFICATION_TOPIC_ARN: a
     function that returns what subscribers heard since it was last asked."""

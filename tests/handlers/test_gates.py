@@ -24,7 +24,7 @@ from serverless_pipeline.handlers.errors import (
     OutsideDeploymentWindow,
 )
 from serverless_pipeline.handlers.settings import Window
-from tests.handlers.conftest import REGION, Account, application, inbox
+from tests.handlers.conftest import REGION, Account, application, create_alarms, inbox
 
 LINE = "/app/release-line"
 RELEASE = {
@@ -88,19 +88,7 @@ def gated(
     account: Account, heard: Callable[[], list[Any]], monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Account]:
     """The account with its alarms, the line switch open and a topic that records."""
-    cloudwatch = boto3.client("cloudwatch", region_name=REGION)
-    for environment in ("staging", "production"):
-        for suffix in settings.OWN_ALARMS:
-            cloudwatch.put_metric_alarm(
-                AlarmName=f"{account.function_name(environment)}-{suffix}",
-                Namespace="AWS/Lambda",
-                MetricName=suffix.capitalize(),
-                Statistic="Sum",
-                Period=60,
-                EvaluationPeriods=1,
-                Threshold=1,
-                ComparisonOperator="GreaterThanOrEqualToThreshold",
-            )
+    create_alarms(account, ("staging", "production"))
     boto3.client("ssm", region_name=REGION).put_parameter(Name=LINE, Value="open", Type="String")
     monkeypatch.setenv("APPLICATION", application(line={"parameter": LINE, "wait": 3600}))
     with alarm_history(), change_calendars():

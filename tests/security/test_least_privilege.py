@@ -80,6 +80,10 @@ EXPECTED_ACTIONS = {
         # Authorization Reference, AWS Step Functions: DescribeExecution acts on the execution
         # resource type, so it is scoped to execution:<machine>:*.
         "states:DescribeExecution",
+        # ClaimPipeline restores what a holder that was never cleaned up touched, as the
+        # rollback does: on the functions and deployment groups promote deploys.
+        "lambda:UpdateAlias",
+        "codedeploy:StopDeployment",
     },
     "orders-rollback-fn": FUNCTION_BASE
     | RECORDS
