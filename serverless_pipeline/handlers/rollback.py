@@ -46,6 +46,8 @@ FAILURE_EVENTS = frozenset(
 
 
 STATUS_CHANGE = "Step Functions Execution Status Change"
+# The error names Step Functions keeps for itself.
+STATES_PREFIX = "States."
 # The endings the cleanup rule matches.
 UNFINISHED = records.ENDED_BADLY
 
@@ -62,7 +64,36 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
         "release_id": release.id,
         "environments": outcomes,
         "failed_state": failed_state(event.get("execution_arn")),
+        "error": (caught := caught_error(event.get("error"))),
+        "failure": failure(caught),
     }
+
+
+def caught_error(error: Any) -> dict[str, str]:
+    """The error the state machine caught, with a Cause even where Step Functions gave none:
+    a task that ran past its TimeoutSeconds fails with States.Timeout and, the cause being
+    optional (Step Functions API reference, TaskTimedOutEventDetails), may carry none. The
+    notification reads both from here."""
+    error = error if isinstance(error, Mapping) else {}
+    name = error.get("Error")
+    name = name if isinstance(name, str) and name else "States.Unknown"
+    cause = error.get("Cause")
+    if not isinstance(cause, str) or not cause:
+        cause = f"{name}: Step Functions gave no cause"
+    return {"Error": name, "Cause": cause}
+
+
+def failure(caught: Mapping[str, str]) -> dict[str, str]:
+    """What the execution fails with once it rolled back (the ReleaseFailed state): the caught
+    error, except that a Fail state may not name an error of Step Functions' own ("the error
+    names cannot begin with the States. prefix", Step Functions developer guide, "Error
+    names"), so States.Timeout ends the execution as Release.Timeout, its cause naming the
+    original."""
+    name, cause = caught["Error"], caught["Cause"]
+    if not name.startswith(STATES_PREFIX):
+        return {"Error": name, "Cause": cause}
+    renamed = "Release." + name.removeprefix(STATES_PREFIX)
+    return {"Error": renamed, "Cause": cause if cause.startswith(name) else f"{name}: {cause}"}
 
 
 def cleanup(config: settings.Settings, detail: Mapping[str, Any]) -> dict[str, Any]:

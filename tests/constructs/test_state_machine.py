@@ -56,8 +56,11 @@ def test_the_public_state_names_exist(single: dict[str, Any]) -> None:
     assert states["ReleaseFailed"] == {
         "Type": "Fail",
         "Comment": states["ReleaseFailed"]["Comment"],
-        "ErrorPath": "$.error.Error",
-        "CausePath": "$.error.Cause",
+        # The rollback's report of the caught error: always with a cause, and under a name a
+        # Fail state may carry (no States. prefix; Step Functions developer guide, "Error
+        # names").
+        "ErrorPath": "$.rollback.output.failure.Error",
+        "CausePath": "$.rollback.output.failure.Cause",
     }
 
 
@@ -82,7 +85,8 @@ def test_every_deciding_task_routes_every_error_to_rollback(single: dict[str, An
                 }
             ]
             assert states["NotifyRollbackFailed"]["Next"] == "RollbackFailed"
-            assert states["RollbackFailed"]["ErrorPath"] == "$.rollback_error.Error"
+            assert states["RollbackFailed"]["Error"] == "RollbackFailed"
+            assert states["RollbackFailed"]["CausePath"] == "States.JsonToString($.rollback_error)"
         elif name.startswith("Notify"):
             # The outcome is decided before these run: a failed notification never changes it.
             assert state["Catch"][0]["Next"] == state["Next"]
@@ -140,8 +144,8 @@ def test_outcomes_are_published_with_the_failed_state_and_cause() -> None:
     assert rolled_back["Message"] == {
         "release.$": "$.release.id",
         "outcome": "rolled_back",
-        "error.$": "$.error.Error",
-        "cause.$": "$.error.Cause",
+        "error.$": "$.rollback.output.error.Error",
+        "cause.$": "$.rollback.output.error.Cause",
         "failed_state.$": "$.rollback.output.failed_state",
     }
     assert states["Rollback"]["Parameters"]["Payload"]["execution_arn.$"] == "$$.Execution.Id"

@@ -164,3 +164,39 @@ def test_a_status_change_that_is_not_an_unfinished_ending_is_refused(account: Ac
     release = account.upload("r2", build_zip(app_files()))
     with pytest.raises(InvalidEvent, match="status is 'SUCCEEDED'; expected one of ABORTED"):
         rollback.handler(status_change(release, "e1", "SUCCEEDED"), None)
+
+
+@pytest.mark.parametrize(
+    ("caught", "error", "failure"),
+    [
+        (
+            {"Error": "AlarmBlocked", "Cause": "alarm x is in ALARM"},
+            {"Error": "AlarmBlocked", "Cause": "alarm x is in ALARM"},
+            {"Error": "AlarmBlocked", "Cause": "alarm x is in ALARM"},
+        ),
+        # A task past its TimeoutSeconds: Step Functions' own error, its cause optional
+        # (Step Functions API reference, TaskTimedOutEventDetails).
+        (
+            {"Error": "States.Timeout"},
+            {"Error": "States.Timeout", "Cause": "States.Timeout: Step Functions gave no cause"},
+            {"Error": "Release.Timeout", "Cause": "States.Timeout: Step Functions gave no cause"},
+        ),
+        (
+            {"Error": "States.TaskFailed", "Cause": "the task failed"},
+            {"Error": "States.TaskFailed", "Cause": "the task failed"},
+            {"Error": "Release.TaskFailed", "Cause": "States.TaskFailed: the task failed"},
+        ),
+        (
+            None,
+            {"Error": "States.Unknown", "Cause": "States.Unknown: Step Functions gave no cause"},
+            {"Error": "Release.Unknown", "Cause": "States.Unknown: Step Functions gave no cause"},
+        ),
+    ],
+)
+def test_the_caught_error_always_has_a_cause_and_fails_under_a_name_a_fail_state_may_carry(
+    caught: Any, error: dict[str, str], failure: dict[str, str]
+) -> None:
+    """"The error names cannot begin with the States. prefix" (Step Functions developer
+    guide, "Error names"): ReleaseFailed, a Fail state, ends the execution with `failure`."""
+    assert rollback.caught_error(caught) == error
+    assert rollback.failure(error) == failure

@@ -5,12 +5,16 @@ their named error."""
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import pytest
+from moto.cloudwatch.models import CloudWatchBackend
 
 from serverless_pipeline.cli import main
+from serverless_pipeline.emulator.clock import CLOCK
 from serverless_pipeline.example import example_config
+from serverless_pipeline.layout import pipeline_layout
 from serverless_pipeline.rehearsal.conditions import Conditions
 from serverless_pipeline.rehearsal.runner import rehearse
 
@@ -90,3 +94,41 @@ def test_conditions_that_name_no_environment_are_usage_errors(
 ) -> None:
     assert main(["rehearse", "ok", "--alarm-firing", "qa"]) == 2
     assert "--alarm-firing names 'qa'" in capsys.readouterr().err
+
+
+def test_a_gate_that_outlasts_its_task_timeout_rolls_back_with_that_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """CheckProductionGates runs past its TimeoutSeconds (here: CloudWatch answers its look at
+    the alarms only after the task's time is up). Step Functions fails the task with
+    States.Timeout, whose cause is optional (Step Functions API reference,
+    TaskTimedOutEventDetails) and which moto, like AWS, may leave out, and whose name a Fail
+    state may not carry. The rollback, its notification and ReleaseFailed still name the error,
+    where the definition that read $.error.Cause and failed with $.error.Error ended the
+    execution with States.Runtime instead."""
+    config = example_config()
+    timeout = pipeline_layout(config).handlers.task_timeout_seconds
+    original, slowed = CloudWatchBackend.get_alarms_by_alarm_names, []
+
+    def slow(backend: CloudWatchBackend, alarm_names: list[str]) -> Any:
+        if not slowed and any("-production-" in name for name in alarm_names):
+            slowed.append(alarm_names)
+            CLOCK.advance(timeout + 60)
+            # The answer comes after the task's wait (which looks at the clock every 10 ms) has
+            # seen its time run out.
+            time.sleep(0.2)
+        return original(backend, alarm_names)
+
+    monkeypatch.setattr(CloudWatchBackend, "get_alarms_by_alarm_names", slow)
+    rehearsal = rehearse(config, ["ok"])
+    (release,) = rehearsal.releases
+    assert slowed
+    # The execution ends as Release.Timeout: a Fail state may not name a States. error.
+    assert (release.failed_state, release.error) == ("CheckProductionGates", "Release.Timeout")
+    assert release.cause == "States.Timeout: Step Functions gave no cause"
+    assert release.live == {"staging": "r1", "production": "r1"}
+    (rolled_back,) = [n for n in rehearsal.notifications if n.get("outcome") == "rolled_back"]
+    assert (rolled_back["error"], rolled_back["failed_state"]) == (
+        "States.Timeout",
+        "CheckProductionGates",
+    )
