@@ -3,21 +3,29 @@
 moto without Docker answers every invoke with a canned payload. Here an invoke unpacks the zip
 of the exact version (or alias target) invoked, runs its handler with that function's
 environment variables, and answers as Lambda does: the result, or an error payload with the
-`x-amz-function-error` header, so Step Functions' Catch sees the error type. Python code runs in
-this process: its calls to AWS reach the same moto account, because it runs inside the same mock.
-Node.js code runs on the machine's node (node_runtime.py), whose AWS calls are not emulated. A
-function of any other runtime is not run at all: `cannot_run` says why, and the rehearsal refuses
-it before it starts.
+`x-amz-function-error` header, so Step Functions' Catch sees the error type.
 
-Like Lambda, the runtime keeps an execution environment warm: invoked again with the same code,
+Application code runs as Lambda runs it, in a process of its own per execution environment, with
+only its release and the runtime's own libraries: Python on this machine's Python
+(python_runtime.py), Node.js on its node (node_runtime.py). Its AWS calls reach the same moto
+account, as its function's role (python_runtime.AwsEndpoint). The pipeline's own handlers (the
+functions whose code is the handlers package) run in this process: they are the tool's code,
+written for Lambda's runtime (stdlib and boto3), so isolating them would find nothing and cost
+a process each; their calls to AWS reach the moto account because they run inside the same mock,
+acting in the function's account (emulator/accounts.py). A function of any other runtime is not
+run at all: `cannot_run` says why, and the rehearsal refuses it before it starts.
+
+Like Lambda, the runtime keeps execution environments warm: invoked again with the same code,
 handler and environment variables, a function's modules are not imported again. Any other
-invocation starts cold, with that code's modules imported afresh (one Python environment is warm
-at a time: modules share the process's namespace; each Node.js one is a process of its own).
+invocation starts cold, with that code's modules imported afresh. An application function's
+environment is a process, several kept warm at once; the handlers share this process's
+namespace, so one of their environments is warm at a time.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import importlib
 import io
@@ -37,11 +45,13 @@ from moto.awslambda.models import LambdaFunction
 from moto.awslambda.responses import LambdaResponse
 from moto.awslambda_simple.models import LambdaSimpleBackend
 
+from ..assets import handlers_package
 from .accounts import CALLER, acting_in
 from .clock import CLOCK
 from .cloudwatch import record_invocation
 from .lambda_code import architectures_follow_code
 from .node_runtime import NodeRuntime, Timedout, node_problem
+from .python_runtime import AwsEndpoint, PythonRuntime
 
 
 class _ChainLock:
@@ -69,6 +79,17 @@ class _ChainLock:
 
     def join(self, worker: int) -> None:
         self._chain.add(worker)
+
+    @contextlib.contextmanager
+    def joined(self) -> Iterator[None]:
+        """This thread is part of the chain (it serves a child of the chain) until the block
+        ends."""
+        me = threading.get_ident()
+        self._chain.add(me)
+        try:
+            yield
+        finally:
+            self._chain.discard(me)
 
     def leave(self, worker: int | None) -> None:
         """A worker that finished, or was given up on (timed out), leaves the chain."""
@@ -120,11 +141,16 @@ class Context:
 
 
 class InProcessRuntime:
-    """Unpacks each distinct code zip once and runs handlers from it."""
+    """Unpacks each distinct code zip once and runs its handlers: the pipeline's own in this
+    process, application code in processes of its own."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        self.node = NodeRuntime(root / "logs")
+        self.endpoint = AwsEndpoint(self._serving)
+        self.node = NodeRuntime(root / "logs", self.endpoint.variables)
+        self.python = PythonRuntime(root / "logs", self.endpoint.variables)
+        # Invocations of code in a child process that are waiting for its answer.
+        self._in_children = 0
         # (code, handler, variables) of the warm environment
         self._warm: tuple[Any, ...] | None = None
         # directories whose modules may be imported, and a count of cold starts
@@ -132,9 +158,16 @@ class InProcessRuntime:
         self._cold_starts = 0
 
     def close(self) -> None:
-        """Forget every module the runtime imported, and end every Node.js environment."""
+        """Forget every module the runtime imported, and end every process."""
         self._forget_modules()
         self.node.close()
+        self.python.close()
+        self.endpoint.close()
+
+    def _serving(self) -> contextlib.AbstractContextManager[None]:
+        """What a child's AWS call runs within: while the chain waits for a child's answer, the
+        chain itself (the child is part of it); otherwise its turn, as any other chain."""
+        return _LOCK.joined() if self._in_children else _LOCK.held()
 
     def _forget_modules(self) -> None:
         """Forget every module the runtime imported: its code goes with it."""
@@ -163,8 +196,8 @@ class InProcessRuntime:
             # Warm only if no other environment started meanwhile (an invocation it made).
             self._warm = key if self._cold_starts == cold_starts else None
 
-    def unpack(self, code: bytes) -> Path:
-        directory = self.root / hashlib.sha256(code).hexdigest()
+    def unpack(self, code: bytes, digest: str) -> Path:
+        directory = self.root / digest
         if not directory.exists():
             staging = Path(tempfile.mkdtemp(dir=self.root))
             zipfile.ZipFile(io.BytesIO(code)).extractall(staging)
@@ -177,13 +210,18 @@ class InProcessRuntime:
         problem = cannot_run(runtime)
         if problem is not None:
             raise RuntimeNotEmulated(f"function {function.function_name} runs {runtime}: {problem}")
-        directory = self.unpack(function.code_bytes)
-        if runtime.startswith("nodejs"):
+        digest = hashlib.sha256(function.code_bytes).hexdigest()
+        directory = self.unpack(function.code_bytes, digest)
+        if runtime.startswith("nodejs") or digest != _handlers_digest():
+            children = self.node if runtime.startswith("nodejs") else self.python
             with _LOCK.held():
+                self._in_children += 1
                 try:
-                    return self.node.run(function, directory, event)
+                    return children.run(function, directory, event)
                 except Timedout:
                     return _timed_out(function), True
+                finally:
+                    self._in_children -= 1
         module_name, _, attribute = (function.handler or "").rpartition(".")
         variables = {
             "AWS_REGION": function.region,
@@ -237,6 +275,12 @@ class InProcessRuntime:
                 self._cold_starts += 1  # Lambda discards an environment that timed out
                 return _timed_out(function), True
         return outcome[0]
+
+
+@functools.cache
+def _handlers_digest() -> str:
+    """The digest of the pipeline's own handlers' code, which runs in this process."""
+    return hashlib.sha256(handlers_package()).hexdigest()
 
 
 def _forget(directory: Path) -> None:

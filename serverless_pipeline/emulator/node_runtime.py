@@ -1,20 +1,23 @@
-"""Node.js functions in the emulator: each execution environment is a `node` process of its own.
+"""Node.js functions in the emulator, and what every function run as a process of its own shares.
 
-Python handler code runs inside the emulator's process; JavaScript cannot, so each warm
-environment of a Node.js function is a child process running node_bootstrap.cjs, which loads the
-handler as Lambda's Node.js runtime does and answers each invocation as Lambda does. Requests go
-to the child's stdin and answers come back on a pipe of their own: what the code prints goes to
-the function's log file (Lambda sends it to CloudWatch Logs) and cannot corrupt an answer.
+JavaScript cannot run inside the emulator's process, and application Python code must not (see
+python_runtime.py): each warm execution environment is a child process running a bootstrap (here
+node_bootstrap.cjs), which loads the handler as Lambda's runtime does and answers each
+invocation as Lambda does. Requests go to the child's stdin and answers come back on a pipe of
+their own: what the code prints goes to the function's log file (Lambda sends it to CloudWatch
+Logs) and cannot corrupt an answer. ProcessRuntime keeps those environments warm; NodeRuntime
+and PythonRuntime say how to start one.
 
-The child gets the function's variables and Lambda's own, never the machine's AWS credentials:
-dummy keys and an endpoint on a closed loopback port, so that an AWS SDK call from the code fails
-at once instead of reaching a real account. AWS calls from Node.js code are not emulated (moto
-serves this process only), and Lambda's bundled AWS SDK is not provided: the code finds what its
-release holds.
+The child gets the function's variables and Lambda's own, never the machine's AWS credentials
+or configuration: the credentials of the function's role and the address of the emulated
+account (python_runtime.AwsEndpoint, AWS_ENDPOINT_URL, which the AWS SDKs read), so that its AWS
+calls reach the emulated account and never a real one. Lambda's bundled AWS SDK for JavaScript
+is not provided: Node.js code finds what its release holds.
 """
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import functools
 import json
@@ -25,6 +28,7 @@ import subprocess
 import time
 import uuid
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -34,9 +38,6 @@ from moto.awslambda.models import LambdaFunction
 from .clock import CLOCK
 
 BOOTSTRAP = Path(__file__).with_name("node_bootstrap.cjs")
-# Port 1 of the loopback interface: nothing listens there (only root could), so a connection is
-# refused at once.
-REFUSED_ENDPOINT = "http://127.0.0.1:1"
 # Warm environments kept at most, each a node process of some 40 MB: the least recently invoked
 # goes first, as Lambda reclaims idle environments. A rehearsal's releases each bring new code.
 WARM_ENVIRONMENTS = 8
@@ -116,15 +117,21 @@ class _Environment:
         os.close(self.answers)
 
 
-class NodeRuntime:
-    """The warm environments of Node.js functions. Invoked again with the same code, handler,
-    runtime and variables, a function runs in the same process, its modules' state kept; any
-    other invocation starts a process of its own (cold)."""
+AwsAccess = Callable[[LambdaFunction], dict[str, str]]
+"""The variables through which a function's code reaches the emulated account: its role's keys
+and the endpoint."""
 
-    def __init__(self, logs: Path) -> None:
+
+class ProcessRuntime(abc.ABC):
+    """The warm environments of functions that run as processes. Invoked again with the same
+    code, handler, runtime and variables, a function runs in the same process, its modules'
+    state kept; any other invocation starts a process of its own (cold)."""
+
+    def __init__(self, logs: Path, aws: AwsAccess) -> None:
         self.logs = logs
         """Each function's console output, in <function name>.log."""
         logs.mkdir(exist_ok=True)
+        self._aws = aws
         self._warm: OrderedDict[tuple[Any, ...], _Environment] = OrderedDict()
 
     def close(self) -> None:
@@ -132,10 +139,14 @@ class NodeRuntime:
         while self._warm:
             self._warm.popitem()[1].close()
 
+    @abc.abstractmethod
+    def command(self, function: LambdaFunction, directory: Path, answers: int) -> list[str]:
+        """The command line of a new environment that answers on descriptor `answers`."""
+
     def run(self, function: LambdaFunction, directory: Path, event: Any) -> tuple[Any, bool]:
         """(payload, errored) for one invocation of `function`, whose code is unpacked in
         `directory`; Timedout when it runs past the function's timeout."""
-        variables = _variables(function, directory)
+        variables = _variables(function, directory, self._aws(function))
         key = (directory, function.handler, function.run_time, tuple(sorted(variables.items())))
         environment = self._warm.pop(key, None)
         if environment is None or environment.process.poll() is not None:
@@ -191,7 +202,7 @@ class NodeRuntime:
         try:
             with (self.logs / f"{function.function_name}.log").open("ab") as log:
                 process = subprocess.Popen(
-                    [shutil.which("node") or "node", str(BOOTSTRAP), str(answer_end)],
+                    self.command(function, directory, answer_end),
                     cwd=directory,
                     env=variables,
                     stdin=subprocess.PIPE,
@@ -207,7 +218,14 @@ class NodeRuntime:
         return _Environment(process, answers)
 
 
-def _variables(function: LambdaFunction, directory: Path) -> dict[str, str]:
+class NodeRuntime(ProcessRuntime):
+    """Node.js functions, each environment a process of the machine's node."""
+
+    def command(self, function: LambdaFunction, directory: Path, answers: int) -> list[str]:
+        return [shutil.which("node") or "node", str(BOOTSTRAP), str(answers)]
+
+
+def _variables(function: LambdaFunction, directory: Path, aws: dict[str, str]) -> dict[str, str]:
     """The child's whole environment: nothing of the machine's but PATH, the function's
     variables, and Lambda's reserved ones, which the function's cannot override."""
     return {
@@ -218,14 +236,14 @@ def _variables(function: LambdaFunction, directory: Path) -> dict[str, str]:
         "AWS_LAMBDA_FUNCTION_NAME": function.function_name,
         "AWS_LAMBDA_FUNCTION_VERSION": str(function.version),
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.memory_size),
+        "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{function.function_name}",
+        "AWS_LAMBDA_LOG_STREAM_NAME": f"rehearsal/[{function.version}]{directory.name[:32]}",
         "AWS_EXECUTION_ENV": f"AWS_Lambda_{function.run_time}",
         "LAMBDA_TASK_ROOT": str(directory),
         "_HANDLER": function.handler or "",
+        "LANG": "en_US.UTF-8",
         "TZ": ":UTC",
-        "AWS_ACCESS_KEY_ID": "rehearsal-not-a-key",
-        "AWS_SECRET_ACCESS_KEY": "rehearsal-not-a-secret",
-        "AWS_SESSION_TOKEN": "rehearsal-not-a-token",
-        "AWS_ENDPOINT_URL": REFUSED_ENDPOINT,
+        **aws,
         "AWS_CONFIG_FILE": os.devnull,
         "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
         "AWS_EC2_METADATA_DISABLED": "true",

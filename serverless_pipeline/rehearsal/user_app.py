@@ -2,8 +2,13 @@
 
 The release source is a directory as the build packages it: the handler modules of every
 function of the configuration and the test manifest at `PipelineConfig.test_manifest`. Each
-release kind is a zip of that directory: `ok` as it is; a drill with a real defect injected into a
-copy of one function's handler module (the first function's; the worker's for `worker-*`):
+release is a zip of that directory and of what the build installs beside it, the packages of
+the repository's requirements.txt (`pip install -r requirements.txt -t`, run in the repository's
+root, which for the rehearsal is the directory it runs in, where `--config` is found too). Python
+code runs with only its release on its path (emulator/python_runtime.py): a module that no
+requirement brings fails to import, as in Lambda. Each release kind is `ok`, the code as it is,
+or a drill with a real defect injected into a copy of one function's handler module (the first
+function's; the worker's for `worker-*`):
 
 - `validate`: the module stops compiling (Python), or no longer has the handler (Node.js: validate
   reads a module's exports without running it).
@@ -30,7 +35,11 @@ never reads a drill's flag: the defect is code, found where AWS would find it.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import subprocess
+import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -44,6 +53,9 @@ from .account import BAKE_REQUESTS, TRAFFIC_REQUESTS
 from .source import ABORTS, BAKES, KINDS
 
 WRONG_ANSWER = {"rehearsal-drill": "a wrong answer"}
+REQUIREMENTS = "requirements.txt"
+# What pip installed for each requirements file (by its directory and content) in this process.
+_installed: dict[str, dict[str, bytes]] = {}
 
 
 class AppError(ValueError):
@@ -67,7 +79,15 @@ class _Defect:
 class UserApp:
     """Releases built from an application directory, laid out as `application` deploys it."""
 
-    def __init__(self, directory: Path, application: ApplicationLayout, manifest: str) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        application: ApplicationLayout,
+        manifest: str,
+        requirements: Path | None = None,
+    ) -> None:
+        """`requirements`: the repository's requirements.txt, whose packages the build installs
+        into every release; None or a missing file: the build installs nothing."""
         if not directory.is_dir():
             raise AppError(f"--app {directory}: no such directory")
         self.directory = directory
@@ -78,11 +98,15 @@ class UserApp:
             for path in sorted(directory.rglob("*"))
             if path.is_file() and _released(path.relative_to(directory))
         }
+        self.dependencies: dict[str, bytes] = {}
+        if requirements is not None and requirements.is_file():
+            self.dependencies = _install(requirements)
         # A tree larger than validate accepts would only fail at ValidateCode.
-        if len(self.files) > MAX_ENTRIES:
+        entries = len(self.files.keys() | self.dependencies.keys())
+        if entries > MAX_ENTRIES:
             raise AppError(
-                f"--app {directory} holds {len(self.files)} files; a release holds at most "
-                f"{MAX_ENTRIES}"
+                f"--app {directory} holds {entries} files with its requirements; a release holds "
+                f"at most {MAX_ENTRIES}"
             )
         missing: list[str] = []
         for key in application.functions:
@@ -114,8 +138,10 @@ class UserApp:
         return None
 
     def release_zip(self, kind: str, release: str) -> bytes:
-        """The release of `kind`: the directory, with the drill's defect in one handler."""
-        files = dict(self.files)
+        """The release of `kind`: the directory and its requirements' packages, with the drill's
+        defect in one handler."""
+        # pip leaves what the source directory already has in place: the source's files win.
+        files = {**self.dependencies, **self.files}
         if kind != "ok" and kind not in ABORTS:
             path, name = self._entry(self._target(kind))
             if path.endswith(".py"):
@@ -285,9 +311,7 @@ class UserApp:
             # coming while the release bakes run it out, and the errors alarm sees them.
             after = len(smoke) + TRAFFIC_REQUESTS
             failing = BAKE_REQUESTS - after
-            if not self.traffic_events(function) or not any(
-                a.threshold <= failing for a in errors
-            ):
+            if not self.traffic_events(function) or not any(a.threshold <= failing for a in errors):
                 raise AppError(
                     f"{kind} makes {function} fail in {place.name} once its users have made "
                     f"{after} requests, and nothing would catch it while it bakes: no errors "
@@ -316,6 +340,40 @@ def _released(path: Path) -> bool:
     return "__pycache__" not in path.parts and "/node_modules/.cache/" not in f"/{path.as_posix()}"
 
 
+def _install(requirements: Path) -> dict[str, bytes]:
+    """The files that `pip install -r requirements.txt -t` puts into the release, as the build
+    runs it (from the requirements' directory, with pip's own index settings), without the
+    bytecode the build removes; once per requirements file and content in this process."""
+    requirements = requirements.resolve()
+    text = requirements.read_bytes()
+    key = hashlib.sha256(str(requirements).encode() + b"\0" + text).hexdigest()
+    if key not in _installed:
+        with tempfile.TemporaryDirectory(prefix="rehearsal-requirements-") as target:
+            done = subprocess.run(
+                [
+                    *(sys.executable, "-m", "pip", "install", "-q"),
+                    *("--disable-pip-version-check", "-r", str(requirements), "-t", target),
+                ],
+                cwd=requirements.parent,
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            if done.returncode != 0:
+                raise AppError(
+                    f"{requirements}: pip install -r {requirements.name} -t failed, and so would "
+                    f"the build: {done.stderr.strip()[-1500:] or done.stdout.strip()[-1500:]}"
+                )
+            root = Path(target)
+            _installed[key] = {
+                path.relative_to(root).as_posix(): path.read_bytes()
+                for path in sorted(root.rglob("*"))
+                if path.is_file() and "__pycache__" not in path.relative_to(root).parts
+            }
+    return _installed[key]
+
+
 def open_app(directory: str, application: ApplicationLayout, manifest: str) -> UserApp:
-    """The application directory as release source; AppError says what is wrong with it."""
-    return UserApp(Path(directory), application, manifest)
+    """The application directory as release source, with the requirements.txt of the current
+    directory (the build installs the repository root's); AppError says what is wrong."""
+    return UserApp(Path(directory), application, manifest, Path(REQUIREMENTS))

@@ -105,7 +105,9 @@ def test_handlers_reach_other_accounts_only_through_the_deployment_role() -> Non
     role = f"arn:aws:iam::{PRODUCTION_ACCOUNT}:role/orders-production-deployment"
     assert seen["sessions"]
     operator = f"arn:aws:iam::{PRODUCTION_ACCOUNT}:role/rehearsal-operator"
-    handlers = {(arn, name) for arn, name in seen["sessions"] if arn != operator}
+    # Lambda's sessions of the application functions' own role, which their code acts as.
+    functions = f"arn:aws:iam::{PRODUCTION_ACCOUNT}:role/rehearsal"
+    handlers = {(arn, name) for arn, name in seen["sessions"] if arn not in (operator, functions)}
     assert {arn for arn, _ in handlers} == {role}
     # Named for the execution (CloudTrail there says which release acted).
     assert {name for _, name in handlers} <= seen["executions"]
@@ -114,10 +116,12 @@ def test_handlers_reach_other_accounts_only_through_the_deployment_role() -> Non
     assert seen["without_role"] == "ResourceNotFoundException"
     assert seen["bucket_without_role"] == "AccessDenied"
     assert seen["untrusted"] == "AccessDenied"
-    # Staging's account sees its own deployment role (and the emulator's operator) only.
+    # Staging's account sees its own deployment role (and the emulator's operator and its
+    # functions' role) only.
     assert seen["staging"] == {
         f"arn:aws:iam::{STAGING_ACCOUNT}:role/orders-staging-deployment",
         f"arn:aws:iam::{STAGING_ACCOUNT}:role/rehearsal-operator",
+        f"arn:aws:iam::{STAGING_ACCOUNT}:role/rehearsal",
     }
 
 

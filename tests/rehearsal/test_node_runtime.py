@@ -30,7 +30,6 @@ from serverless_pipeline.emulator.lambda_runtime import (
     RuntimeNotEmulated,
     in_process_lambda,
 )
-from serverless_pipeline.emulator.node_runtime import REFUSED_ENDPOINT
 from serverless_pipeline.handlers.runtimes import RUNTIMES
 
 
@@ -112,14 +111,25 @@ exports.handler = async () => {
   return new Promise(() => {});
 };
 """,
-    # An AWS SDK's request is an HTTP request to the endpoint.
+    # An AWS SDK's request is an HTTP request to the endpoint, signed with the function's keys
+    # (the emulated account reads whose keys they are from the signature's scope).
     "calls_aws.js": """
 const http = require("node:http");
 exports.handler = (event, context, callback) => {
-  const started = Date.now();
-  http
-    .get(process.env.AWS_ENDPOINT_URL, () => callback(null, { reached: true }))
-    .on("error", (error) => callback(null, { refused: error.code, ms: Date.now() - started }));
+  const scope = `${process.env.AWS_ACCESS_KEY_ID}/20270104/${process.env.AWS_REGION}/sts`;
+  const request = http.request(process.env.AWS_ENDPOINT_URL, {
+    method: "POST",
+    headers: {
+      "Content-Type": "application/x-www-form-urlencoded",
+      Authorization: `AWS4-HMAC-SHA256 Credential=${scope}/aws4_request, Signature=0`,
+    },
+  }, (response) => {
+    let body = "";
+    response.on("data", (chunk) => { body += chunk; });
+    response.on("end", () => callback(null, { status: response.statusCode, body }));
+  });
+  request.on("error", (error) => callback(null, { refused: error.code }));
+  request.end("Action=GetCallerIdentity&Version=2011-06-15");
 };
 """,
 }
@@ -180,11 +190,12 @@ def test_a_handler_answers_with_its_result_and_lambdas_environment(emulator: Emu
     assert result["greeting"] == "hello"
     assert result["lambda"] == [REGION, "counter", "$LATEST", "256", "counter.handler", True]
     assert result["context"] == ["counter", "256", 36]
-    # Dummy keys (not the ones this process holds), nothing else of the machine's, and an
-    # endpoint that refuses connections.
-    assert result["credentials"] == ["rehearsal-not-a-key", None]
-    assert os.environ["AWS_ACCESS_KEY_ID"] != "rehearsal-not-a-key"
-    assert result["endpoint"] == REFUSED_ENDPOINT
+    # The keys of the function's role (not the ones this process holds), nothing else of the
+    # machine's, and the emulated account's endpoint.
+    key, machine_secret = result["credentials"]
+    assert machine_secret is None
+    assert key != os.environ["AWS_ACCESS_KEY_ID"]
+    assert result["endpoint"].startswith("http://127.0.0.1:")
     for stamp in (result["now"], result["constructed"]):
         assert abs(stamp - CLOCK.time() * 1000) < 5_000
     # What the code printed went to its log, not into the answer.
@@ -192,12 +203,14 @@ def test_a_handler_answers_with_its_result_and_lambdas_environment(emulator: Emu
     assert "counting 1" in log and "not the answer" in log
 
 
-def test_an_aws_call_from_node_is_refused_at_once(emulator: Emulator) -> None:
+def test_an_aws_call_from_node_reaches_the_emulated_account_as_its_role(
+    emulator: Emulator,
+) -> None:
     emulator.deploy("calls-aws", "calls_aws.handler")
     result, error = emulator.invoke("calls-aws")
     assert error is None
-    assert result["refused"] == "ECONNREFUSED"
-    assert result["ms"] < 1_000
+    assert result["status"] == 200, result
+    assert "<Arn>arn:aws:sts::123456789012:assumed-role/app/" in result["body"]
 
 
 def test_a_thrown_error_answers_with_its_own_name(emulator: Emulator) -> None:

@@ -3,15 +3,21 @@ written here, not the example; every drill injects a real defect into a copy of 
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import io
 import json
 import uuid
+import zipfile
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from serverless_pipeline.cli import EXIT_ROLLED_BACK, EXIT_USAGE, main
-from tests.rehearsal.shop_service import write_service
+from serverless_pipeline.cli import EXIT_ROLLED_BACK, EXIT_USAGE, load_config, main
+from serverless_pipeline.layout import pipeline_layout
+from serverless_pipeline.rehearsal.user_app import AppError, UserApp
+from tests.rehearsal.shop_service import SERVICE, write_service
 
 # A canary of 15 minutes through a custom TrafficShift, an approval of 4 hours before
 # production, and the library's smoke hook in both environments.
@@ -179,7 +185,14 @@ def test_a_leak_in_your_own_app_is_found_while_it_bakes(
     coming while the release bakes: found at the bake, not at the deployment."""
     config = project(tmp_path, bake=10)
     code, document, _ = rehearse(
-        tmp_path, monkeypatch, capsys, "production-bake", "--app", "src", "--config", config,
+        tmp_path,
+        monkeypatch,
+        capsys,
+        "production-bake",
+        "--app",
+        "src",
+        "--config",
+        config,
         "--json",
     )
     assert code == EXIT_ROLLED_BACK
@@ -187,3 +200,100 @@ def test_a_leak_in_your_own_app_is_found_while_it_bakes(
     assert (release["failed_state"], release["error"]) == ("CheckProductionBake", "BakeAlarm")
     assert "DeployProduction" in release["path"]
     assert document["live"] == {"staging": "r1", "production": "r1"}
+
+
+def service_importing(module: str) -> str:
+    """The service's handler module, importing `module` first."""
+    return f"import {module}\n\n\n" + SERVICE.lstrip()
+
+
+def wheel(directory: Path) -> Path:
+    """A tiny pure-Python package, shopfmt 1.0, as a wheel file in `directory`: pip installs it
+    from its path, without an index."""
+    files = {
+        "shopfmt/__init__.py": b'def money(amount):\n    return f"{amount:.2f}"\n',
+        "shopfmt-1.0.dist-info/METADATA": b"Metadata-Version: 2.1\nName: shopfmt\nVersion: 1.0\n",
+        "shopfmt-1.0.dist-info/WHEEL": (
+            b"Wheel-Version: 1.0\nGenerator: tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+        ),
+    }
+    digests = {
+        name: base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+        for name, data in files.items()
+    }
+    record = [f"{name},sha256={digests[name]},{len(data)}" for name, data in files.items()]
+    files["shopfmt-1.0.dist-info/RECORD"] = "\n".join(
+        [*record, "shopfmt-1.0.dist-info/RECORD,,"]
+    ).encode()
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "shopfmt-1.0-py3-none-any.whl"
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in files.items():
+            archive.writestr(name, data)
+    return path
+
+
+@pytest.mark.slow
+def test_a_module_no_requirement_brings_fails_the_release_where_lambda_would(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    """PyYAML is in the rehearsal's own environment (moto brings it), not in the release: the
+    candidate tests, the first to load the code, fail it as Lambda does."""
+    config = project(tmp_path)
+    (tmp_path / "src" / "service" / "api.py").write_text(service_importing("yaml"))
+    code, document, _ = rehearse(
+        tmp_path, monkeypatch, capsys, "ok", "--app", "src", "--config", config, "--json"
+    )
+    assert code == EXIT_ROLLED_BACK
+    (release,) = document["releases"]
+    assert (release["failed_state"], release["error"]) == ("RunTests", "TestCasesFailed")
+    assert (
+        "Runtime.ImportModuleError: Unable to import module 'service.api': "
+        "No module named 'yaml'" in release["cause"]
+    )
+    assert document["live"] == {"staging": "r1", "production": "r1"}
+
+
+@pytest.mark.slow
+def test_the_repositorys_requirements_go_into_each_release_as_the_build_installs_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    config = project(tmp_path)
+    (tmp_path / "src" / "service" / "api.py").write_text(service_importing("shopfmt"))
+    wheel(tmp_path / "wheels")
+    # The repository root's requirements.txt (the directory the rehearsal runs in), installed as
+    # the build installs it: `pip install -r requirements.txt -t`, run there.
+    (tmp_path / "requirements.txt").write_text("./wheels/shopfmt-1.0-py3-none-any.whl\n")
+    code, document, error = rehearse(
+        tmp_path, monkeypatch, capsys, "ok", "--app", "src", "--config", config, "--json"
+    )
+    assert code == 0, error
+    assert document["live"] == {"staging": "r2", "production": "r2"}
+
+
+def test_a_release_holds_its_requirements_packages_beside_the_source(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_service(tmp_path / "src")
+    wheel(tmp_path / "wheels")
+    requirements = tmp_path / "requirements.txt"
+    requirements.write_text("./wheels/shopfmt-1.0-py3-none-any.whl\n")
+    monkeypatch.chdir(tmp_path)
+    config = load_config(project(tmp_path))
+    app = UserApp(
+        tmp_path / "src", pipeline_layout(config).application, config.test_manifest, requirements
+    )
+    names = zipfile.ZipFile(io.BytesIO(app.release_zip("ok", "r2"))).namelist()
+    assert {"service/api.py", "release-tests.json", "shopfmt/__init__.py"} <= set(names)
+    assert "shopfmt-1.0.dist-info/METADATA" in names
+    # pip compiles bytecode, which the build removes.
+    assert not [name for name in names if "__pycache__" in name]
+    # A requirement pip cannot install fails as the build would, before anything runs.
+    requirements.write_text("./wheels/absent-1.0-py3-none-any.whl\n")
+    with pytest.raises(AppError, match="pip install -r requirements.txt -t failed"):
+        UserApp(
+            tmp_path / "src",
+            pipeline_layout(config).application,
+            config.test_manifest,
+            requirements,
+        )
