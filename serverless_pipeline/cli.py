@@ -9,10 +9,9 @@ import json
 import os
 import sys
 import textwrap
-from collections.abc import Callable
-from typing import TYPE_CHECKING, TextIO
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
 
-from .application_settings import validate_props
 from .config import PipelineConfig
 from .diagram import definition_of, mermaid
 from .example import EXAMPLES
@@ -101,6 +100,13 @@ def main(argv: list[str] | None = None) -> int:
         help="the line is stopped: a release waits before its first environment, then fails "
         "(LineStopped)",
     )
+    rehearse.add_argument(
+        "--stack",
+        metavar="PATH",
+        help="the synthesized stack of this pipeline (a cdk.tf.json, or the directory `cdktf "
+        "synth` wrote it to) whose IAM policies the rehearsal enforces; default: the stack "
+        "synthesized here from the configuration",
+    )
     diagram = commands.add_parser(
         "diagram", help="print the deployment state machine as a Mermaid flowchart"
     )
@@ -131,6 +137,7 @@ def main(argv: list[str] | None = None) -> int:
             line_stopped=arguments.line_stopped,
         ),
         start=arguments.start,
+        stack=arguments.stack,
     )
 
 
@@ -169,20 +176,14 @@ def load_config(spec: str) -> PipelineConfig:
             f"--config {spec}: {attribute!r} is a {type(value).__name__}, not a PipelineConfig "
             "or a function returning one"
         )
-    # Every problem of both parts at once: one round of fixes, not one per part.
-    problems: list[str] = []
-    checks: list[Callable[[], None]] = [
-        lambda: validate_props(value.application_props()),
-        value.validate,
-    ]
-    for check in checks:
-        try:
-            check()
-        except ConfigurationError as error:
-            problems += [f"{error.construct}: {problem}" for problem in error.problems]
-    if problems:
-        listed = "".join(f"\n  - {problem}" for problem in problems)
-        raise UsageError(f"--config {spec}: {len(problems)} invalid setting(s):{listed}")
+    # Every problem of every part at once: one round of fixes, not one per part.
+    try:
+        value.validate()
+    except ConfigurationError as error:
+        listed = "".join(f"\n  - {problem}" for problem in error.problems)
+        raise UsageError(
+            f"--config {spec}: {len(error.problems)} invalid setting(s):{listed}"
+        ) from error
     return value
 
 
@@ -196,8 +197,10 @@ def run_rehearsal(
     example: str = "orders",
     conditions: Conditions | None = None,
     start: datetime.datetime | None = None,
+    stack: str | None = None,
 ) -> int:
     try:
+        from .emulator.iam_enforcement import PermissionDenied
         from .rehearsal import runner, sample_app, user_app
     except ImportError as error:  # moto is an optional dependency of the library
         print(
@@ -222,14 +225,24 @@ def run_rehearsal(
         problems += condition_problems(pipeline, kinds, conditions)
         if problems:
             raise UsageError("; ".join(problems))
+        document = load_stack(stack, conditions) if stack else None
     except (UsageError, user_app.AppError) as error:
         print(f"serverless-pipeline rehearse: {error}", file=sys.stderr)
         return EXIT_USAGE
     printer = None if as_json else ProgressPrinter(out)
     try:
         rehearsal = runner.rehearse(
-            pipeline, kinds, printer, source=source, conditions=conditions, start=start
+            pipeline,
+            kinds,
+            printer,
+            source=source,
+            conditions=conditions,
+            start=start,
+            stack=document,
         )
+    except PermissionDenied as error:  # AWS would refuse a call: the stack needs a grant
+        print(f"serverless-pipeline rehearse: {error}", file=sys.stderr)
+        return EXIT_BROKEN
     except Exception as error:  # the rehearsal itself broke: say so, with the cause
         print(
             f"serverless-pipeline: the rehearsal broke: {type(error).__name__}: {error}",
@@ -250,6 +263,29 @@ def run_rehearsal(
         return EXIT_BROKEN
     rolled_back = any(r.outcome == "rolled_back" for r in rehearsal.releases)
     return EXIT_ROLLED_BACK if rolled_back else EXIT_PROMOTED
+
+
+def load_stack(path: str, conditions: Conditions) -> dict[str, Any]:
+    """The synthesized stack at `path` (a cdk.tf.json, or a directory with one stack in it)."""
+    if conditions.outside_window:
+        # The closed window is a Change Calendar the rehearsal adds to the configuration: a
+        # stack synthesized without it grants no access to it.
+        raise UsageError("--stack and --outside-window cannot be combined; drop --stack")
+    found = Path(path)
+    if found.is_dir():
+        candidates = sorted(found.glob("cdk.tf.json")) or sorted(found.glob("**/cdk.tf.json"))
+        if len(candidates) != 1:
+            raise UsageError(
+                f"--stack {path}: expected one cdk.tf.json in it, found {len(candidates)}"
+            )
+        found = candidates[0]
+    try:
+        document = json.loads(found.read_text())
+    except (OSError, json.JSONDecodeError) as error:
+        raise UsageError(f"--stack {path}: not a readable cdk.tf.json ({error})") from error
+    if not isinstance(document, dict) or "resource" not in document:
+        raise UsageError(f"--stack {path}: not a synthesized Terraform stack")
+    return document
 
 
 class ProgressPrinter:

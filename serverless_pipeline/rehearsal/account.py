@@ -4,13 +4,18 @@ Names, deployment configs, alarms, rollback events, timeouts, handler configurat
 machine definition come from the same layout (serverless_pipeline/layout.py) and ASL templates
 as the constructs; only ARNs are the emulator's. Every interval keeps its configured value: the
 emulator's clock lets it pass in moments (emulator/clock.py).
+
+The roles' permissions come from the synthesized stack itself (`policies`): the handlers, the
+traffic hooks, the deployment roles and the state machine are allowed exactly what the stack's
+IAM policies allow them (emulator/iam_enforcement.py).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
@@ -22,6 +27,7 @@ from ..assets import handlers_package
 from ..config import PipelineConfig
 from ..emulator.accounts import account_client, forget_operators
 from ..emulator.cloudwatch import breached
+from ..emulator.iam_policies import StackPolicies, StackValues, matched_references, stack_policies
 from ..handlers.events import release_key
 from ..handlers.lambda_versions import describe, release_of
 from ..layout import (
@@ -58,6 +64,11 @@ class EmulatedAccount:
     inbox: str
     application: ApplicationLayout
     source: ReleaseSource
+    handler_variables: dict[str, str] = field(default_factory=dict)
+    """The handlers' environment variables, as the emulator renders them."""
+    enforced_roles: list[str] = field(default_factory=list)
+    """The ARNs of the roles whose calls the stack's policies govern: the handlers', the
+    traffic hooks' and the deployment roles' (the state machine's comes from the stack)."""
 
     @property
     def approval_function(self) -> str:
@@ -260,8 +271,8 @@ def create(config: PipelineConfig, source: ReleaseSource | None = None) -> Emula
         handler: _role(iam, f"{name}-fn", {"Service": "lambda.amazonaws.com"})
         for handler, name in layout.handlers.functions.items()
     }
-    _deployment_roles(config, application, handler_roles)
-    _placed_hooks(config, layout, roles, variables)
+    deployment_roles = _deployment_roles(config, application, handler_roles)
+    hook_roles = _placed_hooks(config, layout, variables)
     _handlers(layout, role, handler_roles, variables, lam)
     machine = sfn.create_state_machine(
         name=layout.state_machine, definition=deployment_definition(config), roleArn=role
@@ -279,7 +290,45 @@ def create(config: PipelineConfig, source: ReleaseSource | None = None) -> Emula
         inbox,
         layout.application,
         source,
+        variables,
+        [*handler_roles.values(), *hook_roles, *deployment_roles],
     )
+
+
+# Stacks synthesized in this process, by configuration: a rehearsal of the same pipeline again
+# (the tests', the crash drills') reuses its stack.
+_SYNTHESIZED: dict[str, dict[str, Any]] = {}
+
+
+def synthesized(config: PipelineConfig) -> dict[str, Any]:
+    """The stack the constructs synthesize for `config` (its cdk.tf.json), as `cdktf synth`
+    writes it. The constructs load only here: a rehearsal of a given stack (`rehearse --stack`)
+    needs no engine."""
+    key = repr(config)
+    if key not in _SYNTHESIZED:
+        from ..constructs.stack import ServerlessPipelineStack
+        from ..engine import Testing
+
+        stack = ServerlessPipelineStack(Testing.app(), "rehearsal", config)
+        _SYNTHESIZED[key] = json.loads(Testing.synth(stack))
+    return _SYNTHESIZED[key]
+
+
+def policies(account: EmulatedAccount, document: Mapping[str, Any]) -> StackPolicies:
+    """The stack's policies of the roles the rehearsal runs code and tasks as, resolved to the
+    emulated account: the handlers' environment in the stack and in the emulator, side by
+    side, say what the stack's references to buckets and the topic are here."""
+    known: dict[str, str] = {}
+    handler_names = set(pipeline_layout(account.config).handlers.functions.values())
+    for function in document.get("resource", {}).get("aws_lambda_function", {}).values():
+        if function.get("function_name") in handler_names:
+            environment = function.get("environment") or {}
+            environment = environment[0] if isinstance(environment, list) else environment
+            known.update(
+                matched_references(environment.get("variables", {}), account.handler_variables)
+            )
+    values = StackValues(document, ACCOUNT_ID, known)
+    return stack_policies(values, account.enforced_roles)
 
 
 def _notifications(config: PipelineConfig, layout: PipelineLayout) -> str:
@@ -334,36 +383,47 @@ def _own_alarms(config: PipelineConfig, application: ApplicationLayout, environm
 
 def _deployment_roles(
     config: PipelineConfig, application: ApplicationLayout, handler_roles: dict[str, str]
-) -> None:
+) -> list[str]:
     """Each environment elsewhere has the role the acting handlers assume there, trusting
-    exactly their roles, as HandlerFunctions creates it."""
+    exactly their roles, as HandlerFunctions creates it; their ARNs."""
+    created = []
     for environment in application.placed:
         assert environment.placement is not None
         account, region = home_of(config, environment)
         trusted = [handler_roles[h] for h in application.acting_handlers(environment.name)]
-        account_client("iam", account, region).create_role(
+        answer = account_client("iam", account, region).create_role(
             RoleName=environment.placement.deployment_role,
             AssumeRolePolicyDocument=json.dumps(deployment_role_trust(trusted)),
         )
+        created.append(str(answer["Role"]["Arn"]))
+    return created
 
 
 def _placed_hooks(
-    config: PipelineConfig, layout: PipelineLayout, roles: dict[str, str], variables: dict[str, str]
-) -> None:
+    config: PipelineConfig, layout: PipelineLayout, variables: dict[str, str]
+) -> list[str]:
     """The library's traffic hook where an environment elsewhere runs it, as HandlerFunctions
-    creates it there."""
+    creates it there, with a role of its own there as in the stack; the roles' ARNs."""
+    created = []
     for environment, name in layout.handlers.placed_hooks.items():
         account, region = home_of(config, layout.application.environment(environment))
+        hook_role = _role(
+            account_client("iam", account, region),
+            f"{name}-fn",
+            {"Service": "lambda.amazonaws.com"},
+        )
+        created.append(hook_role)
         account_client("lambda", account, region).create_function(
             FunctionName=name,
             Runtime=layout.handlers.runtime,
-            Role=roles[account],
+            Role=hook_role,
             Handler="handlers.traffic_hook.handler",
             Code={"ZipFile": handlers_package()},
             Environment={"Variables": variables},
             Timeout=layout.handlers.timeout_seconds,
             MemorySize=layout.handlers.memory_mb,
         )
+    return created
 
 
 def _application(

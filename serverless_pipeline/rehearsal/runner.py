@@ -1,4 +1,10 @@
-"""Push releases through the emulated pipeline and report what happened to each."""
+"""Push releases through the emulated pipeline and report what happened to each.
+
+Every AWS call of the pipeline's handlers, traffic hooks and state machine is authorized
+against the synthesized stack's IAM policies (emulator/iam_enforcement.py): a call the stack
+does not allow stops the rehearsal with `PermissionDenied`, naming the role, the action and the
+resource, as that release would fail on AWS.
+"""
 
 from __future__ import annotations
 
@@ -7,15 +13,17 @@ import dataclasses
 import datetime
 import json
 import logging
+import threading
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
 from moto import mock_aws
 from moto.core.config import DefaultConfig
+from moto.stepfunctions.parser.utils import TMP_THREADS as INTERPRETER_THREADS
 
 from ..application_settings import DeploymentWindow
 from ..config import PipelineConfig
@@ -24,6 +32,7 @@ from ..emulator.clock import CLOCK, virtual_timeouts
 from ..emulator.cloudwatch import alarm_history, hold_in_alarm
 from ..emulator.codedeploy import DeploymentEmulator, lambda_deployments, nobody_watches
 from ..emulator.eventbridge import deliver, status_change
+from ..emulator.iam_enforcement import Enforcement, enforced
 from ..emulator.lambda_runtime import cannot_run, in_process_lambda
 from ..emulator.ssm import change_calendars, set_calendar
 from ..emulator.stepfunctions import repeatable_executions, virtual_waits
@@ -199,12 +208,14 @@ def rehearse(
     inspect: Callable[[emulated.EmulatedAccount], None] | None = None,
     conditions: Conditions | None = None,
     start: datetime.datetime | None = None,
+    stack: Mapping[str, Any] | None = None,
 ) -> Rehearsal:
     """Release each kind of `source` (by default the sample app) in order (r2, r3, ...) after
     its r1 is live everywhere, in `conditions`, on the emulator's clock started at `start` (by
     default: now). When the config requires approval, `approver` answers for each release (by
     default: approve). `inspect` sees the emulated account at the end, before the emulator
-    closes."""
+    closes. The roles are allowed what `stack` (a synthesized cdk.tf.json of this config; by
+    default synthesized here) allows them: a call it refuses raises PermissionDenied."""
     source = source or sample_app.SampleApp()
     conditions = conditions or Conditions()
     problems = condition_problems(config, kinds, conditions)
@@ -221,6 +232,7 @@ def rehearse(
     if refused:
         raise ValueError("; ".join(refused))
     report = progress or (lambda release, state, event: None)
+    document = stack if stack is not None else emulated.synthesized(config)
     # The account once laid out: whose users keep using the application while it bakes.
     users: list[emulated.EmulatedAccount] = []
     with (
@@ -238,7 +250,10 @@ def rehearse(
         account = emulated.create(config, source)
         users.append(account)
         _set_conditions(account, conditions)
-        with lambda_deployments(account.user_traffic) as deployments:
+        with (
+            enforced(emulated.policies(account, document)) as enforcement,
+            lambda_deployments(account.user_traffic) as deployments,
+        ):
             utc = started.astimezone(datetime.UTC).isoformat().replace("+00:00", "Z")
             rehearsal = Rehearsal(started_at=utc)
             for number, kind in enumerate(kinds, start=2):
@@ -252,6 +267,7 @@ def rehearse(
                         approver or (lambda _: "approve"),
                         progress is not None,
                         deployments,
+                        enforcement,
                     )
                 )
             rehearsal.live, rehearsal.functions = _live(account)
@@ -294,6 +310,7 @@ def _release(
     approver: Approver,
     watched: bool,
     deployments: DeploymentEmulator,
+    enforcement: Enforcement,
 ) -> ReleaseOutcome:
     CLOCK.advance(BUILD_SECONDS)
     location = account.upload(release, account.source.release_zip(kind, release))
@@ -312,6 +329,10 @@ def _release(
         status = account.sfn.describe_execution(executionArn=execution)["status"]
         if status != "RUNNING":
             break
+        if enforcement.denials or enforcement.unmapped:
+            # AWS would have refused a call: stop here, not after Rollback hits it again.
+            _stop(account, execution)
+            enforcement.check()
         if gates:
             _answer(account, release, f"release-{release}", approver, answered)
         # The history is read whole on every call, costing time the execution's own thread
@@ -327,6 +348,7 @@ def _release(
     if ended["status"] in CLEANUP_STATUSES:
         # What EventBridge does in AWS: the status change reaches the cleanup rule's target.
         cleanup = deliver(account.config.region, status_change(ended))
+    enforcement.check()
     events = account.sfn.get_execution_history(executionArn=execution)["events"]
     _report_events(events, seen, release, path, report)
     failed_state, error, cause = _failure(path, events)
@@ -343,6 +365,38 @@ def _release(
         functions=functions,
         rollback=_rollback(events) or _cleaned(cleanup),
     )
+
+
+# How long a stopped execution may take to end: its running task (a handler) finishes first.
+STOP_SECONDS = 120
+
+
+def _stop(account: emulated.EmulatedAccount, execution: str) -> None:
+    """Stop the execution and wait until moto's interpreter of it has ended: nothing of it may
+    run after the emulator closes (its calls would go to AWS's real endpoints). A stopped
+    execution starts no other state; the task in flight ends first. A task that waits (for a
+    task token, a deployment) waits on the emulator's clock: while no function runs, its time
+    passes, so that the wait ends and the interpreter sees the execution stopped."""
+    account.sfn.stop_execution(
+        executionArn=execution, error="PermissionDenied", cause="the stack's IAM policies refuse"
+    )
+    layout = pipeline_layout(account.config)
+    functions = {
+        *layout.handlers.functions.values(),
+        *layout.handlers.placed_hooks.values(),
+        layout.handlers.candidate_function,
+        *(function.function_name for _, function in layout.application.targets()),
+    }
+    interpreters = [t for t in INTERPRETER_THREADS if t.name.endswith("(_execution_logic)")]
+    deadline = time.monotonic() + STOP_SECONDS
+    while time.monotonic() < deadline:
+        # The runtime runs each invocation in a thread named after its function.
+        running = any(t.name in functions for t in threading.enumerate())
+        if not running and not any(t.is_alive() for t in interpreters):
+            return
+        if not running:
+            CLOCK.advance_to_next_deadline()
+        time.sleep(STATUS_READ_SECONDS)
 
 
 def _cleaned(answers: list[Any]) -> dict[str, dict[str, str]] | None:
@@ -369,7 +423,12 @@ def _rollback(events: list[dict[str, Any]]) -> dict[str, dict[str, str]] | None:
         if details:
             in_rollback = details["name"] == "Rollback"
         elif in_rollback and event["type"] == "TaskSucceeded":
-            return _actions(json.loads(event["taskSucceededEventDetails"]["output"])["Payload"])
+            # moto lets a task that ran past its TimeoutSeconds finish, and logs its success
+            # after the state that caught the timeout was entered: the rollback's own report is
+            # the one that lists the environments.
+            payload = json.loads(event["taskSucceededEventDetails"]["output"])["Payload"]
+            if isinstance(payload, dict) and "environments" in payload:
+                return _actions(payload)
     return None
 
 

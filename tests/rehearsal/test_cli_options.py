@@ -105,8 +105,8 @@ def test_every_problem_of_a_config_is_named_before_anything_runs(
     error = capsys.readouterr().err
     # The application's handler and the stack's region, in one message.
     assert "2 invalid setting(s)" in error
-    assert "ServerlessApplication: functions['api'].handler is 'app'" in error
-    assert "PipelineConfig: region is 'eu-west-9'; expected an AWS region" in error
+    assert "  - functions['api'].handler is 'app'" in error
+    assert "  - region is 'eu-west-9'; expected an AWS region" in error
 
 
 def test_a_staging_drill_names_the_cases_that_count(tmp_path: Path) -> None:
