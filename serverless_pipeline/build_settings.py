@@ -59,8 +59,8 @@ class BuildSettings:
     """How CodeBuild turns the source into a release. Each language of the functions' runtimes
     is installed, tested and built from the repository's root, where its manifest lives
     (requirements.txt, package.json, pom.xml or build.gradle, go.mod or Cargo.toml, the .NET
-    project); the release holds `source_dir` and what those builds make (README "Building each
-    runtime")."""
+    project); the release holds `source_dir` and what those builds make ("Building each
+    runtime" in docs/reference/configuration.md)."""
 
     source_dir: str = "src"
     """Directory of the source whose contents become the release zip (with the test manifest),

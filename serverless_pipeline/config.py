@@ -56,6 +56,7 @@ class CloudBackend:
 
 
 Backend = LocalBackend | S3Backend | CloudBackend
+"""Where Terraform keeps the stack's state: `PipelineConfig.backend` takes any of the three."""
 
 # Time a deployment needs beyond shifting traffic: its hooks, and CodeDeploy's last step.
 DEPLOYMENT_MARGIN_SECONDS = 600

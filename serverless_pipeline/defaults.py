@@ -1,4 +1,4 @@
-"""The secure defaults, in one place. README "Default settings" lists the same values."""
+"""The secure defaults, in one place. docs/reference/defaults.md lists the same values."""
 
 from __future__ import annotations
 
@@ -93,8 +93,8 @@ PRODUCTION_DEPLOYMENT_CONFIG = "CodeDeployDefault.LambdaCanary10Percent5Minutes"
 LINE_WAIT_MINUTES = 60
 
 # ECR, where some function is a container image: the tag the functions are created from (a
-# one-time push, README "First deploy"), how long an untagged image stays, and how many release
-# images are kept: a rollback needs the image of the release before, and Lambda cannot run a
+# one-time push, docs/guides/first-deploy.md), how long an untagged image stays, and how many
+# release images are kept: a rollback needs the image of the release before, and Lambda cannot run a
 # version whose image was deleted.
 BOOTSTRAP_IMAGE_TAG = "bootstrap"
 UNTAGGED_IMAGE_EXPIRATION_DAYS = 3

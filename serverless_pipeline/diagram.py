@@ -1,7 +1,8 @@
 """A Mermaid flowchart of the deployment state machine, generated from its ASL template.
 
-Generated, never drawn by hand: the README's copy is checked against this output by the tests,
-so the picture people read is the machine that runs.
+Generated, never drawn by hand: the documentation's copy (docs/snippets/state-machine.md, written
+by `make docs-diagram`) is checked against this output by the tests, so the picture people read
+is the machine that runs.
 """
 
 from __future__ import annotations

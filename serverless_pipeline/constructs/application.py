@@ -136,6 +136,8 @@ class ServerlessApplication(Construct):
         return placed.key if placed else self._key
 
     def codedeploy_app(self, environment: str) -> aws.codedeploy_app.CodedeployApp:
+        """The CodeDeploy application that deploys `environment`'s functions: one per account
+        and region the application lives in."""
         place = self.layout.environment(environment).placement
         return self.codedeploy_apps[f"codedeploy-{place.provider_alias}" if place else "codedeploy"]
 
@@ -367,6 +369,7 @@ class ServerlessApplication(Construct):
         return self.layout.environment_names
 
     def deployment_config_name(self, environment: str) -> str:
+        """The CodeDeploy deployment config that shifts `environment`'s traffic."""
         return self.layout.environment(environment).deployment_config
 
     def function_name(self, environment: str, function: str | None = None) -> str:
@@ -375,6 +378,7 @@ class ServerlessApplication(Construct):
         return next(f for f in placed if function in (None, f.key)).function_name
 
     def deployment_group_name(self, environment: str, function: str | None = None) -> str:
+        """The deployment group of `function` (default: the first) in `environment`."""
         return self.function_name(environment, function)
 
     def function_arns(self, environment: str) -> list[str]:
@@ -388,6 +392,7 @@ class ServerlessApplication(Construct):
         return arns
 
     def deployment_group_arns(self, environment: str) -> list[str]:
+        """The ARN of every function's deployment group in `environment`."""
         context = self.context_of(environment)
         return [
             context.arn(

@@ -4,7 +4,7 @@ container images (FunctionSettings.package_type="Image").
 The build pushes one image per release, tagged with the release id; the handlers deploy and test
 it only by digest. Terraform creates the image functions in the same apply as the repository,
 and Lambda creates an image function only from an image that exists, so they start from the
-`bootstrap` tag, pushed once before the first deploy (README "First deploy"); from then on the
+`bootstrap` tag, pushed once before the first deploy (docs/guides/first-deploy.md); from then on the
 pipeline owns their code, as it owns the zip functions' code.
 """
 
@@ -147,7 +147,7 @@ class ImageRepository(Construct):
 
     @property
     def bootstrap_image(self) -> str:
-        """The image every image function is created from (README "First deploy")."""
+        """The image every image function is created from (docs/guides/first-deploy.md)."""
         return f"{self.url}:{defaults.BOOTSTRAP_IMAGE_TAG}"
 
     def grant_pull(self) -> Statement:

@@ -71,7 +71,7 @@ class Notifications(Construct):
         ]
         # SNS can deliver to a function only with the function's permission (SNS developer
         # guide, "Fanout to Lambda functions"). An SQS queue's policy belongs to the queue's
-        # owner: the README says what it must allow.
+        # owner: docs/guides/first-deploy.md says what it must allow.
         self.invoke_permissions = [
             aws.lambda_permission.LambdaPermission(
                 self,

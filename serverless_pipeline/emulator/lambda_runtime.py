@@ -112,8 +112,8 @@ def cannot_run(runtime: str) -> str | None:
     if runtime.startswith("nodejs"):
         return node_problem(runtime)
     return (
-        "the rehearsal runs Python functions in its own process and Node.js functions on this "
-        f"machine's node, and has no {runtime or 'container image'} runtime to run the code in"
+        "the rehearsal runs Python functions on this machine's Python and Node.js functions on its "
+        f"node, and has no {runtime or 'container image'} runtime to run the code in"
     )
 
 

@@ -176,7 +176,7 @@ BASES = {"promote": "ok", "approval": "ok", "traffic-hook": "ok", "rollback": "p
 def every_crash_of(handler: str, directory: Path) -> dict[str, int]:
     """Crash `handler` at each of the calls its code makes in its base release, one release
     per crash; fail naming every crash that left something inconsistent. Returns how the
-    releases ended (outcome -> count), also written to DRILL_REPORT for the README."""
+    releases ended (outcome -> count), also written to DRILL_REPORT for the docs."""
     base = Calls()
     assert run(directory, BASES[handler], base).problems == []
     made = base.made.get(handler, 0)

@@ -266,10 +266,10 @@ OTHER_NODE = "nodejs24.x" if NODE_RUNTIME == "nodejs22.x" else "nodejs22.x"
     [
         (
             'runtime="java21", handler="example.Handler::handleRequest"',
-            "function worker runs java21: the rehearsal runs Python functions in its own process "
-            "and Node.js functions on this machine's node, and has no java21 runtime",
+            "function worker runs java21: the rehearsal runs Python functions on this machine's "
+            "Python and Node.js functions on its node, and has no java21 runtime",
         ),
-        ('runtime="dotnet8", handler="Shop::Shop.Worker::Handle"', "has no dotnet8 runtime"),
+        ('runtime="dotnet10", handler="Shop::Shop.Worker::Handle"', "has no dotnet10 runtime"),
         ('runtime="provided.al2023", handler="bootstrap"', "has no provided.al2023 runtime"),
         (
             f'{WORKER}, runtime="{OTHER_NODE}"',
