@@ -11,30 +11,23 @@ Runtime.UserCodeSyntaxError "SyntaxError: ...")."""
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Any
 
-import boto3
 import pytest
-from moto import mock_aws
 
-from serverless_pipeline.assets import zip_bytes
 from serverless_pipeline.emulator.clock import CLOCK
 from serverless_pipeline.emulator.lambda_runtime import (
-    InProcessRuntime,
     RuntimeNotEmulated,
-    in_process_lambda,
 )
 from serverless_pipeline.handlers.runtimes import RUNTIMES
+from tests.rehearsal.emulated_functions import REGION, Emulator, code, emulated
 
 
 def machine_runtime() -> str | None:
-    """The Lambda runtime of this machine's node (nodejs20.x for Node.js 20), or None when there
+    """The Lambda runtime of this machine's node (nodejs22.x for Node.js 22), or None when there
     is no node or Lambda has no runtime of its version."""
     node = shutil.which("node")
     if node is None:
@@ -49,7 +42,6 @@ needs_node = pytest.mark.skipif(
     NODE_RUNTIME is None, reason="no node on PATH of a version Lambda runs"
 )
 pytestmark = needs_node
-REGION = "eu-west-1"
 
 APP = {
     # CommonJS: module state survives between invocations of a warm environment.
@@ -135,50 +127,11 @@ exports.handler = (event, context, callback) => {
 }
 
 
-@dataclass
-class Emulator:
-    lam: Any
-    role: str
-    runtime: InProcessRuntime
-
-    def deploy(
-        self,
-        name: str,
-        handler: str,
-        *,
-        files: dict[str, str] | None = None,
-        runtime: str | None = None,
-        timeout: int = 3,
-    ) -> None:
-        self.lam.create_function(
-            FunctionName=name,
-            Runtime=runtime or NODE_RUNTIME,
-            Role=self.role,
-            Handler=handler,
-            Code={"ZipFile": code(files or APP)},
-            Timeout=timeout,
-            MemorySize=256,
-            Environment={"Variables": {"GREETING": "hello"}},
-        )
-
-    def invoke(self, name: str, event: Any = None) -> tuple[Any, str | None]:
-        """(payload, FunctionError) of one invocation."""
-        response = self.lam.invoke(FunctionName=name, Payload=json.dumps(event or {}))
-        return json.loads(response["Payload"].read()), response.get("FunctionError")
-
-
-def code(files: dict[str, str]) -> bytes:
-    return zip_bytes([(path, text.lstrip().encode()) for path, text in files.items()])
-
-
 @pytest.fixture
 def emulator(monkeypatch: pytest.MonkeyPatch) -> Iterator[Emulator]:
-    # Something of the machine's, which the function's process must not see.
-    monkeypatch.setenv("MACHINE_SECRET", "not for the function")
-    with mock_aws(config={"lambda": {"use_docker": False}}), in_process_lambda() as runtime:
-        iam = boto3.client("iam", region_name=REGION)
-        role = iam.create_role(RoleName="app", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
-        yield Emulator(boto3.client("lambda", region_name=REGION), role, runtime)
+    assert NODE_RUNTIME is not None  # the module is skipped without one
+    with emulated(monkeypatch, NODE_RUNTIME, APP) as opened:
+        yield opened
 
 
 def test_a_handler_answers_with_its_result_and_lambdas_environment(emulator: Emulator) -> None:
@@ -320,10 +273,8 @@ def test_an_environment_that_exits_or_breaks_starts_cold_next_time(emulator: Emu
 
 
 def test_closing_the_runtime_ends_every_process(monkeypatch: pytest.MonkeyPatch) -> None:
-    with mock_aws(config={"lambda": {"use_docker": False}}), in_process_lambda() as runtime:
-        iam = boto3.client("iam", region_name=REGION)
-        role = iam.create_role(RoleName="app", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
-        emulator = Emulator(boto3.client("lambda", region_name=REGION), role, runtime)
+    assert NODE_RUNTIME is not None  # the module is skipped without one
+    with emulated(monkeypatch, NODE_RUNTIME, APP) as emulator:
         emulator.deploy("one", "counter.handler")
         emulator.deploy("two", "counter.handler")
         pids = {emulator.invoke(name)[0]["pid"] for name in ("one", "two")}

@@ -9,22 +9,17 @@ Runtime.UserCodeSyntaxError, Runtime.HandlerNotFound "Handler 'x' missing on mod
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import replace
 
 import boto3
 import pytest
-from moto import mock_aws
 from moto.s3.models import s3_backends
 
-from serverless_pipeline.assets import zip_bytes
 from serverless_pipeline.emulator.clock import CLOCK
-from serverless_pipeline.emulator.lambda_runtime import InProcessRuntime, in_process_lambda
+from tests.rehearsal.emulated_functions import REGION, Emulator, code, emulated
 
-REGION = "eu-west-1"
 OTHER_ACCOUNT = "111111111111"
 
 APP = {
@@ -95,50 +90,10 @@ def handler(event, context):
 }
 
 
-@dataclass
-class Emulator:
-    lam: Any
-    role: str
-    runtime: InProcessRuntime
-
-    def deploy(
-        self,
-        name: str,
-        handler: str,
-        *,
-        files: dict[str, str] | None = None,
-        role: str | None = None,
-        timeout: int = 3,
-    ) -> None:
-        self.lam.create_function(
-            FunctionName=name,
-            Runtime="python3.12",
-            Role=role or self.role,
-            Handler=handler,
-            Code={"ZipFile": code(files or APP)},
-            Timeout=timeout,
-            MemorySize=256,
-            Environment={"Variables": {"GREETING": "hello"}},
-        )
-
-    def invoke(self, name: str, event: Any = None) -> tuple[Any, str | None]:
-        """(payload, FunctionError) of one invocation."""
-        response = self.lam.invoke(FunctionName=name, Payload=json.dumps(event or {}))
-        return json.loads(response["Payload"].read()), response.get("FunctionError")
-
-
-def code(files: dict[str, str]) -> bytes:
-    return zip_bytes([(path, text.lstrip().encode()) for path, text in files.items()])
-
-
 @pytest.fixture
 def emulator(monkeypatch: pytest.MonkeyPatch) -> Iterator[Emulator]:
-    # Something of the machine's, which the function's process must not see.
-    monkeypatch.setenv("MACHINE_SECRET", "not for the function")
-    with mock_aws(config={"lambda": {"use_docker": False}}), in_process_lambda() as runtime:
-        iam = boto3.client("iam", region_name=REGION)
-        role = iam.create_role(RoleName="app", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
-        yield Emulator(boto3.client("lambda", region_name=REGION), role, runtime)
+    with emulated(monkeypatch, "python3.12", APP) as opened:
+        yield opened
 
 
 def test_a_handler_runs_in_a_process_of_its_own_with_lambdas_environment(
@@ -242,7 +197,7 @@ def test_aws_calls_reach_the_emulated_account_of_the_functions_role(emulator: Em
         region_name=REGION,
     )
     role = there.client("iam").create_role(RoleName="app", AssumeRolePolicyDocument="{}")
-    elsewhere = Emulator(there.client("lambda"), role["Role"]["Arn"], emulator.runtime)
+    elsewhere = replace(emulator, lam=there.client("lambda"), role=role["Role"]["Arn"])
     # Importing boto3 takes a cold start a second or more on a busy machine.
     elsewhere.deploy("calls-aws", "calls_aws.handler", timeout=60)
     result, error = elsewhere.invoke("calls-aws", {"bucket": "notes-elsewhere"})
