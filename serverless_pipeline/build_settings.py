@@ -7,7 +7,6 @@ import json
 import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import PurePosixPath
 
 from . import defaults
 from .handlers import runtimes
@@ -19,6 +18,8 @@ CONNECTION_ARN = (
     r":connection/[A-Za-z0-9-]+"
 )
 RELEASE_INPUT_FILE = "release.json"
+# A directory of the repository the build reads (source_dir, a layer's): relative, no '..'.
+REPOSITORY_DIRECTORY = r"(?!/)(?!.*\.\.)[\w./-]{1,200}"
 
 
 @dataclass(frozen=True)
@@ -327,16 +328,11 @@ def _validate_layers(problems: Problems, settings: BuildSettings) -> None:
         accepted = "1-64 letters, digits, '_' or '-'"
         problems.pattern("build.layers name", name, RELEASE_LAYER.pattern.strip("^$"), accepted)
         where = f"build.layers[{name!r}]"
-        if not isinstance(directory, str) or not _inside_repository(directory):
-            problems.add(
-                f"{where} is {directory!r}; expected a directory relative to the repository's "
-                "root, without '..', such as 'layers/common'"
-            )
-
-
-def _inside_repository(path: str) -> bool:
-    parts = PurePosixPath(path).parts
-    return bool(parts) and not path.startswith("/") and ".." not in parts and "\\" not in path
+        accepted = "a directory relative to the repository's root, without '..', such as "
+        accepted += "'layers/common'"
+        if directory is None:  # Problems.pattern passes None, which means "unset" elsewhere
+            problems.add(f"{where} is None; expected {accepted}")
+        problems.pattern(where, directory, REPOSITORY_DIRECTORY, accepted)
 
 
 def _validate_docker(
@@ -772,7 +768,7 @@ def validate_source_and_build(
     problems.pattern(
         "build.source_dir",
         build.source_dir,
-        r"(?!/)(?!.*\.\.)[\w./-]{1,200}",
+        REPOSITORY_DIRECTORY,
         "a relative directory of the repository",
     )
     validate_build(problems, build, function_runtimes, image_architecture)
