@@ -679,7 +679,7 @@ def _validate_gates(problems: Problems, where: str, environment: Environment) ->
 MAX_LAYERS = 5
 LAYER_ARN = r"arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:layer:[A-Za-z0-9_-]{1,140}:[1-9]\d*"
 # Or the name of a layer built from the release (BuildSettings.layers; handlers/events.py).
-LAYER = rf"{LAYER_ARN}|{RELEASE_LAYER.pattern.strip('^$')}"
+LAYER = rf"{LAYER_ARN}|{RELEASE_LAYER.pattern}"
 
 
 def _validate_code(

@@ -326,7 +326,7 @@ def _validate_layers(problems: Problems, settings: BuildSettings) -> None:
         return
     for name, directory in settings.layers.items():
         accepted = "1-64 letters, digits, '_' or '-'"
-        problems.pattern("build.layers name", name, RELEASE_LAYER.pattern.strip("^$"), accepted)
+        problems.pattern("build.layers name", name, RELEASE_LAYER.pattern, accepted)
         where = f"build.layers[{name!r}]"
         accepted = "a directory relative to the repository's root, without '..', such as "
         accepted += "'layers/common'"

@@ -31,7 +31,7 @@ RELEASE_KEY = "releases/{release_id}/app.zip"
 # A layer the build made from the repository (BuildSettings.layers), beside the release's zip.
 LAYER_KEY = "releases/{release_id}/layers/{layer}.zip"
 # The name of a layer built from the release: what functions' `layers` say instead of an ARN.
-RELEASE_LAYER = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+RELEASE_LAYER = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 def release_key(release_id: str) -> str:
