@@ -89,7 +89,10 @@ def test_promote_changes_only_the_applications_functions_and_groups(
         "orders-api-staging",
     ]
     # ClaimPipeline restores what an execution that was never cleaned up left, as the rollback
-    # does: the rollback's actions, on these same functions and groups, in these statements.
+    # does: the rollback's actions, on these same functions and groups, in these statements
+    # (lambda:UpdateAlias on the function, Lambda developer guide "Resources and conditions
+    # for Lambda actions"; codedeploy:StopDeployment on the deployment group, CodeDeploy user
+    # guide "CodeDeploy permissions reference").
     assert "lambda:UpdateAlias" in publish["actions"]
     assert "RestoreAliases" not in {s["sid"] for s in statements}
     deploy = statement(statements, "DeployReleases")
